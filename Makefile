@@ -1,0 +1,48 @@
+# contrib_awsstorage: every target sets up what it needs on a fresh clone.
+#   make demo   - embedded S3 server + the main job (see README)
+#   make test   - the whole test suite
+#   make bench  - the benchmarks in bench/ (installs the bench extra)
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip
+# Debian packages the test suite needs (headless browser for end-to-end tests).
+DEBIAN_TEST_PACKAGES ?=
+DEMO_ARGS ?=
+
+.PHONY: venv test demo bench clean debian-test-deps
+
+$(VENV)/.stamp-base: setup.cfg pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip setuptools wheel
+	$(PIP) install -q -e '.[test]'
+	touch $@
+
+$(VENV)/.stamp-bench: $(VENV)/.stamp-base
+	$(PIP) install -q -e '.[test,bench]'
+	touch $@
+
+venv: $(VENV)/.stamp-base
+
+debian-test-deps:
+	@if [ -n "$(DEBIAN_TEST_PACKAGES)" ]; then \
+	  missing=""; for p in $(DEBIAN_TEST_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	  if [ -n "$$missing" ]; then \
+	    echo "Installing Debian packages:$$missing"; \
+	    SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	    $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+	  fi; \
+	fi
+
+test: venv debian-test-deps
+	$(PY) -m pytest
+
+demo: venv
+	$(PY) demo/run_demo.py $(DEMO_ARGS)
+
+bench: $(VENV)/.stamp-bench
+	@for b in bench/*_bench.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache
