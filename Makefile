@@ -39,7 +39,7 @@ test: venv debian-test-deps
 	$(PY) -m pytest
 
 demo: venv
-	$(PY) demo/run_demo.py $(DEMO_ARGS)
+	$(PY) demo/storage_demo.py $(DEMO_ARGS)
 
 bench: $(VENV)/.stamp-bench
 	@for b in bench/*_bench.py; do echo "== $$b"; $(PY) $$b || exit 1; done

@@ -1,0 +1,67 @@
+"""The sdist and wheel carry everything the contrib needs at run time."""
+
+import subprocess
+import sys
+import tarfile
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = ROOT / "contrib_awsstorage"
+
+
+def _package_files() -> set[str]:
+    """Every file under the package that must ship (code and data)."""
+    return {
+        p.relative_to(ROOT).as_posix()
+        for p in PACKAGE.rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts and p.suffix not in {".pyc", ".pyo"}
+    }
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    out = tmp_path_factory.mktemp("dist")
+    result = subprocess.run(
+        [sys.executable, "-m", "build", "--no-isolation", "--sdist", "--wheel", "--outdir", str(out), str(ROOT)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    (sdist,) = out.glob("*.tar.gz")
+    (wheel,) = out.glob("*.whl")
+    return sdist, wheel
+
+
+def test_wheel_contains_every_package_file(built):
+    _, wheel = built
+    names = set(zipfile.ZipFile(wheel).namelist())
+    missing = _package_files() - names
+    assert not missing, f"missing from wheel: {sorted(missing)}"
+    assert not any(n.startswith(("tests/", "demo/", "bench/")) for n in names)
+
+
+def test_wheel_declares_runtime_requirements(built):
+    _, wheel = built
+    with zipfile.ZipFile(wheel) as zf:
+        (meta,) = [n for n in zf.namelist() if n.endswith(".dist-info/METADATA")]
+        text = zf.read(meta).decode()
+    requires = [line for line in text.splitlines() if line.startswith("Requires-Dist:")]
+    assert any(r.startswith("Requires-Dist: evennia") for r in requires)
+    assert any(r.startswith("Requires-Dist: boto3") for r in requires)
+    assert any("moto[server]" in r and 'extra == "test"' in r for r in requires)
+    assert "Requires-Python: >=3.11" in text
+
+
+def test_sdist_contains_project_files(built):
+    sdist, _ = built
+    with tarfile.open(sdist) as tf:
+        names = {n.split("/", 1)[1] for n in tf.getnames() if "/" in n}
+    for required in ("README.md", "setup.cfg", "pyproject.toml", "MANIFEST.in", "Makefile", ".ci/run",
+                     "tests/conftest.py", "demo/storage_demo.py"):
+        assert required in names, required
+    missing = _package_files() - names
+    assert not missing, f"missing from sdist: {sorted(missing)}"
