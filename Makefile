@@ -8,7 +8,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 # Debian packages the test suite needs (headless browser for end-to-end tests).
-DEBIAN_TEST_PACKAGES ?=
+DEBIAN_TEST_PACKAGES ?= chromium
 DEMO_ARGS ?=
 
 .PHONY: venv test demo bench clean debian-test-deps
@@ -37,6 +37,7 @@ debian-test-deps:
 
 test: venv debian-test-deps
 	$(PY) -m pytest
+	$(PY) -m pytest --ds=tests.ingame.settings tests/ingame
 
 demo: venv
 	$(PY) demo/storage_demo.py $(DEMO_ARGS)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import json
+import logging
 import signal
 import sys
 import threading
@@ -42,10 +43,11 @@ def _require_loopback(host: str) -> None:
 class EmbeddedS3:
     """Start/stop a moto S3 server on ``host:port`` (port 0 = a free one)."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0):
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, quiet: bool = True):
         _require_loopback(host)
         self.host = host
         self.port = port
+        self.quiet = quiet
         self._server = None
         self._lock = threading.Lock()
 
@@ -58,6 +60,8 @@ class EmbeddedS3:
                 "The embedded S3 server needs moto: "
                 "pip install 'contrib-awsstorage[test]' (or 'moto[server]')."
             ) from exc
+        if self.quiet:  # werkzeug logs one line per request otherwise
+            logging.getLogger("werkzeug").setLevel(logging.ERROR)
         with self._lock:
             if self._server is None:
                 server = ThreadedMotoServer(ip_address=self.host, port=self.port, verbose=False)

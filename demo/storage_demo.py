@@ -65,6 +65,8 @@ def collect_and_list() -> list[tuple[str, str]]:
         dirs, files = staticfiles_storage.listdir(path)
         names.extend(f"{path}/{f}".lstrip("/") for f in files)
         for d in dirs:
+            if d.startswith("."):  # the sync engine's own records, not site files
+                continue
             walk(f"{path}/{d}".lstrip("/"))
 
     walk("")

@@ -88,3 +88,15 @@ class RequestCounter:
 @pytest.fixture
 def request_counter():
     return RequestCounter()
+
+
+INGAME_SETTINGS = "tests.ingame.settings"
+
+
+def pytest_ignore_collect(collection_path, config):
+    """``tests/ingame`` needs Evennia's settings and database, so it runs in
+    its own pass (``pytest --ds=tests.ingame.settings tests/ingame``), never
+    in the plain-Django pass."""
+    if "ingame" in collection_path.parts and os.environ.get("DJANGO_SETTINGS_MODULE") != INGAME_SETTINGS:
+        return True
+    return None

@@ -1,0 +1,84 @@
+"""One real Evennia game for the end-to-end tests, on its own S3 server.
+
+The game is made with ``evennia --init`` in a temp folder, configured like
+the demo, migrated and started with the real launcher; its portal and
+server are separate processes that talk HTTP to an embedded S3 server this
+fixture owns (so a test may stop and restart it on the same port).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from contrib_awsstorage.embedded_s3 import DEFAULT_CREDENTIALS, DEFAULT_REGION, EmbeddedS3
+from demo.evennia_game import DemoGame, Ports, S3Target
+
+E2E_BUCKET = "e2e-game"
+OUTPUT_DIR = Path(__file__).resolve().parents[2] / "test-output"
+
+
+class RestartableS3:
+    """An embedded S3 server that can be stopped and brought back on its port."""
+
+    def __init__(self):
+        self.server = EmbeddedS3("127.0.0.1", 0).start()
+        self.port = self.server.port
+
+    @property
+    def endpoint_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        self.server.stop()
+
+    def start(self) -> None:
+        if not self.server.running:
+            self.server = EmbeddedS3("127.0.0.1", self.port).start()
+
+    def client(self):
+        return self.server.client()
+
+
+@pytest.fixture(scope="session")
+def output_dir() -> Path:
+    OUTPUT_DIR.mkdir(exist_ok=True)
+    return OUTPUT_DIR
+
+
+@pytest.fixture(scope="module")
+def game_s3():
+    s3 = RestartableS3()
+    s3.server.create_bucket(E2E_BUCKET, public_read=True)
+    s3.client().put_bucket_cors(
+        Bucket=E2E_BUCKET,
+        CORSConfiguration={"CORSRules": [{"AllowedMethods": ["GET", "HEAD"], "AllowedOrigins": ["*"],
+                                          "AllowedHeaders": ["*"]}]},
+    )
+    yield s3
+    s3.stop()
+
+
+@pytest.fixture(scope="module")
+def game(game_s3, tmp_path_factory):
+    target = S3Target(
+        endpoint_url=game_s3.endpoint_url,
+        bucket=E2E_BUCKET,
+        region=DEFAULT_REGION,
+        access_key=DEFAULT_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        secret_key=DEFAULT_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+    )
+    game = DemoGame(tmp_path_factory.mktemp("e2e") / "e2egame", target, ports=Ports.free(), drain_timeout=8.0)
+    game.ensure_created()
+    game.configure()
+    game.add_slow_view()
+    game.migrate()
+    try:
+        game.start()
+    except Exception:
+        game.stop()
+        raise
+    yield game
+    game.stop()

@@ -1,0 +1,51 @@
+"""End-to-end in a real browser: headless Chromium loads the game's website.
+
+Every stylesheet, script and image must load (no failed request, no 4xx/5xx)
+and come from the S3 endpoint; a screenshot goes to ``test-output/``.
+Chromium is Debian's (``make test`` installs it); Playwright drives it.
+"""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ASSET_TYPES = {"stylesheet", "script", "image", "font"}
+
+
+def test_website_loads_every_asset_from_s3(game, output_dir):
+    from playwright.sync_api import sync_playwright
+
+    failed, bad_status, assets = [], [], []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+        )
+        try:
+            page = browser.new_page()
+            page.on("requestfailed", lambda r: failed.append(f"{r.url}: {r.failure}"))
+
+            def on_response(resp):
+                if resp.request.resource_type in ASSET_TYPES:
+                    assets.append(resp.url)
+                if resp.status >= 400:
+                    bad_status.append(f"{resp.status} {resp.url}")
+
+            page.on("response", on_response)
+            page.goto(game.website_url, wait_until="networkidle", timeout=60_000)
+            page.screenshot(path=str(output_dir / "website.png"), full_page=True)
+        finally:
+            browser.close()
+
+    assert failed == [], failed
+    assert bad_status == [], bad_status
+    assert assets, "the page loaded no stylesheet, script or image"
+    base = game.s3.public_base + "/"
+    not_s3 = [u for u in assets if not u.startswith(base)]
+    assert not_s3 == [], f"assets not from S3: {not_s3}"
