@@ -1,5 +1,6 @@
 # contrib_awsstorage: every target sets up what it needs on a fresh clone.
-#   make demo   - embedded S3 server + the main job (see README)
+#   make demo   - an Evennia game with its web side on the embedded S3 server
+#                 (DEMO_ARGS=--check: start, verify, reload, verify, stop)
 #   make test   - the whole test suite
 #   make bench  - the benchmarks in bench/ (installs the bench extra)
 
@@ -11,7 +12,7 @@ PIP    := $(PY) -m pip
 DEBIAN_TEST_PACKAGES ?= chromium
 DEMO_ARGS ?=
 
-.PHONY: venv test demo bench clean debian-test-deps
+.PHONY: venv test demo demo-storage bench soak clean debian-test-deps
 
 $(VENV)/.stamp-base: setup.cfg pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -40,6 +41,9 @@ test: venv debian-test-deps
 	$(PY) -m pytest --ds=tests.ingame.settings tests/ingame
 
 demo: venv
+	$(PY) demo/game_demo.py $(DEMO_ARGS)
+
+demo-storage: venv
 	$(PY) demo/storage_demo.py $(DEMO_ARGS)
 
 bench: $(VENV)/.stamp-bench

@@ -64,12 +64,21 @@ def static_urls_of(html: str) -> list[str]:
     return sorted(set(re.findall(r'(?:src|href)="([^"]+\.(?:css|js|svg|png|ico|jpg|woff2?))"', html)))
 
 
+def game_asset_urls(html: str, s3: S3Target) -> list[str]:
+    """The page's own assets: relative or S3 URLs. Evennia's stock templates
+    also link bootstrap/jquery from public CDNs; those are not the game's
+    files (and not reachable from a closed network), so they are left out."""
+    return [u for u in static_urls_of(html)
+            if u.startswith(s3.public_base) or not re.match(r"^(https?:)?//", u)
+            or re.match(r"^https?://(127\.0\.0\.1|localhost)[:/]", u)]
+
+
 def verify(game: DemoGame, s3: S3Target) -> list[str]:
     """What is wrong with the running game (empty list: all good)."""
     problems = []
     with urllib.request.urlopen(game.website_url, timeout=15) as resp:
         html = resp.read().decode()
-    assets = static_urls_of(html)
+    assets = game_asset_urls(html, s3)
     if not assets:
         problems.append("the home page references no static files")
     for url in assets:

@@ -10,7 +10,7 @@ import urllib.request
 
 import pytest
 
-from demo.game_demo import static_urls_of
+from demo.game_demo import game_asset_urls
 from demo.telnet_client import TelnetSession
 
 pytestmark = pytest.mark.e2e
@@ -35,7 +35,7 @@ def get(url: str, timeout: float = 15.0):
 def home_assets(game) -> list[str]:
     status, _, body = get(game.website_url)
     assert status == 200
-    return static_urls_of(body.decode())
+    return game_asset_urls(body.decode(), game.s3)
 
 
 def awsstatus(game, switch: str = "") -> str:
