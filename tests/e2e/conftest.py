@@ -48,7 +48,7 @@ def output_dir() -> Path:
     return OUTPUT_DIR
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def game_s3():
     s3 = RestartableS3()
     s3.server.create_bucket(E2E_BUCKET, public_read=True)
@@ -61,7 +61,7 @@ def game_s3():
     s3.stop()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def game(game_s3, tmp_path_factory):
     target = S3Target(
         endpoint_url=game_s3.endpoint_url,
