@@ -28,7 +28,7 @@ def is_loopback(url: str) -> bool:
     return urlsplit(url).hostname in LOOPBACK
 
 
-def test_website_loads_every_asset_from_s3(game, output_dir):
+def test_website_and_webclient_load_every_asset_from_s3(game, output_dir):
     from playwright.sync_api import sync_playwright
 
     failed, bad_status, assets, third_party = [], [], [], []
@@ -59,15 +59,17 @@ def test_website_loads_every_asset_from_s3(game, output_dir):
                     bad_status.append(f"{resp.status} {resp.url}")
 
             page.on("response", on_response)
-            page.goto(game.website_url, wait_until="networkidle", timeout=60_000)
-            page.screenshot(path=str(output_dir / "website.png"), full_page=True)
+            for name, url in (("website", game.website_url), ("webclient", game.webclient_url)):
+                page.goto(url, wait_until="networkidle", timeout=60_000)
+                page.screenshot(path=str(output_dir / f"{name}.png"), full_page=True)
         finally:
             browser.close()
 
     print(f"third-party CDN requests refused (not the game's files): {third_party}")
     assert failed == [], failed
     assert bad_status == [], bad_status
-    assert len(assets) >= 3, f"the page loaded too few of its own assets: {assets}"
+    assert len(assets) >= 10, f"the pages loaded too few of their own assets: {assets}"
+    assert any("/webclient/js/" in u for u in assets), assets
     base = game.s3.public_base + "/"
     not_s3 = [u for u in assets if not u.startswith(base)]
     assert not_s3 == [], f"assets not from S3: {not_s3}"
