@@ -16,6 +16,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -228,14 +229,23 @@ SERVERNAME = "contrib_awsstorage demo"
         self.evennia("stop", check=False, timeout=120)
 
     def wait_until_up(self, timeout: float = 90) -> None:
-        """Until the website answers 200 through the portal (server is up)."""
+        """Until the website answers 200 through the portal (server is up).
+
+        A server error (500) that lasts is reported at once with the logs,
+        instead of waiting out the whole timeout."""
         deadline = time.monotonic() + timeout
-        last = None
+        last, first_500 = None, None
         while time.monotonic() < deadline:
             try:
                 with urllib.request.urlopen(self.website_url, timeout=5) as resp:
                     if resp.status == 200:
                         return
+            except urllib.error.HTTPError as exc:
+                last = exc
+                if exc.code == 500:
+                    first_500 = first_500 or time.monotonic()
+                    if time.monotonic() - first_500 > 10:
+                        raise RuntimeError(f"the game answers 500 at {self.website_url}:\n{self.log_tail()}")
             except OSError as exc:
                 last = exc
             time.sleep(0.3)

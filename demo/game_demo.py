@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import signal
 import sys
 import threading
 import time
@@ -143,13 +144,16 @@ def main(argv=None) -> int:
         try:
             threading.Event().wait()
         except KeyboardInterrupt:
-            print("\nStopping ...")
+            # one Ctrl-C is enough: let the clean stop below finish
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            print("\nStopping Evennia and the S3 server ...", flush=True)
         return 0
     finally:
         if game is not None:
             game.stop()
         if embedded is not None:
             embedded.stop()
+        print("Stopped.", flush=True)
 
 
 def step(title: str, func) -> None:
