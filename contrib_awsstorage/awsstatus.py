@@ -97,6 +97,7 @@ def storage_sections(snapshot: dict) -> list[str]:
             ("location", entry.get("location") or "(bucket root)"),
             ("URL base", entry.get("url_base") or entry.get("custom_domain") or "signed URLs"),
             ("bucket state", state),
+            *([("fix", entry["fix"])] if not entry.get("reachable") and entry.get("fix") else []),
             ("objects", count),
             ("total size", _human_bytes(entry.get("bytes")) if entry.get("reachable") else "?"),
             ("last sync", entry.get("last_sync_error") or _sync_line(entry.get("last_sync"))),
@@ -225,7 +226,7 @@ class CmdAwsStatus(COMMAND_DEFAULT_CLASS):
 
         self.caller.msg("Running the S3 diagnostics%s ..." % (" (with a probe object)" if write else ""))
         call_bounded(
-            lambda: diagnostics.run(write=write),
+            lambda: diagnostics.run(write=write, budget=CHECK_BUDGET - 5),
             CHECK_BUDGET,
             lambda results: self.caller.msg(check_lines(results)),
             self._send_check_error,
