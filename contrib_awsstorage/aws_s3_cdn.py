@@ -22,7 +22,8 @@ Compared with Evennia's original contrib this module
 - turns botocore errors into Django exceptions with a one-line fix
   (``s3errors``), and never shows a secret (not even in ``repr``).
 
-It imports neither Evennia nor Twisted.
+The file object ``open()`` returns lives in ``s3file``, URL building in
+``s3urls``; both are re-exported here. None of them imports Evennia or Twisted.
 """
 
 from __future__ import annotations
@@ -36,15 +37,12 @@ import posixpath
 import threading
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
-from tempfile import SpooledTemporaryFile
-from urllib import parse as urlparse
 
 from django.contrib.staticfiles.storage import ManifestFilesMixin
 from django.core.exceptions import ImproperlyConfigured, SuspiciousFileOperation, SuspiciousOperation
-from django.core.files.base import File
 from django.core.files.storage import Storage
 from django.utils.deconstruct import deconstructible
-from django.utils.encoding import filepath_to_uri, force_bytes, force_str, smart_str
+from django.utils.encoding import force_bytes, force_str, smart_str
 from django.utils.timezone import is_naive, make_naive
 
 from . import s3conf
@@ -56,6 +54,17 @@ try:
     from botocore.exceptions import BotoCoreError, ClientError
 except ImportError as e:  # pragma: no cover - depends on install
     raise ImproperlyConfigured(f"Couldn't load S3 bindings. {e} Fix: pip install boto3") from e
+
+# Moved to their own modules; re-exported so every historic import path
+# (settings, migrations, the seed's documentation) keeps working.
+from .s3file import S3Boto3StorageFile  # noqa: E402
+from .s3urls import (  # noqa: E402
+    custom_domain_url,
+    object_url,
+    presigned_url,
+    strip_signing_parameters,
+    unsigned_bucket_url,
+)
 
 __all__ = [
     "SOURCE_MD5_METADATA_KEY",
@@ -76,8 +85,6 @@ __all__ = [
 #: Object metadata key holding the MD5 (hex) of the *original* bytes, before
 #: any gzip, so syncs can compare content whatever the ETag looks like.
 SOURCE_MD5_METADATA_KEY = "source-md5"
-
-_ONE_GIB = 1024**3
 
 
 # -- helpers ---------------------------------------------------------------
@@ -298,291 +305,8 @@ class S3Bucket:
         return hash(self.name)
 
 
-# -- the file -----------------------------------------------------------------
-@deconstructible
-class S3Boto3StorageFile(File):
-    """
-    The default file object used by the S3Boto3Storage backend.
-    This file implements file streaming using boto's multipart
-    uploading functionality. The file can be opened in read or
-    write mode.
-    This class extends Django's File class. However, the contained
-    data is only the data contained in the current buffer. So you
-    should not access the contained file object directly. You should
-    access the data via this class.
-    Warning: This file *must* be closed using the close() method in
-    order to properly write the file to S3. Be sure to close the file
-    in your application. Leaving a ``with`` block with an exception
-    aborts the upload instead of completing it.
-
-    Writes that stay under ``buffer_size`` are sent at close through
-    ``storage.prepare_upload`` (gzip, metadata and source MD5 exactly as
-    ``save``). Bigger writes stream as a multipart upload, stored as
-    written: not gzipped, and without the source-MD5 metadata (S3 needs the
-    metadata before the content is known).
-    """
-
-    buffer_size = s3conf.MIN_PART_SIZE
-
-    def __init__(self, name, mode, storage, buffer_size=None):
-        """
-        Initializes the File object.
-
-        Args:
-            name (str): The name of the file (the S3 key, location included)
-            mode (str): The access mode ('r', 'rb', 'w' or 'wb')
-            storage (Storage): The Django Storage object
-            buffer_size (int): The buffer size, for multipart uploads
-        """
-        if "r" in mode and "w" in mode:
-            raise ValueError("Can't combine 'r' and 'w' in mode.")
-        if not set(mode) <= set("rwb") or not ("r" in mode or "w" in mode):
-            raise ValueError(f"Unsupported mode {mode!r} for an S3 file: use 'r', 'rb', 'w' or 'wb'.")
-        self._storage = storage
-        self.key = name
-        self.name = storage.name_for(name)
-        self._mode = mode
-        self._force_mode = (lambda b: b) if "b" in mode else force_str
-        self._is_dirty = False
-        self._raw_bytes_written = 0
-        self._file = None
-        self._multipart = None  # UploadId
-        self._parts = []
-        self._closed = False
-        self._failed = False  # a part failed: the upload was aborted, further writes refused
-        self._md5 = hashlib.md5()
-        self._head = {}
-        # 5 MB is the minimum part size (if there is more than one part).
-        # Amazon allows up to 10,000 parts.
-        if buffer_size is not None:
-            self.buffer_size = buffer_size
-        elif getattr(storage, "file_buffer_size", None):
-            self.buffer_size = storage.file_buffer_size
-        self._write_counter = 0
-        if "w" not in mode:
-            # Force early RAII-style exception if object does not exist
-            self._head = storage._call("HeadObject", key=name, Key=name)
-
-    @property
-    def mode(self):
-        return self._mode
-
-    @property
-    def closed(self):
-        return self._closed
-
-    @property
-    def size(self):
-        """
-        Helper property to return filesize (the decoded size for gzip-encoded objects)
-        """
-        if "w" in self._mode:
-            return self._raw_bytes_written
-        if self._head.get("ContentEncoding") == "gzip":
-            pos = self.file.tell()
-            self.file.seek(0, os.SEEK_END)
-            length = self.file.tell()
-            self.file.seek(pos)
-            return length
-        return self._head.get("ContentLength", 0)
-
-    def _get_file(self):
-        """
-        Helper function to manage zipping and temporary files
-        """
-        if self._file is None:
-            self._file = SpooledTemporaryFile(
-                max_size=self._storage.max_memory_size,
-                suffix=".S3Boto3StorageFile",
-                dir=setting("FILE_UPLOAD_TEMP_DIR"),
-            )
-            if "r" in self._mode:
-                self._is_dirty = False
-                try:
-                    self._download(self._file)
-                except BaseException:
-                    # never keep a partial download: a later read would return it silently
-                    self._file.close()
-                    self._file = None
-                    raise
-        return self._file
-
-    def _download(self, target):
-        storage = self._storage
-        response = storage._call("GetObject", key=self.key, Key=self.key)
-        body = response["Body"]
-        expected = response.get("ContentLength")
-        received = 0
-        try:
-            for chunk in iter(lambda: body.read(1024 * 1024), b""):
-                received += len(chunk)
-                target.write(chunk)
-        except (BotoCoreError, OSError) as exc:
-            raise translate_client_error(exc, "GetObject", storage.bucket_name, self.key,
-                                         region=storage.region_name) from exc
-        finally:
-            body.close()
-        if expected is not None and received != expected:
-            raise S3StorageError(
-                f"S3 GetObject on s3://{storage.bucket_name}/{self.key} failed: the download was cut "
-                f"off ({received} of {expected} bytes).",
-                code="IncompleteRead", operation="GetObject", bucket=storage.bucket_name, key=self.key,
-                fix="retry; if it keeps happening check the network, proxy or AWS_S3_ENDPOINT_URL.",
-            )
-        target.seek(0)
-        if response.get("ContentEncoding") == "gzip":
-            self._file = gzip_module.GzipFile(mode="rb", fileobj=target)
-
-    def _set_file(self, value):
-        self._file = value
-
-    file = property(_get_file, _set_file)
-
-    def read(self, *args, **kwargs):
-        """
-        Checks if file is in read mode; then continues to boto3 operation
-        """
-        if "r" not in self._mode:
-            raise AttributeError("File was not opened in read mode.")
-        return self._force_mode(super().read(*args, **kwargs))
-
-    def readline(self, *args, **kwargs):
-        """
-        Checks if file is in read mode; then continues to boto3 operation
-        """
-        if "r" not in self._mode:
-            raise AttributeError("File was not opened in read mode.")
-        return self._force_mode(super().readline(*args, **kwargs))
-
-    def readlines(self):
-        return list(self)
-
-    def write(self, content):
-        """
-        Checks if file is in write mode or needs multipart handling,
-        then continues to boto3 operation.
-        """
-        if "w" not in self._mode:
-            raise AttributeError("File was not opened in write mode.")
-        if self._failed:
-            raise ValueError(
-                f"Cannot write to {self.name!r}: an earlier part failed and the upload was aborted "
-                "(nothing was stored). Open the file again and rewrite it from the start."
-            )
-        bstr = force_bytes(content)
-        self._is_dirty = True
-        self._md5.update(bstr)
-        self._raw_bytes_written += len(bstr)
-        written = self.file.write(bstr)
-        if self._buffer_file_size >= self.buffer_size:
-            self._flush_write_buffer()
-        return written
-
-    @property
-    def _buffer_file_size(self):
-        pos = self.file.tell()
-        self.file.seek(0, os.SEEK_END)
-        length = self.file.tell()
-        self.file.seek(pos)
-        return length
-
-    def _flush_write_buffer(self):
-        """
-        Flushes the write buffer as one part of the multipart upload.
-        """
-        if not self._buffer_file_size:
-            return
-        storage = self._storage
-        try:
-            if self._multipart is None:
-                storage._ensure_bucket()
-                params = storage.upload_params(self.name)
-                response = storage._call("CreateMultipartUpload", key=self.key, Key=self.key, **params)
-                self._multipart = response["UploadId"]
-            self._write_counter += 1
-            self.file.seek(0)
-            response = storage._call(
-                "UploadPart", key=self.key, Key=self.key, UploadId=self._multipart,
-                PartNumber=self._write_counter, Body=self.file.read(),
-            )
-            self._parts.append({"ETag": response["ETag"], "PartNumber": self._write_counter})
-            self.file.seek(0)
-            self.file.truncate()
-        except BaseException:
-            self.abort()
-            self._failed = True
-            raise
-
-    def _create_empty_on_close(self):
-        """
-        Attempt to create an empty file for this key when this File is closed if no bytes
-        have been written and no object already exists on S3 for this key.
-        This behavior is meant to mimic the behavior of Django's builtin FileSystemStorage,
-        where files are always created after they are opened in write mode:
-            f = storage.open("file.txt", mode="w")
-            f.close()
-        """
-        assert "w" in self._mode
-        assert self._raw_bytes_written == 0
-        if not self._storage.exists(self.name):
-            self._storage._upload(self.name, self.key, b"")
-
-    def abort(self):
-        """Abort a started multipart upload (nothing is left behind in the bucket)."""
-        upload_id, self._multipart = self._multipart, None
-        self._is_dirty = False
-        if upload_id is not None:
-            try:
-                self._storage._call("AbortMultipartUpload", key=self.key, Key=self.key, UploadId=upload_id)
-            except S3StorageError:
-                pass
-        self._close_buffer()
-
-    def __exit__(self, exc_type, exc, tb):
-        if exc_type is not None and "w" in self._mode:
-            self.abort()
-            self._closed = True
-        else:
-            self.close()
-
-    def _close_buffer(self):
-        if self._file is not None:
-            self._file.close()
-            self._file = None
-
-    def close(self):
-        """
-        Manages file closing after multipart uploads
-        """
-        if self._closed:
-            return
-        try:
-            if "w" in self._mode and not self._failed:
-                if self._multipart is not None:
-                    self._flush_write_buffer()
-                    try:
-                        response = self._storage._call(
-                            "CompleteMultipartUpload", key=self.key, Key=self.key,
-                            UploadId=self._multipart, MultipartUpload={"Parts": self._parts},
-                        )
-                    except BaseException:
-                        self.abort()
-                        self._failed = True
-                        raise
-                    self._multipart = None
-                    self._storage._remember(self.key, self._raw_bytes_written, response.get("ETag"), response)
-                elif self._is_dirty:
-                    self.file.seek(0)
-                    self._storage._upload(self.name, self.key, self.file.read())
-                elif self._raw_bytes_written == 0:
-                    self._create_empty_on_close()
-                self._is_dirty = False
-        finally:
-            self._close_buffer()
-            self._closed = True
-
-
 # -- the storage -----------------------------------------------------------------
+# What the cached unsigned URL prefix is built from: setting one drops the cache.
 _URL_ATTRS = frozenset({"custom_domain", "querystring_auth", "url_protocol", "secure_urls",
                         "bucket_name", "endpoint_url", "region_name", "addressing_style",
                         "use_ssl", "location"})
@@ -818,8 +542,14 @@ class S3Boto3Storage(Storage):
         try:
             return method(Bucket=self.bucket_name, **kwargs)
         except (ClientError, BotoCoreError) as exc:
-            raise translate_client_error(exc, operation, self.bucket_name, key,
-                                         region=self.region_name) from exc
+            raise self._translate(exc, operation, key) from exc
+
+    def _translate(self, exc, operation, key=None):
+        """The ``s3errors`` exception (with its fix) for botocore error ``exc``."""
+        return translate_client_error(exc, operation, self.bucket_name, key, region=self.region_name)
+
+    def _not_found(self, name, key):
+        return FileNotFoundError(f"File does not exist: {name} (s3://{self.bucket_name}/{key})")
 
     # -- bucket -------------------------------------------------------------------------
     @property
@@ -1001,22 +731,29 @@ class S3Boto3Storage(Storage):
         else:
             upload_id = self._call("CreateMultipartUpload", key=key, Key=key, **params)["UploadId"]
             try:
-                parts = []
                 view = memoryview(body)
-                for number, start in enumerate(range(0, len(body), part), start=1):
-                    r = self._call("UploadPart", key=key, Key=key, UploadId=upload_id,
-                                   PartNumber=number, Body=bytes(view[start:start + part]))
-                    parts.append({"ETag": r["ETag"], "PartNumber": number})
+                parts = [self._upload_part(key, upload_id, number, bytes(view[start:start + part]))
+                         for number, start in enumerate(range(0, len(body), part), start=1)]
                 response = self._call("CompleteMultipartUpload", key=key, Key=key, UploadId=upload_id,
                                       MultipartUpload={"Parts": parts})
             except BaseException:
-                try:
-                    self._call("AbortMultipartUpload", key=key, Key=key, UploadId=upload_id)
-                except S3StorageError:
-                    pass
+                self._abort_multipart(key, upload_id)
                 raise
         self._remember(key, len(body), response.get("ETag"), response)
         return response
+
+    def _upload_part(self, key, upload_id, number, body):
+        """Send part ``number``; returns its entry for CompleteMultipartUpload."""
+        response = self._call("UploadPart", key=key, Key=key, UploadId=upload_id,
+                              PartNumber=number, Body=body)
+        return {"ETag": response["ETag"], "PartNumber": number}
+
+    def _abort_multipart(self, key, upload_id):
+        """Best effort: the error that made us abort matters more than a failed abort."""
+        try:
+            self._call("AbortMultipartUpload", key=key, Key=key, UploadId=upload_id)
+        except S3StorageError:
+            pass
 
     def _remember(self, key, size, etag, response=None):
         """Keep preloaded entries correct after a write."""
@@ -1041,7 +778,7 @@ class S3Boto3Storage(Storage):
         try:
             return S3Boto3StorageFile(key, mode, self)
         except S3ObjectNotFound as err:
-            raise FileNotFoundError(f"File does not exist: {name} (s3://{self.bucket_name}/{key})") from err
+            raise self._not_found(name, key) from err
 
     def _save(self, name, content):
         """
@@ -1062,22 +799,24 @@ class S3Boto3Storage(Storage):
         return cleaned_name
 
     # -- metadata ---------------------------------------------------------------------
-    def _list_entries(self):
+    def _list_pages(self, prefix, error_key=None, **kwargs):
+        """ListObjectsV2 pages under ``prefix``, however many; errors become ``s3errors`` ones."""
         self._require_bucket_name()
-        prefix = self.key_for("")
         paginator = self.connection.get_paginator("list_objects_v2")
-        entries = {}
         try:
-            for page in paginator.paginate(Bucket=self.bucket_name, Prefix=prefix):
-                for obj in page.get("Contents", ()):
-                    entries[obj["Key"]] = {
-                        "size": obj["Size"],
-                        "last_modified": _as_utc(obj["LastModified"]),
-                        "etag": obj.get("ETag", "").strip('"'),
-                    }
+            yield from paginator.paginate(Bucket=self.bucket_name, Prefix=prefix, **kwargs)
         except (ClientError, BotoCoreError) as exc:
-            raise translate_client_error(exc, "ListObjectsV2", self.bucket_name,
-                                         region=self.region_name) from exc
+            raise self._translate(exc, "ListObjectsV2", error_key) from exc
+
+    def _list_entries(self):
+        entries = {}
+        for page in self._list_pages(self.key_for("")):
+            for obj in page.get("Contents", ()):
+                entries[obj["Key"]] = {
+                    "size": obj["Size"],
+                    "last_modified": _as_utc(obj["LastModified"]),
+                    "etag": obj.get("ETag", "").strip('"'),
+                }
         return entries
 
     def _preloaded(self):
@@ -1112,14 +851,14 @@ class S3Boto3Storage(Storage):
         try:
             return self._call("HeadObject", key=key, Key=key)
         except S3ObjectNotFound as err:
-            raise FileNotFoundError(f"File does not exist: {name} (s3://{self.bucket_name}/{key})") from err
+            raise self._not_found(name, key) from err
 
     def _entry(self, name):
         """Preloaded entry of ``name`` or FileNotFoundError."""
         key = self.key_for(name)
         entry = self._preloaded().get(key)
         if entry is None:
-            raise FileNotFoundError(f"File does not exist: {name} (s3://{self.bucket_name}/{key})")
+            raise self._not_found(name, key)
         return entry
 
     def delete(self, name):
@@ -1156,19 +895,13 @@ class S3Boto3Storage(Storage):
         # The path needs to end with a slash, but if the root is empty, leave it.
         if path and not path.endswith("/"):
             path += "/"
-        self._require_bucket_name()
         directories, files = [], []
-        paginator = self.connection.get_paginator("list_objects_v2")
-        try:
-            for page in paginator.paginate(Bucket=self.bucket_name, Delimiter="/", Prefix=path):
-                for entry in page.get("CommonPrefixes", ()):
-                    directories.append(entry["Prefix"][len(path):].rstrip("/"))
-                for entry in page.get("Contents", ()):
-                    if entry["Key"] != path:
-                        files.append(entry["Key"][len(path):])
-        except (ClientError, BotoCoreError) as exc:
-            raise translate_client_error(exc, "ListObjectsV2", self.bucket_name, path or None,
-                                         region=self.region_name) from exc
+        for page in self._list_pages(path, path or None, Delimiter="/"):
+            for entry in page.get("CommonPrefixes", ()):
+                directories.append(entry["Prefix"][len(path):].rstrip("/"))
+            for entry in page.get("Contents", ()):
+                if entry["Key"] != path:
+                    files.append(entry["Key"][len(path):])
         return directories, files
 
     def size(self, name):
@@ -1200,27 +933,17 @@ class S3Boto3Storage(Storage):
         mtime = self.get_modified_time(name)
         return mtime if is_naive(mtime) else make_naive(mtime)
 
-    # -- URLs -----------------------------------------------------------------------------
+    # -- URLs (built in s3urls) ------------------------------------------------------
     def _strip_signing_parameters(self, url):
         """
         Remove signing/expiry query parameters (v2 and v4) from a URL.
         """
-        split_url = urlparse.urlsplit(url)
-        qs = urlparse.parse_qsl(split_url.query, keep_blank_values=True)
-        blacklist = {
-            "x-amz-algorithm", "x-amz-credential", "x-amz-date", "x-amz-expires",
-            "x-amz-signedheaders", "x-amz-signature", "x-amz-security-token",
-            "awsaccesskeyid", "expires", "signature",
-        }
-        filtered_qs = ((key, val) for key, val in qs if key.lower() not in blacklist)
-        joined_qs = ("=".join(keyval) for keyval in filtered_qs)
-        split_url = split_url._replace(query="&".join(joined_qs))
-        return split_url.geturl()
+        return strip_signing_parameters(url)
 
     def _compute_url_prefix(self):
         """The unsigned URL prefix (ending in '/'), or None when URLs are signed."""
         if self.custom_domain:
-            return f"{self.url_protocol}//{self.custom_domain.strip('/')}/"
+            return custom_domain_url(self.url_protocol, self.custom_domain)
         if self.querystring_auth:
             return None
         self._require_bucket_name()
@@ -1241,22 +964,13 @@ class S3Boto3Storage(Storage):
             self.__dict__["_url_prefix"] = prefix
         key = self.key_for(name.lstrip("/") if isinstance(name, str) else name)
         if prefix is not None:
-            url = prefix + filepath_to_uri(key)
-            if parameters:
-                url += "?" + urlparse.urlencode(parameters)
-            return url
-        params = dict(parameters) if parameters else {}
-        params["Bucket"] = self.bucket_name
-        params["Key"] = self._encode_name(key)
+            return object_url(prefix, key, parameters)
         try:
-            return self.connection.generate_presigned_url(
-                "get_object", Params=params,
-                ExpiresIn=self.querystring_expire if expire is None else expire,
-                HttpMethod=http_method,
-            )
+            return presigned_url(self.connection, self.bucket_name, self._encode_name(key),
+                                 self.querystring_expire if expire is None else expire,
+                                 parameters, http_method)
         except (ClientError, BotoCoreError) as exc:
-            raise translate_client_error(exc, "GetObject (presign)", self.bucket_name, key,
-                                         region=self.region_name) from exc
+            raise self._translate(exc, "GetObject (presign)", key) from exc
 
     def get_available_name(self, name, max_length=None):
         """Overwrite existing file with the same name."""
@@ -1279,55 +993,6 @@ def _deconstruct_without_secrets(self):
 
 
 S3Boto3Storage.deconstruct = _deconstruct_without_secrets
-
-
-def _is_ip(host):
-    import ipaddress
-
-    try:
-        ipaddress.ip_address(host.strip("[]"))
-        return True
-    except ValueError:
-        return False
-
-
-def _valid_dns_name(bucket):
-    return bool(s3conf._BUCKET_RE.match(bucket) and 3 <= len(bucket) <= 63 and ".." not in bucket)
-
-
-def _virtual_hostable(bucket, scheme):
-    ok = _valid_dns_name(bucket)
-    if ok and "." in bucket:
-        return False  # botocore keeps dotted names in the path (certificates, DNS)
-    return bool(ok) and not s3conf._IP_RE.match(bucket)
-
-
-def unsigned_bucket_url(bucket, endpoint_url=None, region_name=None, addressing_style=None,
-                        use_ssl=True) -> str:
-    """Public URL prefix (ending in '/') of ``bucket``, addressed as botocore does.
-
-    Pure string work, checked against botocore's own (unsigned) URLs in the
-    tests. Custom endpoints use path style unless ``addressing_style`` is
-    'virtual'; AWS uses virtual hosts when the name allows it.
-    """
-    if endpoint_url:
-        parts = urlparse.urlsplit(endpoint_url)
-        scheme, netloc, path = parts.scheme or "https", parts.netloc, parts.path.rstrip("/")
-        host = parts.hostname or ""
-        if addressing_style == "virtual":
-            # botocore: dotted names only over http (certificates); plain names not on IPs
-            dotted_ok = "." in bucket and scheme == "http" and _valid_dns_name(bucket)
-            if dotted_ok or ("." not in bucket and not _is_ip(host) and _virtual_hostable(bucket, scheme)):
-                return f"{scheme}://{bucket}.{netloc}{path}/"
-        return f"{scheme}://{netloc}{path}/{bucket}/"
-    scheme = "https" if use_ssl else "http"
-    regional = (f"s3.{region_name}.amazonaws.com"
-                if region_name and region_name != "us-east-1" else "s3.amazonaws.com")
-    if addressing_style == "path" or not _virtual_hostable(bucket, scheme):
-        return f"{scheme}://{regional}/{bucket}/"
-    if addressing_style == "virtual":
-        return f"{scheme}://{bucket}.{regional}/"
-    return f"{scheme}://{bucket}.s3.amazonaws.com/"
 
 
 class S3StaticStorage(S3Boto3Storage):

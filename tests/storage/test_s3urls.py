@@ -1,4 +1,4 @@
-"""url(): unsigned URLs are string work; presigned URLs work over plain HTTP."""
+"""s3urls and storage.url(): unsigned URLs are string work; presigned URLs work over plain HTTP."""
 
 from __future__ import annotations
 
@@ -13,7 +13,13 @@ from botocore import UNSIGNED
 from botocore.config import Config
 from django.core.files.base import ContentFile
 
-from contrib_awsstorage.aws_s3_cdn import S3Boto3Storage, S3StaticStorage, unsigned_bucket_url
+from contrib_awsstorage.aws_s3_cdn import S3Boto3Storage, S3StaticStorage
+from contrib_awsstorage.s3urls import (
+    custom_domain_url,
+    object_url,
+    strip_signing_parameters,
+    unsigned_bucket_url,
+)
 
 
 def fetch(url):
@@ -129,6 +135,34 @@ def test_unsigned_urls_match_botocore_addressing(endpoint, style, bucket_name, r
     expected = client.generate_presigned_url("get_object", Params={"Bucket": bucket_name, "Key": "a b/c.css"})
     ours = unsigned_bucket_url(bucket_name, endpoint, region, style, use_ssl) + "a%20b/c.css"
     assert ours == expected
+
+
+def test_custom_domain_and_object_url_are_string_work():
+    assert custom_domain_url("https:", "cdn.example.com/") == "https://cdn.example.com/"
+    assert custom_domain_url("http:", "/cdn.example.com") == "http://cdn.example.com/"
+    assert object_url("https://cdn.example.com/", "a b/ã.css") == "https://cdn.example.com/a%20b/%C3%A3.css"
+    assert object_url("https://cdn.example.com/", "a.css", {"v": "2"}) == "https://cdn.example.com/a.css?v=2"
+    assert object_url("https://cdn.example.com/", "a.css", {}) == "https://cdn.example.com/a.css"
+
+
+@pytest.mark.parametrize("signing", [
+    "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIA%2F20250101%2Fus-east-1%2Fs3%2Faws4_request"
+    "&X-Amz-Date=20250101T000000Z&X-Amz-Expires=60&X-Amz-SignedHeaders=host&X-Amz-Signature=abc"
+    "&X-Amz-Security-Token=tok",
+    "AWSAccessKeyId=AKIA&Expires=1700000000&Signature=abc",
+])
+def test_strip_signing_parameters_keeps_the_rest(signing):
+    url = f"https://b.s3.amazonaws.com/k.txt?v=2&{signing}&x-id=GetObject"
+    assert strip_signing_parameters(url) == "https://b.s3.amazonaws.com/k.txt?v=2&x-id=GetObject"
+    assert strip_signing_parameters("https://b.s3.amazonaws.com/k.txt") == "https://b.s3.amazonaws.com/k.txt"
+
+
+def test_storage_strip_signing_parameters_of_a_presigned_url(make_storage, s3_server, bucket):
+    storage = make_storage(location="media")
+    url = storage.url("a.txt", parameters={"ResponseContentType": "text/plain"})
+    assert "X-Amz-Signature" in url
+    assert storage._strip_signing_parameters(url) == (
+        f"{s3_server.endpoint_url}/{bucket}/media/a.txt?response-content-type=text/plain")
 
 
 def test_unsigned_url_of_storage_uses_endpoint(make_storage, s3_server, bucket):
