@@ -34,6 +34,7 @@ import io
 import mimetypes
 import os
 import posixpath
+import re
 import threading
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
@@ -51,9 +52,12 @@ from .s3errors import S3ConfigurationError, S3ObjectNotFound, S3StorageError, tr
 try:
     import boto3.session
     from botocore.config import Config
-    from botocore.exceptions import BotoCoreError, ClientError
+    from botocore.exceptions import BotoCoreError, ClientError, ProfileNotFound
 except ImportError as e:  # pragma: no cover - depends on install
     raise ImproperlyConfigured(f"Couldn't load S3 bindings. {e} Fix: pip install boto3") from e
+
+# botocore's own rule for a region name: one valid host label.
+_REGION_RE = re.compile(r"^[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$")
 
 # Moved to their own modules; re-exported so every historic import path
 # (settings, migrations, the seed's documentation) keeps working.
@@ -483,6 +487,13 @@ class S3Boto3Storage(Storage):
                 fix="set AWS_SECRET_ACCESS_KEY (or OPTIONS secret_key) next to it.",
                 bucket=self.bucket_name or "",
             )
+        if self.region_name and not _REGION_RE.match(self.region_name):
+            raise S3ConfigurationError(
+                f"AWS_S3_REGION_NAME (OPTIONS region_name) = {self.region_name!r} is not a region "
+                "name (one host label: letters, digits and '-').",
+                code="InvalidRegion", bucket=self.bucket_name or "",
+                fix="set AWS_S3_REGION_NAME to the bucket's region, e.g. 'eu-west-1'.",
+            )
         try:
             if self.session_profile:
                 # A named profile beats keys found elsewhere (as in django-storages).
@@ -503,14 +514,23 @@ class S3Boto3Storage(Storage):
                 config=self.client_config(),
                 verify=self.verify,
             )
+        except ProfileNotFound:
+            raise S3ConfigurationError(
+                f"The AWS profile {self.session_profile!r} (AWS_S3_SESSION_PROFILE / OPTIONS "
+                "session_profile) is not in the AWS config or credentials files.",
+                code="ProfileNotFound", bucket=self.bucket_name or "",
+                fix=f"create it (aws configure --profile {self.session_profile}) or correct "
+                    "AWS_S3_SESSION_PROFILE.",
+            ) from None
         except (BotoCoreError, ValueError) as exc:
-            # botocore's messages here name the profile/region/endpoint, never a secret
+            # botocore's messages here name the profile/region/endpoint, never a secret;
+            # "from None": the user gets our one-line fix, not botocore's traceback.
             raise S3ConfigurationError(
                 f"Could not create the S3 client: {type(exc).__name__}: {exc}",
                 code=type(exc).__name__, bucket=self.bucket_name or "",
                 fix="check AWS_S3_REGION_NAME, AWS_S3_ENDPOINT_URL and AWS_S3_SESSION_PROFILE "
                     "(the profile must exist in the AWS config/credentials files).",
-            ) from exc
+            ) from None
 
     @property
     def connection(self):
