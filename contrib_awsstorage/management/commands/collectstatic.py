@@ -1,0 +1,148 @@
+"""``collectstatic`` that syncs instead of copying file by file when the
+``staticfiles`` storage is one of ours (any other storage: Django's command,
+unchanged).
+
+Django picks the command of the app listed *first* in ``INSTALLED_APPS``,
+so ``"contrib_awsstorage"`` must come before ``"django.contrib.staticfiles"``.
+
+Evennia's launcher runs ``collectstatic`` before every start and reload. If
+S3 cannot be reached then, this prints one warning line and returns, so the
+game still starts; run directly, the command fails with a non-zero exit.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+from urllib.parse import urlsplit
+
+from botocore.exceptions import BotoCoreError, ClientError
+from django.contrib.staticfiles.management.commands.collectstatic import Command as DjangoCollectstatic
+from django.core.exceptions import ImproperlyConfigured
+from django.core.files.storage import storages
+from django.core.management.base import CommandError
+
+from contrib_awsstorage.management.commands.s3_migrate_static import FrozenHeapMixin
+from contrib_awsstorage.s3errors import S3StorageError
+from contrib_awsstorage.sync import check_sync_storage, is_sync_storage
+
+LAUNCHER_MODULE = "evennia.server.evennia_launcher"
+LAUNCHER_ACTIONS = {"start", "reload", "restart", "reboot", "istart", "sstart", "ipstart"}
+PROBE_TIMEOUT = 3.0
+
+
+def launched_by_evennia(argv=None) -> bool:
+    """True when Evennia's launcher runs us as part of start/reload (not a user
+    typing ``evennia collectstatic``, which reaches Django through ``main()``)."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        if frame.f_globals.get("__name__") == LAUNCHER_MODULE and frame.f_code.co_name != "main":
+            return True
+        frame = frame.f_back
+    argv = sys.argv if argv is None else argv
+    program = os.path.basename(argv[0]) if argv else ""
+    return program.startswith("evennia") and bool(LAUNCHER_ACTIONS & set(argv[1:]))
+
+
+def probe_endpoint(client, timeout: float = PROBE_TIMEOUT) -> None:
+    """Fail in seconds, not minutes of retries, when the endpoint is unreachable."""
+    parts = urlsplit(client.meta.endpoint_url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        socket.create_connection((parts.hostname, port), timeout=timeout).close()
+    except OSError as exc:
+        raise ConnectionError(f"cannot connect to the S3 endpoint {parts.hostname}:{port} "
+                              f"({exc.strerror or exc}); check AWS_S3_ENDPOINT_URL, "
+                              "AWS_S3_REGION_NAME and the network") from exc
+
+
+def one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+class Command(FrozenHeapMixin, DjangoCollectstatic):
+    help = DjangoCollectstatic.help + " With an S3 storage of contrib_awsstorage: an incremental, parallel sync."
+
+    def handle(self, **options):
+        soft = launched_by_evennia()
+        try:
+            storage = storages["staticfiles"]
+        except ImproperlyConfigured as exc:
+            if not soft:
+                raise
+            self.stderr.write(f"WARNING: static files were not collected: {one_line(exc)} "
+                              "The game starts anyway; fix this and run 'evennia collectstatic'.")
+            return None
+        if not is_sync_storage(storage):
+            return super().handle(**options)  # not ours: Django's collectstatic, untouched
+        self.set_options(**options)
+        if self.symlink:
+            raise CommandError("--link cannot be used with an S3 storage (there is nothing local to "
+                               "link to). Fix: run collectstatic without --link.")
+        target = f"s3://{storage.bucket_name}/{storage.location or ''}".rstrip("/")
+        if self.interactive:
+            self._confirm(target)
+        try:
+            check_sync_storage(storage)
+            if soft:
+                probe_endpoint(storage.connection)
+            result = self._collect(storage)
+        except (S3StorageError, ImproperlyConfigured, ClientError, BotoCoreError, OSError) as exc:
+            message = f"static files were not synced to {target}: {one_line(exc)}"
+            if soft:
+                self.stderr.write(f"WARNING: {message} The game starts anyway; fix this and "
+                                  "run 'evennia collectstatic'.")
+                return
+            raise CommandError(message) from exc
+        report = result.report
+        for name in result.duplicates:
+            self.log(f"Found another file with the destination path '{name}'. It will be ignored "
+                     "since only the first encountered file is collected.", level=1)
+        if report.failures:
+            detail = "; ".join(f"{name}: {error}" for name, error in report.failures[:3])
+            message = (f"{len(report.failures)} static file(s) failed to upload to {target}, so "
+                       f"nothing was deleted: {one_line(detail)}")
+            if soft:
+                self.stderr.write(f"WARNING: {message} The game starts anyway; fix this and run "
+                                  "'evennia collectstatic'.")
+                return
+            raise CommandError(message)
+        return self._summary(result, target)
+
+    def _collect(self, storage):
+        from contrib_awsstorage.sync_collect import collect
+
+        def progress(name, outcome):
+            if outcome in ("uploaded", "deleted"):
+                self.log(f"{'Copying' if outcome == 'uploaded' else 'Deleting'} '{name}'", level=2)
+
+        return collect(storage, ignore_patterns=self.ignore_patterns, post_process=self.post_process,
+                       dry_run=self.dry_run, clear=self.clear, progress=progress)
+
+    def _confirm(self, target):
+        message = ["\n"]
+        if self.dry_run:
+            message.append("You have activated the --dry-run option so no files will be modified.\n\n")
+        message.append(f"You have requested to collect static files to {target}.\n\n")
+        message.append("This will DELETE ALL OTHER FILES under that prefix!\n" if self.clear
+                       else "This will overwrite existing files!\n")
+        message.append("Are you sure you want to do this?\n\nType 'yes' to continue, or 'no' to cancel: ")
+        if input("".join(message)) != "yes":
+            raise CommandError("Collecting static files cancelled.")
+
+    def _summary(self, result, target):
+        report = result.report
+        if self.dry_run:
+            for name in sorted(report.uploaded):
+                self.log(f"Pretending to copy '{name}'", level=1)
+        if self.verbosity < 1:
+            return None
+        action = "would be copied" if self.dry_run else "copied"
+        parts = [f"{len(report.uploaded)} static file{'s' if len(report.uploaded) != 1 else ''} "
+                 f"{action} to '{target}'", f"{report.unchanged} unmodified"]
+        if report.deleted:
+            parts.append(f"{len(report.deleted)} {'would be ' if self.dry_run else ''}deleted")
+        if result.post_processed:
+            parts.append(f"{len(result.post_processed)} post-processed")
+        return "\n" + ", ".join(parts) + f" ({report.seconds:.2f} s, {report.requests} requests)."

@@ -1,0 +1,127 @@
+"""``collectstatic`` as a sync: find the static files, post-process them
+locally, then hand the result to the sync engine.
+
+Django's own collectstatic asks the remote storage about every file (two
+HEADs each) and, with a manifest storage, reads every file back from S3 to
+hash it. Here the finders' files are staged in a temporary folder (symlinks,
+no copies), a local twin of the target manifest storage hashes them and
+writes ``staticfiles.json`` there, and one sync uploads what differs, the
+manifest last. The hashed names are the same Django would have produced.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.contrib.staticfiles.finders import get_finders
+from django.contrib.staticfiles.storage import HashedFilesMixin, ManifestStaticFilesStorage
+
+from .sync import SyncReport, sync
+from .sync_plan import walk_tree
+
+__all__ = ["find_static_files", "collect", "CollectResult"]
+
+# Settings of a manifest storage the local twin must share to hash the same way.
+_MANIFEST_ATTRS = ("manifest_name", "manifest_strict", "keep_intermediate_files",
+                   "max_post_process_passes", "patterns", "support_js_module_import_aggregation")
+
+
+@dataclass
+class CollectResult:
+    report: SyncReport
+    post_processed: list[str] = field(default_factory=list)
+    duplicates: list[str] = field(default_factory=list)
+
+
+def find_static_files(ignore_patterns) -> tuple[dict, list[str]]:
+    """``({prefixed path: (finder storage, path)}, duplicates)``, first found wins (as Django)."""
+    found, duplicates = {}, []
+    for finder in get_finders():
+        for path, storage in finder.list(ignore_patterns):
+            prefix = getattr(storage, "prefix", None)
+            prefixed = os.path.join(prefix, path) if prefix else path
+            prefixed = prefixed.replace(os.sep, "/")
+            if prefixed in found:
+                duplicates.append(prefixed)
+            else:
+                found[prefixed] = (storage, path)
+    return found, duplicates
+
+
+def _stage(found: dict, folder: str) -> None:
+    for prefixed, (storage, path) in found.items():
+        target = os.path.join(folder, *prefixed.split("/"))
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        try:
+            os.symlink(os.path.abspath(storage.path(path)), target)
+        except (NotImplementedError, OSError):
+            with storage.open(path) as source, open(target, "wb") as copy:
+                shutil.copyfileobj(source, copy)
+
+
+def _local_twin(target, folder: str):
+    """A local manifest storage hashing exactly like ``target``."""
+    attrs = {a: getattr(target, a) for a in _MANIFEST_ATTRS if hasattr(target, a)}
+    twin_class = type("LocalTwinManifestStorage", (ManifestStaticFilesStorage,), attrs)
+    return twin_class(location=folder, base_url=settings.STATIC_URL)
+
+
+def _post_process(twin, names) -> list[str]:
+    processed_names = []
+    for original, _processed_path, processed in twin.post_process(
+            {name: (twin, name) for name in names}, dry_run=False):
+        if isinstance(processed, Exception):
+            raise processed
+        if processed:
+            processed_names.append(original)
+    return processed_names
+
+
+def collect(storage, *, ignore_patterns=(), post_process: bool = True, dry_run: bool = False,
+            clear: bool = False, workers=None, progress=None) -> CollectResult:
+    """Collect the finders' files into ``storage`` (one of ours) by syncing.
+
+    ``clear`` (Django's --clear) re-uploads everything and deletes every
+    other key under the prefix, but only after all uploads succeeded.
+    """
+    found, duplicates = find_static_files(list(ignore_patterns))
+    kwargs = dict(delete=clear, force=clear, dry_run=dry_run, workers=workers, progress=progress,
+                  command="collectstatic", source="staticfiles finders")
+    if not (post_process and isinstance(storage, HashedFilesMixin)):
+        files = {}
+        folder = None
+        for prefixed, (source, path) in found.items():
+            try:
+                files[prefixed] = source.path(path)
+            except NotImplementedError:  # a finder storage without local paths: stage it
+                folder = folder or tempfile.mkdtemp(prefix="collectstatic-")
+                _stage({prefixed: (source, path)}, folder)
+                files[prefixed] = os.path.join(folder, *prefixed.split("/"))
+        try:
+            report = sync(storage, files, **kwargs)
+        finally:
+            if folder:
+                shutil.rmtree(folder, ignore_errors=True)
+        post_processed = []
+        if post_process and hasattr(storage, "post_process") and not dry_run and report.ok:
+            # An unknown post-processor works on the remote files, as Django's would.
+            for original, _path, processed in storage.post_process(found, dry_run=False):
+                if isinstance(processed, Exception):
+                    raise processed
+                if processed:
+                    post_processed.append(original)
+        return CollectResult(report, post_processed, duplicates)
+
+    with tempfile.TemporaryDirectory(prefix="collectstatic-") as folder:
+        _stage(found, folder)
+        twin = _local_twin(storage, folder)
+        post_processed = _post_process(twin, list(found))
+        files = walk_tree(folder)
+        hashed = set(twin.hashed_files.values()) & set(files)
+        report = sync(storage, files, last_names=(twin.manifest_name,), immutable_names=hashed,
+                      **kwargs)
+    return CollectResult(report, post_processed, duplicates)

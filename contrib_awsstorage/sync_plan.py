@@ -1,0 +1,226 @@
+"""Plan a sync: what to upload, what is unchanged, what is stale.
+
+Decisions are by content checksum, never by mtime (a fresh checkout or a
+CI build touches every file without changing one byte). The remote side is
+read with one paginated ListObjectsV2 of our prefix plus one GET of the
+sync manifest: a small JSON object we keep in the bucket mapping each key
+to the MD5 of its *source* bytes and the ETag/size S3 gave the object we
+wrote. The manifest is trusted for a key only while the listing still shows
+that ETag and size, so an object replaced behind our back is re-checked.
+Without a trusted entry the plan compares the ETag with the one the upload
+would produce (plain MD5, or AWS's multipart form), and only for gzipped or
+multipart objects written by someone else falls back to one HEAD to read
+the source checksum our storage keeps in the object metadata.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+
+from .syncrecord import STATE_DIR, prefix_of, state_key
+
+__all__ = ["LocalFile", "Remote", "StateEntry", "FileDecision", "Plan", "MANIFEST_NAME",
+           "walk_tree", "md5_file", "body_etag", "decide", "list_remote", "read_state",
+           "state_document", "is_state_key", "SOURCE_MD5_METADATA_KEY"]
+
+MANIFEST_NAME = STATE_DIR + "sync-manifest.json"
+SOURCE_MD5_METADATA_KEY = "source-md5"  # same as aws_s3_cdn.SOURCE_MD5_METADATA_KEY
+STATE_VERSION = 1
+
+UPLOAD, UNCHANGED, VERIFY = "upload", "unchanged", "verify"
+
+
+@dataclass(frozen=True)
+class LocalFile:
+    """A file to sync: its storage name and where it is on disk."""
+
+    name: str
+    path: str
+    size: int
+
+
+@dataclass(frozen=True)
+class Remote:
+    """One object of the listing."""
+
+    key: str
+    size: int
+    etag: str  # without quotes
+
+
+@dataclass(frozen=True)
+class StateEntry:
+    """What we know we wrote for a key: the source checksum and S3's answer."""
+
+    md5: str
+    etag: str
+    size: int
+
+
+@dataclass
+class FileDecision:
+    local: LocalFile
+    key: str
+    md5: str
+    action: str  # UPLOAD / UNCHANGED / VERIFY (VERIFY: resolved by the planner)
+    reason: str
+
+
+@dataclass
+class Plan:
+    """Everything the executor needs; the planner made at most a few list/GET requests."""
+
+    prefix: str
+    uploads: list[FileDecision] = field(default_factory=list)
+    unchanged: list[FileDecision] = field(default_factory=list)
+    deletes: list[str] = field(default_factory=list)  # keys
+    remote: dict[str, Remote] = field(default_factory=dict)
+    state: dict[str, StateEntry] = field(default_factory=dict)
+    confirmed: dict[str, StateEntry] = field(default_factory=dict)  # new trusted entries
+    remote_count: int = 0
+
+
+# -- local side -----------------------------------------------------------
+def walk_tree(root: str) -> dict[str, str]:
+    """``{storage name: path}`` for every file under ``root`` (symlinks followed),
+    ``/``-separated names, our state folder excluded."""
+    root = os.path.abspath(root)
+    found = {}
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+        dirnames.sort()
+        for filename in sorted(filenames):
+            path = os.path.join(dirpath, filename)
+            name = os.path.relpath(path, root).replace(os.sep, "/")
+            if not name.startswith(STATE_DIR) and os.path.isfile(path):
+                found[name] = path
+    return found
+
+
+def md5_file(path: str) -> str:
+    digest = hashlib.md5(usedforsecurity=False)
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def body_etag(body: bytes, threshold: int, chunksize: int) -> str:
+    """The ETag S3 gives ``body`` when we upload it: MD5 up to ``threshold``
+    bytes, else the multipart form ``md5-of-part-md5s-N``."""
+    if len(body) <= threshold:
+        return hashlib.md5(body, usedforsecurity=False).hexdigest()
+    parts = [hashlib.md5(body[i:i + chunksize], usedforsecurity=False).digest()
+             for i in range(0, len(body), chunksize)]
+    return f"{hashlib.md5(b''.join(parts), usedforsecurity=False).hexdigest()}-{len(parts)}"
+
+
+def decide(md5: str, remote: Remote | None, entry: StateEntry | None, force: bool) -> tuple[str, str]:
+    """``(action, reason)`` for one file from what is known without a request."""
+    if force:
+        return UPLOAD, "forced"
+    if remote is None:
+        return UPLOAD, "new"
+    if entry is not None and entry.etag == remote.etag and entry.size == remote.size:
+        return (UNCHANGED, "manifest") if entry.md5 == md5 else (UPLOAD, "changed")
+    return VERIFY, "unknown remote object"
+
+
+# -- remote side ----------------------------------------------------------
+def is_state_key(key: str, prefix: str) -> bool:
+    return key.startswith(prefix + STATE_DIR)
+
+
+def list_remote(storage, prefix: str) -> dict[str, Remote]:
+    """One paginated ListObjectsV2 of ``prefix`` (1 request per 1,000 keys)."""
+    paginator = storage.connection.get_paginator("list_objects_v2")
+    found = {}
+    for page in paginator.paginate(Bucket=storage.bucket_name, Prefix=prefix):
+        for obj in page.get("Contents", ()):
+            found[obj["Key"]] = Remote(obj["Key"], int(obj["Size"]), obj["ETag"].strip('"'))
+    return found
+
+
+def read_state(storage) -> dict[str, StateEntry]:
+    """The sync manifest (empty if missing or unreadable as JSON)."""
+    from botocore.exceptions import ClientError
+
+    key = state_key(storage, MANIFEST_NAME)
+    try:
+        body = storage.connection.get_object(Bucket=storage.bucket_name, Key=key)["Body"].read()
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NotFound"):
+            return {}
+        raise
+    try:
+        document = json.loads(body)
+        if document.get("version") != STATE_VERSION:
+            return {}
+        return {k: StateEntry(str(v[0]), str(v[1]), int(v[2])) for k, v in document["entries"].items()}
+    except (ValueError, KeyError, TypeError, IndexError, AttributeError):
+        return {}  # damaged: every key is verified against its ETag instead
+
+
+def state_document(entries: dict[str, StateEntry]) -> bytes:
+    data = {"version": STATE_VERSION,
+            "entries": {k: [e.md5, e.etag, e.size] for k, e in sorted(entries.items())}}
+    return json.dumps(data, separators=(",", ":")).encode()
+
+
+def first_pass(storage, files: dict[str, str], remote: dict[str, Remote],
+               state: dict[str, StateEntry], force: bool, md5s: dict[str, str] | None = None) -> Plan:
+    """Classify every local file with no request at all (``md5s``: checksums
+    already computed, by name)."""
+    plan = Plan(prefix=prefix_of(storage), remote=remote, state=state)
+    md5s = md5s or {}
+    for name, path in sorted(files.items()):
+        key = storage.key_for(name)
+        local = LocalFile(name, path, os.path.getsize(path))
+        md5 = md5s.get(name) or md5_file(path)
+        action, reason = decide(md5, remote.get(key), state.get(key), force)
+        decision = FileDecision(local, key, md5, action, reason)
+        if action == UNCHANGED:
+            plan.unchanged.append(decision)
+            plan.confirmed[key] = state[key]
+        elif action == UPLOAD:
+            plan.uploads.append(decision)
+        else:
+            plan.uploads.append(decision)  # resolved by resolve_unknown()
+    return plan
+
+
+def resolve_unknown(storage, plan: Plan, threshold: int, chunksize: int) -> list[FileDecision]:
+    """Settle VERIFY decisions by the ETag the upload would produce (no request).
+
+    Returns the decisions that still need a HEAD: gzipped or multipart
+    objects whose ETag another writer produced differently.
+    """
+    need_head = []
+    for decision in plan.uploads:
+        if decision.action != VERIFY:
+            continue
+        remote = plan.remote[decision.key]
+        with open(decision.local.path, "rb") as handle:
+            body, params = storage.prepare_upload(decision.local.name, handle.read())
+        if len(body) == remote.size and body_etag(body, threshold, chunksize) == remote.etag:
+            settle_unchanged(plan, decision, remote)
+        elif "-" in remote.etag or params.get("ContentEncoding"):
+            need_head.append(decision)
+        else:
+            decision.action, decision.reason = UPLOAD, "changed"
+    plan.uploads = [d for d in plan.uploads if d.action != UNCHANGED]
+    return need_head
+
+
+def settle_unchanged(plan: Plan, decision: FileDecision, remote: Remote) -> None:
+    decision.action, decision.reason = UNCHANGED, "checksum"
+    plan.unchanged.append(decision)
+    plan.confirmed[decision.key] = StateEntry(decision.md5, remote.etag, remote.size)
+
+
+def stale_keys(plan: Plan, local_keys: set[str]) -> list[str]:
+    """Keys under our prefix that no local file maps to (our state excluded)."""
+    return sorted(k for k in plan.remote
+                  if k.startswith(plan.prefix) and k not in local_keys and not is_state_key(k, plan.prefix))

@@ -1,0 +1,59 @@
+"""The pure planning rules (no network): checksum decisions and local walking."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from contrib_awsstorage.sync_plan import (
+    UNCHANGED, UPLOAD, VERIFY, Remote, StateEntry, body_etag, decide, walk_tree,
+)
+
+md5s = st.text(alphabet="0123456789abcdef", min_size=32, max_size=32)
+etags = st.one_of(md5s, st.builds(lambda m, n: f"{m}-{n}", md5s, st.integers(2, 50)))
+
+
+@given(md5=md5s, etag=etags, size=st.integers(0, 10**9), other=md5s)
+def test_trusted_entry_decides_by_source_checksum(md5, etag, size, other):
+    remote = Remote("k", size, etag)
+    assert decide(md5, remote, StateEntry(md5, etag, size), force=False)[0] == UNCHANGED
+    if other != md5:
+        assert decide(md5, remote, StateEntry(other, etag, size), force=False)[0] == UPLOAD
+
+
+@given(md5=md5s, etag=etags, other_etag=etags, size=st.integers(0, 10**9))
+def test_entry_not_matching_the_listing_is_not_trusted(md5, etag, other_etag, size):
+    if other_etag != etag:
+        remote = Remote("k", size, other_etag)
+        assert decide(md5, remote, StateEntry(md5, etag, size), force=False)[0] == VERIFY
+    assert decide(md5, Remote("k", size + 1, etag), StateEntry(md5, etag, size), force=False)[0] == VERIFY
+
+
+@given(md5=md5s, etag=etags)
+def test_missing_or_forced_means_upload(md5, etag):
+    assert decide(md5, None, None, force=False) == (UPLOAD, "new")
+    assert decide(md5, Remote("k", 1, etag), StateEntry(md5, etag, 1), force=True)[0] == UPLOAD
+
+
+@given(body=st.binary(max_size=4096), chunk=st.integers(64, 1024))
+def test_body_etag_single_and_multipart(body, chunk):
+    assert body_etag(body, len(body), chunk) == hashlib.md5(body).hexdigest()
+    if len(body) > chunk:
+        etag = body_etag(body, chunk, chunk)
+        digest, parts = etag.split("-")
+        assert int(parts) == -(-len(body) // chunk)
+        joined = b"".join(hashlib.md5(body[i:i + chunk]).digest() for i in range(0, len(body), chunk))
+        assert digest == hashlib.md5(joined).hexdigest()
+
+
+def test_walk_tree_names_and_state_folder(tmp_path):
+    (tmp_path / "a" / "b").mkdir(parents=True)
+    (tmp_path / "a" / "b" / "c.css").write_text("c")
+    (tmp_path / "top.js").write_text("t")
+    (tmp_path / ".contrib_awsstorage").mkdir()
+    (tmp_path / ".contrib_awsstorage" / "x.json").write_text("{}")
+    os.symlink(tmp_path / "top.js", tmp_path / "link.js")
+    assert sorted(walk_tree(str(tmp_path))) == ["a/b/c.css", "link.js", "top.js"]

@@ -1,0 +1,143 @@
+"""Failures: nothing half-written, no open multipart upload, no deletes, and a
+re-run converges. Faults come from the real server (a 400 it sends) or from
+the loopback fault proxy in front of it."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from contrib_awsstorage import syncrecord
+from contrib_awsstorage.faultproxy import FaultProxy
+from contrib_awsstorage.sync import sync_directory
+from contrib_awsstorage.sync_execute import with_retries
+
+from .helpers import RejectingStorage, body, keys, small_tree, write_tree
+
+NO_BOTOCORE_RETRIES = Config(retries={"mode": "standard", "max_attempts": 1})
+
+
+@pytest.fixture
+def proxy(s3_server):
+    with FaultProxy(s3_server.endpoint_url) as running:
+        yield running
+
+
+@pytest.fixture
+def proxied_storage(s3_settings, proxy):
+    s3_settings.AWS_S3_ENDPOINT_URL = proxy.endpoint_url
+    from contrib_awsstorage.aws_s3_cdn import S3StaticStorage
+
+    return S3StaticStorage(location="static", config=NO_BOTOCORE_RETRIES)
+
+
+def test_a_failed_upload_blocks_deletes_and_the_manifest(make_storage, tmp_path, s3_client, bucket):
+    storage = make_storage(RejectingStorage, location="static")
+    manifest = {"paths": {"css/a.css": "css/a.111111111111.css"}, "version": "1.1"}
+    root = write_tree(tmp_path, {"css/a.css": "a{}", "css/a.111111111111.css": "a{}",
+                                 "css/broken.css": "b{}", "staticfiles.json": json.dumps(manifest)})
+    s3_client.put_object(Bucket=bucket, Key="static/stale.css", Body=b"old")
+
+    report = sync_directory(storage, root, delete=True)
+
+    assert not report.ok
+    failed = dict(report.failures)
+    assert set(failed) == {"css/broken.css", "staticfiles.json"}
+    assert "InvalidStorageClass" in failed["css/broken.css"]
+    assert "static/css/broken.css" in failed["css/broken.css"]  # names the object
+    assert "other files failed" in failed["staticfiles.json"]
+    present = keys(s3_client, bucket)
+    assert "static/stale.css" in present  # no deletes after a failure
+    assert "static/staticfiles.json" not in present
+    assert "static/css/a.111111111111.css" in present
+    record = syncrecord.read_last_run(storage)
+    assert record["ok"] is False and record["failed"] == 2 and record["deleted"] == 0
+    assert {f["name"] for f in record["failures"]} == {"css/broken.css", "staticfiles.json"}
+
+    # Fix the cause (the file is renamed) and run again: converges.
+    os.rename(os.path.join(root, "css", "broken.css"), os.path.join(root, "css", "fixed.css"))
+    again = sync_directory(storage, root, delete=True)
+    assert again.ok and sorted(again.deleted) == ["static/stale.css"]
+    assert set(again.uploaded) == {"css/fixed.css", "staticfiles.json"}
+    assert syncrecord.read_last_run(storage)["ok"] is True
+
+
+def test_failed_multipart_upload_is_aborted(proxied_storage, proxy, tmp_path, s3_client, bucket):
+    root = write_tree(tmp_path, {"big.bin": os.urandom(6 * 1024 * 1024), "a.css": "a{}"})
+    proxy.set_faults("500", rate=1.0, match="partNumber=2")
+
+    report = sync_directory(proxied_storage, root)
+
+    assert [name for name, _ in report.failures] == ["big.bin"]
+    assert s3_client.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
+    assert "static/big.bin" not in keys(s3_client, bucket)
+    proxy.clear_faults()
+    assert sync_directory(proxied_storage, root).uploaded == ["big.bin"]
+    assert s3_client.head_object(Bucket=bucket, Key="static/big.bin")["ContentLength"] == 6 * 1024 * 1024
+
+
+def test_transient_errors_are_retried(proxied_storage, proxy, tmp_path, s3_client, bucket):
+    files = small_tree(12)
+    root = write_tree(tmp_path, files)
+    proxy.set_faults(["503", "500", "reset"], nth=[1, 2, 4, 7], writes_only=True)
+
+    report = sync_directory(proxied_storage, root)
+
+    assert report.ok and len(report.uploaded) == 12
+    assert proxy.stats()["faults"]
+    for name, content in files.items():
+        assert body(s3_client, bucket, f"static/{name}") == (content.encode() if isinstance(content, str)
+                                                             else content)
+
+
+def test_multipart_upload_left_by_a_killed_sync_is_aborted(storage, tmp_path, s3_client, bucket):
+    s3_client.create_multipart_upload(Bucket=bucket, Key="static/big.bin")
+    s3_client.create_multipart_upload(Bucket=bucket, Key="elsewhere/big.bin")
+    root = write_tree(tmp_path, {"a.css": "a{}"})
+
+    assert sync_directory(storage, root, stale_multipart_seconds=0).ok
+
+    left = [u["Key"] for u in s3_client.list_multipart_uploads(Bucket=bucket).get("Uploads", [])]
+    assert left == ["elsewhere/big.bin"]  # only our prefix is cleaned
+
+
+def test_with_retries_gives_up_on_permanent_errors():
+    calls = []
+
+    def denied():
+        calls.append(1)
+        raise ClientError({"Error": {"Code": "AccessDenied"}, "ResponseMetadata": {"HTTPStatusCode": 403}},
+                          "PutObject")
+
+    with pytest.raises(ClientError):
+        with_retries(denied, sleep=lambda s: None)
+    assert len(calls) == 1
+
+    def throttled():
+        calls.append(1)
+        raise ClientError({"Error": {"Code": "SlowDown"}, "ResponseMetadata": {"HTTPStatusCode": 503}},
+                          "PutObject")
+
+    calls.clear()
+    with pytest.raises(ClientError):
+        with_retries(throttled, attempts=3, sleep=lambda s: None)
+    assert len(calls) == 3
+
+
+def test_last_run_record_round_trip(storage):
+    assert syncrecord.read_last_run(storage) is None
+    syncrecord.write_last_run(storage, {"ok": True, "uploaded": 3})
+    record = syncrecord.read_last_run(storage)
+    assert record["ok"] is True and record["uploaded"] == 3 and record["version"] == 1
+
+
+def test_last_run_record_names_the_bucket_when_unreadable(make_storage, s3_settings):
+    s3_settings.AWS_STORAGE_BUCKET_NAME = "no-such-bucket-for-sync"
+    storage = make_storage(location="static")
+    with pytest.raises(Exception) as info:
+        syncrecord.read_last_run(storage)
+    assert "no-such-bucket-for-sync" in str(info.value) and "Fix:" in str(info.value)

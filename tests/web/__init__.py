@@ -1,0 +1,1 @@
+"""Tests of the Twisted web layer on real loopback listeners."""

@@ -1,0 +1,172 @@
+"""The portal's reverse proxy in front of a real server-side site."""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+
+import pytest
+from twisted.internet import protocol, reactor
+
+from contrib_awsstorage.webserver import EvenniaReverseProxyResource, Website
+
+from .harness import Listener, get, in_reactor, request, wait_for
+
+CLIENT = "127.0.0.2"  # Linux routes all of 127/8 to loopback: a client that is not the portal
+
+
+def _portal(port, timeout=5.0):
+    return Listener(
+        Website(EvenniaReverseProxyResource("127.0.0.1", port, "", timeout=timeout), is_portal=True)
+    )
+
+
+@pytest.fixture
+def chain(django_site):
+    server = django_site(maxthreads=6, trusted_upstreams=["127.0.0.1"])
+    portal = _portal(server.listener.number)
+    yield server, portal
+    portal.close()
+
+
+def _echo(portal, path, **kw):
+    code, headers, body = get(portal, path, source=(CLIENT, 0), **kw)
+    assert code == 200, (code, body)
+    return json.loads(body), headers
+
+
+def test_django_sees_the_true_client(chain):
+    _server, portal = chain
+    data, _ = _echo(portal, "/echo/x")
+    assert data["remote"] == CLIENT
+    assert data["xff"] == CLIENT
+    spoofed, _ = _echo(portal, "/echo/x", headers=[("X-Forwarded-For", "6.6.6.6")])
+    assert spoofed["remote"] == CLIENT
+    assert spoofed["xff"] == "6.6.6.6, " + CLIENT
+
+
+def test_keep_alive_client_through_proxy(chain):
+    _server, portal = chain
+    conn = portal.connection()
+    conn.source_address = (CLIENT, 0)
+    try:
+        for n in range(3):
+            code, _, body = request(conn, f"/echo/k{n}?n={n}")
+            assert code == 200 and json.loads(body)["query"] == f"n={n}"
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize("method", ["GET", "POST", "PUT", "PATCH", "DELETE"])
+def test_methods_queries_bodies_and_non_ascii_paths(chain, method):
+    _server, portal = chain
+    body = None if method in ("GET", "DELETE") else "héllo wörld\x00\xff".encode("latin-1")
+    data, _ = _echo(
+        portal,
+        "/echo/caf%C3%A9/a%20b/%E2%9C%93?x=1&y=%C3%A9&z=a+b",
+        method=method,
+        body=body,
+        headers=[("Host", "game.example.org")],
+    )
+    assert data["method"] == method
+    assert data["path"] == "/echo/café/a b/✓"
+    assert data["query"] == "x=1&y=%C3%A9&z=a+b"
+    assert data["body"] == (body.decode("latin-1") if body else "")
+    assert data["host"] == "game.example.org"  # Django sees the public host
+
+
+def test_head_and_status_codes_pass(chain):
+    _server, portal = chain
+    code, _, _ = get(portal, "/no-such-page/")
+    assert code == 404
+    code, headers, body = get(portal, "/hello/", method="HEAD")
+    assert code == 200 and body == b""
+
+
+def test_backend_down_gives_502_quickly(running_reactor):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        dead_port = s.getsockname()[1]
+    portal = _portal(dead_port)
+    try:
+        t0 = time.monotonic()
+        code, _, body = get(portal, "/hello/")
+        assert code == 502 and b"502" in body
+        assert time.monotonic() - t0 < 1.5  # the retry window (0.5 s) and no more
+    finally:
+        portal.close()
+
+
+class _Silent(protocol.Protocol):
+    """Accepts the connection, reads the request, never answers."""
+
+
+def test_backend_silent_gives_504_at_the_timeout(running_reactor):
+    factory = protocol.Factory.forProtocol(_Silent)
+    backend = Listener(factory)
+    portal = _portal(backend.number, timeout=0.5)
+    try:
+        t0 = time.monotonic()
+        code, _, _ = get(portal, "/hello/")
+        elapsed = time.monotonic() - t0
+        assert code == 504
+        assert 0.4 <= elapsed < 2.0
+    finally:
+        portal.close()
+        backend.close()
+
+
+def test_client_disconnecting_early_causes_no_traceback(chain, log_capture):
+    server, portal = chain
+    for _ in range(3):
+        sock = socket.create_connection(("127.0.0.1", portal.number))
+        sock.sendall(b"GET /sleep/?s=0.3 HTTP/1.1\r\nHost: x\r\n\r\n")
+        time.sleep(0.05)
+        sock.close()
+    wait_for(lambda: in_reactor(server.root.status)["pending"] == 0, what="server side done")
+    time.sleep(0.4)  # the backend answers after the clients are gone
+    assert log_capture.failures() == []
+    assert get(portal, "/hello/")[2] == b"hello"  # and it keeps serving
+
+
+def test_proxy_getchild_quotes_segments():
+    root = EvenniaReverseProxyResource("127.0.0.1", 1, "", reactor=reactor, timeout=1)
+    child = root.getChild("a b/c".encode(), None).getChild("é".encode(), None)
+    assert child.path == b"/a%20b%2Fc/%C3%A9"
+    assert isinstance(child, EvenniaReverseProxyResource) and child.timeout == 1
+
+
+def test_listener_replaced_within_the_retry_window_is_bridged(django_site):
+    """A reload swaps the server's listener: requests in the gap still get 200."""
+    server = django_site(maxthreads=2)
+    port = server.listener.number
+    portal = _portal(port)
+    try:
+        server.listener.close()
+        in_reactor(
+            reactor.callLater, 0.2, lambda: setattr(server, "listener", _relisten(server, port))
+        )
+        t0 = time.monotonic()
+        code, _, body = get(portal, "/hello/")
+        assert (code, body) == (200, b"hello")
+        assert 0.15 < time.monotonic() - t0 < 1.0
+    finally:
+        portal.close()
+
+
+def _relisten(server, port):
+    listener = object.__new__(Listener)
+    listener.port = reactor.listenTCP(port, server.site, interface="127.0.0.1")
+    listener.host, listener.number = "127.0.0.1", port
+    return listener
+
+
+def test_large_body_streams_through(chain):
+    import hashlib
+
+    _server, portal = chain
+    body = bytes(range(256)) * (4 * 4096)  # 4 MiB, past Twisted's in-memory spool size
+    code, _, data = get(portal, "/size/", method="POST", body=body)
+    assert code == 200
+    assert data.decode() == f"{len(body)} {hashlib.md5(body).hexdigest()}"
