@@ -3,6 +3,7 @@
 #                 (DEMO_ARGS=--check: start, verify, reload, verify, stop)
 #   make test   - the whole test suite
 #   make bench  - the benchmarks in bench/ (installs the bench extra)
+#   make soak   - the long reliability runs
 
 PYTHON ?= python3
 VENV   := .venv
@@ -45,6 +46,11 @@ demo: venv
 
 demo-storage: venv
 	$(PY) demo/storage_demo.py $(DEMO_ARGS)
+
+# long reliability runs: 2,000-file sync under faults, kill -9 convergence,
+# 50 drain/reload cycles under load (about 7 minutes)
+soak: venv
+	$(PY) -m pytest tests/reliability -m soak -s -q
 
 bench: $(VENV)/.stamp-bench
 	@for b in bench/*_bench.py; do echo "== $$b"; $(PY) $$b || exit 1; done
