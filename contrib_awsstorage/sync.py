@@ -218,11 +218,15 @@ def _plan(storage, files, force, threshold, chunksize, uploader, workers):
         state_future = None if force else side.submit(read_state, storage)
         names = sorted(files)
         digests = side.map(md5_file, [files[n] for n in names])
+        expected = [storage.key_for(n) for n in names]
+        lister = ThreadPoolExecutor(max_workers=8)
         try:
-            remote = list_remote(storage, prefix)
+            remote = list_remote(storage, prefix, expected, lister)
         except (ClientError, BotoCoreError) as exc:
             side.shutdown(cancel_futures=True)
             _raise_translated(exc, "ListObjectsV2", storage)
+        finally:
+            lister.shutdown()
         try:
             state = state_future.result() if state_future else {}
         except (ClientError, BotoCoreError) as exc:

@@ -133,14 +133,44 @@ def is_state_key(key: str, prefix: str) -> bool:
     return key.startswith(prefix + STATE_DIR)
 
 
-def list_remote(storage, prefix: str) -> dict[str, Remote]:
-    """One paginated ListObjectsV2 of ``prefix`` (1 request per 1,000 keys)."""
-    paginator = storage.connection.get_paginator("list_objects_v2")
+def list_remote(storage, prefix: str, expected=(), pool=None, page: int = 1000) -> dict[str, Remote]:
+    """The listing of ``prefix`` (ListObjectsV2, 1 request per 1,000 keys).
+
+    With the keys we ``expected`` and a thread ``pool``, a big prefix is
+    listed as contiguous key ranges in parallel (each range starts after the
+    last expected key of the one before), so its pages do not wait on each
+    other; keys nobody expected are still found by the range they fall in.
+    """
+    expected = sorted(k for k in expected if k.startswith(prefix))
+    ranges = min(8, len(expected) // page + 1)
+    if pool is None or ranges < 2:
+        return _list_range(storage, prefix, None, None, page)
+    size = -(-len(expected) // ranges)
+    bounds = [expected[i * size - 1] if i else None for i in range(ranges)] + [None]
+    futures = [pool.submit(_list_range, storage, prefix, bounds[i], bounds[i + 1], min(page, size + 64))
+               for i in range(ranges)]
     found = {}
-    for page in paginator.paginate(Bucket=storage.bucket_name, Prefix=prefix):
-        for obj in page.get("Contents", ()):
-            found[obj["Key"]] = Remote(obj["Key"], int(obj["Size"]), obj["ETag"].strip('"'))
+    for future in futures:
+        found.update(future.result())
     return found
+
+
+def _list_range(storage, prefix, after, last, page) -> dict[str, Remote]:
+    """Keys ``after < key <= last`` under ``prefix`` (``None``: unbounded)."""
+    params = {"Bucket": storage.bucket_name, "Prefix": prefix, "MaxKeys": page}
+    if after is not None:
+        params["StartAfter"] = after
+    found = {}
+    while True:
+        response = storage.connection.list_objects_v2(**params)
+        for obj in response.get("Contents", ()):
+            if last is not None and obj["Key"] > last:
+                return found
+            found[obj["Key"]] = Remote(obj["Key"], int(obj["Size"]), obj["ETag"].strip('"'))
+        if not response.get("IsTruncated"):
+            return found
+        params["ContinuationToken"] = response["NextContinuationToken"]
+        params.pop("StartAfter", None)
 
 
 def read_state(storage) -> dict[str, StateEntry]:
