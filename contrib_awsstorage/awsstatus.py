@@ -47,8 +47,9 @@ def _ago(epoch) -> str:
     return f"{seconds / 86400:.0f} days ago"
 
 
-def _table(title: str, rows) -> str:
-    table = EvTable(title, "", border="header", header_line_char="-")
+def _table(title: str, rows, width: int | None = None) -> str:
+    """A two-column table; ``width`` (the client's screen width) wraps long values."""
+    table = EvTable(title, "", border="header", header_line_char="-", maxwidth=width)
     for key, value in rows:
         table.add_row(key, "" if value is None else str(value))
     return str(table)
@@ -72,7 +73,7 @@ def _sync_line(record) -> str:
     return f"{_ago(when)} by {source}: {counts}"
 
 
-def storage_sections(snapshot: dict) -> list[str]:
+def storage_sections(snapshot: dict, width: int | None = None) -> list[str]:
     """One table per STORAGES alias: what it is, and the bucket's state."""
     sections = []
     for entry in snapshot.get("storages", []):
@@ -80,7 +81,7 @@ def storage_sections(snapshot: dict) -> list[str]:
         if not entry.get("ours"):
             sections.append(_table(f"Storage '{alias}'", [
                 ("backend", f"{entry.get('backend')} (not ours: files stay where it puts them)"),
-            ]))
+            ], width))
             continue
         if entry.get("reachable"):
             objects = entry.get("objects")
@@ -105,17 +106,17 @@ def storage_sections(snapshot: dict) -> list[str]:
         failures = (entry.get("last_sync") or {}).get("failures") or []
         if failures:
             rows.append(("sync failures", "; ".join(str(f) for f in failures[:3])))
-        sections.append(_table(f"Storage '{alias}'", rows))
+        sections.append(_table(f"Storage '{alias}'", rows, width))
     return sections
 
 
-def web_section(web_root) -> str:
+def web_section(web_root, width: int | None = None) -> str:
     """Live counters of this process's web root, or why there are none."""
     if web_root is None:
         return _table("Web server", [
             ("state", "not running in this process (WEBSERVER_ENABLED off, or another service class)"),
             ("pending", "n/a (web server disabled)"),
-        ])
+        ], width)
     status = web_root.status()
     pool = status.get("pool", {})
     oldest = status.get("oldest_pending_age")
@@ -131,7 +132,7 @@ def web_section(web_root) -> str:
         ("oldest pending", "-" if oldest is None else f"{oldest:.1f} s"),
         ("pool threads", f"{pool.get('busy', 0)} busy / {pool.get('idle', 0)} idle / {pool.get('max', 0)} max"),
         ("queued work", pool.get("queued", 0)),
-    ])
+    ], width)
 
 
 def check_lines(results) -> str:
@@ -200,7 +201,9 @@ class CmdAwsStatus(COMMAND_DEFAULT_CLASS):
             header += f" (bucket figures {snapshot.get('age', 0):.0f} s old; /refresh for new)"
         if snapshot.get("timed_out"):
             header += " (S3 did not answer in time)"
-        self.caller.msg("\n".join([header, *storage_sections(snapshot), web_section(self._web_root())]))
+        width = self.client_width()
+        self.caller.msg("\n".join([header, *storage_sections(snapshot, width),
+                                   web_section(self._web_root(), width)]))
 
     def _send_status_error(self, exc) -> None:
         from .s3errors import scrub
@@ -208,8 +211,8 @@ class CmdAwsStatus(COMMAND_DEFAULT_CLASS):
         reason = scrub(f"{type(exc).__name__}: {exc}")
         self.caller.msg("\n".join([
             "|wAWS storage status|n",
-            _table("Storages", [("bucket state", f"UNREACHABLE: {reason}")]),
-            web_section(self._web_root()),
+            _table("Storages", [("bucket state", f"UNREACHABLE: {reason}")], self.client_width()),
+            web_section(self._web_root(), self.client_width()),
         ]))
 
     @staticmethod

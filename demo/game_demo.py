@@ -125,6 +125,7 @@ def main(argv=None) -> int:
     parser.add_argument("--free-ports", action="store_true", help="use free ports instead of Evennia's defaults")
     args = parser.parse_args(argv)
 
+    signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops as cleanly as Ctrl-C
     use_real_aws = bool(os.environ.get("AWS_STORAGE_BUCKET_NAME"))
     embedded = None if use_real_aws else EmbeddedS3("127.0.0.1", int(os.environ.get("DEMO_S3_PORT", "0"))).start()
     ports = Ports.free() if (args.free_ports or args.check) else Ports()
@@ -146,6 +147,7 @@ def main(argv=None) -> int:
         except KeyboardInterrupt:
             # one Ctrl-C is enough: let the clean stop below finish
             signal.signal(signal.SIGINT, signal.SIG_IGN)
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
             print("\nStopping Evennia and the S3 server ...", flush=True)
         return 0
     finally:
@@ -154,6 +156,10 @@ def main(argv=None) -> int:
         if embedded is not None:
             embedded.stop()
         print("Stopped.", flush=True)
+
+
+def _interrupt(*_):
+    raise KeyboardInterrupt
 
 
 def step(title: str, func) -> None:
