@@ -144,8 +144,13 @@ def main(argv=None) -> int:
     server = EmbeddedS3(args.host, args.port).start()
     for bucket in args.bucket:
         server.create_bucket(bucket, region=args.region, public_read=True)
-    print(f"ENDPOINT {server.endpoint_url}", flush=True)
+    return serve_until_signalled(server)
 
+
+def serve_until_signalled(server) -> int:
+    """Announce ``server.endpoint_url`` as ``ENDPOINT <url>`` (the first line
+    a parent process reads), wait for SIGTERM/SIGINT, then ``server.stop()``."""
+    print(f"ENDPOINT {server.endpoint_url}", flush=True)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())

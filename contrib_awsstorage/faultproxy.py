@@ -43,7 +43,6 @@ import itertools
 import json
 import random
 import select
-import signal
 import socket
 import struct
 import sys
@@ -704,14 +703,9 @@ def main(argv=None) -> int:
             every=args.every, writes_only=args.writes_only, after_upstream=args.after_upstream,
             stall_seconds=args.stall_seconds, seed=args.seed,
         )
-    print(f"ENDPOINT {proxy.endpoint_url}", flush=True)
+    from .embedded_s3 import serve_until_signalled
 
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    stop.wait()
-    proxy.stop()
-    return 0
+    return serve_until_signalled(proxy)
 
 
 if __name__ == "__main__":  # pragma: no cover
