@@ -19,7 +19,11 @@ files of a vanilla Evennia game (from the installed packages).
 
     python bench/sync_bench.py [--files 2000] [--delay 0.02] [--trees generated,evennia]
 
-Needs the ``bench`` extra (django-storages, collectfasta, awscli).
+Needs the ``bench`` extra (django-storages, collectfasta, awscli). A full
+run takes about 20 minutes on 2 cores, most of it django-storages' cells
+(``--contenders`` and ``--files`` make it shorter). Wall times include each
+tool's start-up and are sensitive to other load on the machine: cells under
+20 s are run ``--repeat`` times and the fastest counts.
 """
 
 from __future__ import annotations

@@ -201,7 +201,7 @@ class CmdAwsStatus(COMMAND_DEFAULT_CLASS):
             header += f" (bucket figures {snapshot.get('age', 0):.0f} s old; /refresh for new)"
         if snapshot.get("timed_out"):
             header += " (S3 did not answer in time)"
-        width = self.client_width()
+        width = self._width()
         self.caller.msg("\n".join([header, *storage_sections(snapshot, width),
                                    web_section(self._web_root(), width)]))
 
@@ -211,9 +211,16 @@ class CmdAwsStatus(COMMAND_DEFAULT_CLASS):
         reason = scrub(f"{type(exc).__name__}: {exc}")
         self.caller.msg("\n".join([
             "|wAWS storage status|n",
-            _table("Storages", [("bucket state", f"UNREACHABLE: {reason}")], self.client_width()),
-            web_section(self._web_root(), self.client_width()),
+            _table("Storages", [("bucket state", f"UNREACHABLE: {reason}")], self._width()),
+            web_section(self._web_root(), self._width()),
         ]))
+
+    def _width(self) -> int:
+        """The caller's screen width (Evennia's default when run without a session)."""
+        try:
+            return self.client_width()
+        except AttributeError:
+            return settings.CLIENT_DEFAULT_WIDTH
 
     @staticmethod
     def _web_root():

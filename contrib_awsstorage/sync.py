@@ -190,10 +190,10 @@ def sync(storage, files: dict[str, str], *, delete: bool = False, dry_run: bool 
             cleanup = cleaner.submit(uploader.abort_stale_multipart, syncrecord.prefix_of(storage),
                                      stale_multipart_seconds)
             cleaner.shutdown(wait=False)
-        plan = _plan(storage, files, force, threshold, chunksize, uploader, workers)
+        keys = {name: storage.key_for(name) for name in files}
+        plan = _plan(storage, files, keys, force, threshold, chunksize, uploader, workers)
         report.unchanged = len(plan.unchanged)
-        local_keys = {storage.key_for(name) for name in files}
-        report.stale = stale_keys(plan, local_keys)
+        report.stale = stale_keys(plan, set(keys.values()))
         if on_plan:
             on_plan(len(plan.uploads), len(report.stale) if delete else 0)
         if dry_run:
@@ -210,7 +210,7 @@ def sync(storage, files: dict[str, str], *, delete: bool = False, dry_run: bool 
     return report
 
 
-def _plan(storage, files, force, threshold, chunksize, uploader, workers):
+def _plan(storage, files, keys, force, threshold, chunksize, uploader, workers):
     prefix = syncrecord.prefix_of(storage)
     # Hash the local files and fetch the sync manifest while the listing is
     # on the wire (hashlib, file reads and sockets release the GIL).
@@ -218,10 +218,9 @@ def _plan(storage, files, force, threshold, chunksize, uploader, workers):
         state_future = None if force else side.submit(read_state, storage)
         names = sorted(files)
         digests = side.map(md5_file, [files[n] for n in names])
-        expected = [storage.key_for(n) for n in names]
         lister = ThreadPoolExecutor(max_workers=8)
         try:
-            remote = list_remote(storage, prefix, expected, lister)
+            remote = list_remote(storage, prefix, keys.values(), lister)
         except (ClientError, BotoCoreError) as exc:
             side.shutdown(cancel_futures=True)
             _raise_translated(exc, "ListObjectsV2", storage)
@@ -233,7 +232,7 @@ def _plan(storage, files, force, threshold, chunksize, uploader, workers):
             side.shutdown(cancel_futures=True)
             _raise_translated(exc, "GetObject", storage, syncrecord.state_key(storage, MANIFEST_NAME))
         md5s = dict(zip(names, digests))
-    plan = first_pass(storage, files, remote, state, force, md5s)
+    plan = first_pass(storage, files, remote, state, force, md5s, keys)
     need_head = resolve_unknown(storage, plan, threshold, chunksize)
     if need_head:
         with ThreadPoolExecutor(max_workers=workers) as pool:

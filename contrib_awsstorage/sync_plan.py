@@ -142,11 +142,12 @@ def list_remote(storage, prefix: str, expected=(), pool=None, page: int = 1000) 
     other; keys nobody expected are still found by the range they fall in.
     """
     expected = sorted(k for k in expected if k.startswith(prefix))
-    ranges = min(8, len(expected) // page + 1)
+    count = len(expected)
+    ranges = min(8, count // page + 1, count)
     if pool is None or ranges < 2:
         return _list_range(storage, prefix, None, None, page)
-    size = -(-len(expected) // ranges)
-    bounds = [expected[i * size - 1] if i else None for i in range(ranges)] + [None]
+    size = -(-count // ranges)
+    bounds = [expected[i * count // ranges - 1] if i else None for i in range(ranges)] + [None]
     futures = [pool.submit(_list_range, storage, prefix, bounds[i], bounds[i + 1], min(page, size + 64))
                for i in range(ranges)]
     found = {}
@@ -200,13 +201,14 @@ def state_document(entries: dict[str, StateEntry]) -> bytes:
 
 
 def first_pass(storage, files: dict[str, str], remote: dict[str, Remote],
-               state: dict[str, StateEntry], force: bool, md5s: dict[str, str] | None = None) -> Plan:
-    """Classify every local file with no request at all (``md5s``: checksums
-    already computed, by name)."""
+               state: dict[str, StateEntry], force: bool, md5s: dict[str, str] | None = None,
+               keys: dict[str, str] | None = None) -> Plan:
+    """Classify every local file with no request at all (``md5s`` and ``keys``:
+    checksums and S3 keys already computed, by name)."""
     plan = Plan(prefix=prefix_of(storage), remote=remote, state=state)
-    md5s = md5s or {}
+    md5s, keys = md5s or {}, keys or {}
     for name, path in sorted(files.items()):
-        key = storage.key_for(name)
+        key = keys.get(name) or storage.key_for(name)
         local = LocalFile(name, path, os.path.getsize(path))
         md5 = md5s.get(name) or md5_file(path)
         action, reason = decide(md5, remote.get(key), state.get(key), force)

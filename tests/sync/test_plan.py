@@ -57,3 +57,28 @@ def test_walk_tree_names_and_state_folder(tmp_path):
     (tmp_path / ".contrib_awsstorage" / "x.json").write_text("{}")
     os.symlink(tmp_path / "top.js", tmp_path / "link.js")
     assert sorted(walk_tree(str(tmp_path))) == ["a/b/c.css", "link.js", "top.js"]
+
+
+@given(count=st.integers(0, 40), page=st.integers(1, 12))
+def test_ranged_listing_bounds_cover_everything(count, page):
+    """Range bounds are increasing expected keys, whatever the sizes (no network:
+    a fake ``list_objects_v2`` over a sorted key list)."""
+    from concurrent.futures import ThreadPoolExecutor
+    from types import SimpleNamespace
+
+    from contrib_awsstorage.sync_plan import list_remote
+
+    keys = sorted(f"p/{i:03d}" for i in range(count * 2))
+
+    def list_objects_v2(Bucket, Prefix, MaxKeys, StartAfter=None, ContinuationToken=None):
+        start = int(ContinuationToken) if ContinuationToken else \
+            (sum(1 for k in keys if k <= StartAfter) if StartAfter else 0)
+        chunk = keys[start:start + MaxKeys]
+        more = start + MaxKeys < len(keys)
+        return {"Contents": [{"Key": k, "Size": 1, "ETag": '"e"'} for k in chunk],
+                "IsTruncated": more, "NextContinuationToken": str(start + MaxKeys)}
+
+    storage = SimpleNamespace(bucket_name="b", connection=SimpleNamespace(list_objects_v2=list_objects_v2))
+    with ThreadPoolExecutor(8) as pool:
+        listed = list_remote(storage, "p/", keys[::2], pool, page=page)
+    assert sorted(listed) == keys

@@ -269,3 +269,19 @@ def test_sync_of_explicit_mapping(storage, tmp_path, s3_client, bucket):
                             "two.css": str(tmp_path / "y" / "two.css")})
     assert report.ok
     assert set(user_keys(keys(s3_client, bucket))) == {"static/css/one.css", "static/two.css"}
+
+
+def test_parallel_ranged_listing_finds_every_key(storage, s3_client, bucket):
+    """Ranges split at expected keys; keys nobody expected are still listed."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from contrib_awsstorage.sync_plan import list_remote
+
+    expected = [f"static/f{i:02d}.css" for i in range(0, 24, 2)]
+    unexpected = [f"static/f{i:02d}.css" for i in range(1, 24, 6)] + ["static/zz.js", "static/a.js"]
+    for key in expected + unexpected + ["other/f01.css", "statics/x"]:
+        s3_client.put_object(Bucket=bucket, Key=key, Body=key.encode())
+    with ThreadPoolExecutor(4) as pool:
+        listed = list_remote(storage, "static/", expected, pool, page=4)
+    assert sorted(listed) == sorted(expected + unexpected)
+    assert listed["static/zz.js"].size == len(b"static/zz.js")
