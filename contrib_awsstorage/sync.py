@@ -280,6 +280,14 @@ def _execute(storage, plan, report, uploader, workers, last_names, delete, progr
     new_state = dict(plan.confirmed)
     first = [d for d in plan.uploads if d.local.name not in last_names]
     last = [d for d in plan.uploads if d.local.name in last_names]
+    # Finish aborting a killed run's open uploads before starting our own, so
+    # the clean-up can never take one of ours for stale (moto, for one, dates
+    # every upload 2010; a skewed clock could do the same on a real store).
+    try:
+        cleanup.result()
+    except (ClientError, BotoCoreError) as exc:
+        report.warnings.append("could not clean up old multipart uploads: "
+                               + _error_text(exc, "ListMultipartUploads", storage, None))
     _upload_all(first, uploader, workers, report, progress, new_state, lock)
     if report.failures:
         for decision in last:
@@ -287,11 +295,6 @@ def _execute(storage, plan, report, uploader, workers, last_names, delete, progr
                                     "not uploaded because other files failed (it refers to them)"))
     else:
         _upload_all(last, uploader, workers, report, progress, new_state, lock)
-    try:
-        cleanup.result()
-    except (ClientError, BotoCoreError) as exc:
-        report.warnings.append("could not clean up old multipart uploads: "
-                               + _error_text(exc, "ListMultipartUploads", storage, None))
     if delete and report.stale and not report.failures:
         deleted, failed = uploader.delete(report.stale)
         report.deleted = deleted

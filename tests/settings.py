@@ -9,10 +9,11 @@ DEBUG = False
 USE_TZ = True
 TIME_ZONE = "UTC"
 INSTALLED_APPS = [
+    # first, as the README says: our collectstatic replaces Django's
+    "contrib_awsstorage",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.staticfiles",
-    "contrib_awsstorage",
 ]
 DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}
 STATIC_URL = "/static/"

@@ -93,7 +93,27 @@ def _storages_results(targets: list[Target], require_storage: bool) -> list[Chec
     plain = [t.alias for t in targets if t.alias in DJANGO_DEFAULTS and not t.ours]
     extra = f"; {', '.join(plain)} {'stays' if len(plain) == 1 else 'stay'} local" if plain else ""
     results.append(_result(OK, f"STORAGES: {where}{extra}."))
+    results.extend(_app_order_results(ours))
     return results
+
+
+def _app_order_results(ours: list[Target]) -> list[CheckResult]:
+    """Django runs the ``collectstatic`` of the first app listed: ours must
+    come before ``django.contrib.staticfiles`` or every reload silently runs
+    the slow one (two requests per file, serial uploads)."""
+    if not any(t.is_static for t in ours):
+        return []
+    apps = [str(a) for a in settings.INSTALLED_APPS]
+    names = [a.split(".apps.")[0] for a in apps]
+    ours_at = next((i for i, a in enumerate(names) if a == "contrib_awsstorage"), None)
+    django_at = next((i for i, a in enumerate(names) if a == "django.contrib.staticfiles"), None)
+    if ours_at is None or django_at is None or ours_at < django_at:
+        return []
+    return [_result(
+        WARN, "INSTALLED_APPS lists 'contrib_awsstorage' after 'django.contrib.staticfiles': "
+              "Django's slow collectstatic runs instead of the parallel, incremental one.",
+        'put it first: INSTALLED_APPS = ["contrib_awsstorage"] + [a for a in INSTALLED_APPS '
+        'if a != "contrib_awsstorage"].', "staticfiles", "W005")]
 
 
 def _raw_option(target: Target, attr: str, setting: str):

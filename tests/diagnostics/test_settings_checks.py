@@ -214,3 +214,17 @@ def test_importing_the_app_needs_no_evennia_twisted_or_boto3(tmp_path):
     proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
                           env=env, timeout=60)
     assert proc.returncode == 0 and "clean" in proc.stdout, proc.stderr[-2000:]
+
+
+def test_app_listed_after_staticfiles_warns_with_the_fix(storages):
+    storages.INSTALLED_APPS = ["django.contrib.auth", "django.contrib.contenttypes",
+                               "django.contrib.staticfiles", "contrib_awsstorage"]
+    message = _ids()["contrib_awsstorage.W005"]
+    assert "after 'django.contrib.staticfiles'" in message.msg
+    assert 'INSTALLED_APPS = ["contrib_awsstorage"]' in message.hint
+
+
+def test_app_listed_first_does_not_warn(storages):
+    storages.INSTALLED_APPS = ["contrib_awsstorage.apps.ContribAwsStorageConfig", "django.contrib.auth",
+                               "django.contrib.contenttypes", "django.contrib.staticfiles"]
+    assert "contrib_awsstorage.W005" not in _ids()

@@ -141,3 +141,26 @@ def test_last_run_record_names_the_bucket_when_unreadable(make_storage, s3_setti
     with pytest.raises(Exception) as info:
         syncrecord.read_last_run(storage)
     assert "no-such-bucket-for-sync" in str(info.value) and "Fix:" in str(info.value)
+
+
+def test_stale_upload_clean_up_never_aborts_this_runs_own_upload(s3_settings, proxy, s3_client, bucket, tmp_path):
+    """The clean-up of a killed run's open uploads finishes before our uploads
+    start. moto dates every open upload 2010, so a clean-up listing that came
+    back after our CreateMultipartUpload would take ours for stale: here the
+    listing is held 1 s (then retried) while every request takes 0.3 s, so
+    without the wait it would return in the middle of our upload."""
+    from contrib_awsstorage.aws_s3_cdn import S3StaticStorage
+
+    s3_settings.AWS_S3_ENDPOINT_URL = proxy.endpoint_url
+    storage = S3StaticStorage(location="static")
+    big = os.urandom(11 * 1024 * 1024)  # three parts: a wide window
+    root = write_tree(tmp_path, {"big.bin": big, "a.css": "a{}"})
+    proxy.delay = 0.3
+    proxy.set_faults("stall", nth=1, methods=("GET",), match="uploads", stall_seconds=1.0)
+
+    report = sync_directory(storage, root)
+
+    assert report.ok, report.failures
+    assert body(s3_client, bucket, "static/big.bin") == big
+    assert s3_client.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
+    assert proxy.stats()["faults"], "the listing was not held: the test proved nothing"
