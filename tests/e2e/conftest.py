@@ -8,7 +8,6 @@ fixture owns (so a test may stop and restart it on the same port).
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
