@@ -34,7 +34,6 @@ import io
 import mimetypes
 import os
 import posixpath
-import re
 import threading
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
@@ -55,9 +54,6 @@ try:
     from botocore.exceptions import BotoCoreError, ClientError, ProfileNotFound
 except ImportError as e:  # pragma: no cover - depends on install
     raise ImproperlyConfigured(f"Couldn't load S3 bindings. {e} Fix: pip install boto3") from e
-
-# botocore's own rule for a region name: one valid host label.
-_REGION_RE = re.compile(r"^[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$")
 
 # Moved to their own modules; re-exported so every historic import path
 # (settings, migrations, the seed's documentation) keeps working.
@@ -487,7 +483,7 @@ class S3Boto3Storage(Storage):
                 fix="set AWS_SECRET_ACCESS_KEY (or OPTIONS secret_key) next to it.",
                 bucket=self.bucket_name or "",
             )
-        if self.region_name and not _REGION_RE.match(self.region_name):
+        if self.region_name and not s3conf.REGION_NAME_RE.match(self.region_name):
             raise S3ConfigurationError(
                 f"AWS_S3_REGION_NAME (OPTIONS region_name) = {self.region_name!r} is not a region "
                 "name (one host label: letters, digits and '-').",

@@ -328,6 +328,9 @@ def resolve_options(storage_cls, options: dict | None) -> dict:
     return resolve_with_sources(storage_cls, options)[0]
 
 
+#: botocore's own rule for any region name (one valid host label); AWS's
+#: regions are stricter, S3-compatible stores name theirs freely ('auto').
+REGION_NAME_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
 _BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]*[a-z0-9]$")
 _IP_RE = re.compile(r"^\d+\.\d+\.\d+\.\d+$")
 

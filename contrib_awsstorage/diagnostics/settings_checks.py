@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
+from ..s3conf import REGION_NAME_RE
 from .results import FAIL, OK, WARN, CheckResult
 from .targets import DJANGO_DEFAULTS, STORAGE_MODULE, SUGGESTED, Target, load_targets
 
@@ -21,7 +22,6 @@ CHECK = "settings"
 # AWS's own region names (the rule only applies when no custom endpoint is set:
 # S3-compatible stores use names like "auto" or "nyc3").
 _AWS_REGION_RE = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
-_ANY_REGION_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")  # botocore's rule
 _LEGACY = {"STATICFILES_STORAGE": "staticfiles", "DEFAULT_FILE_STORAGE": "default"}
 _PROBE_NAME = "s3-check-url-probe.txt"
 
@@ -233,7 +233,7 @@ def _region_results(values: dict, names: dict, alias: str) -> list[CheckResult]:
                       "to us-east-1 and URLs of buckets elsewhere get redirected or rejected.",
                 "set AWS_S3_REGION_NAME to the bucket's region, e.g. 'eu-west-1'.", alias, "W003")]
         return []
-    pattern = _AWS_REGION_RE if on_aws else _ANY_REGION_RE
+    pattern = _AWS_REGION_RE if on_aws else REGION_NAME_RE
     if not isinstance(region, str) or not pattern.match(region):
         example = "'eu-west-1'" if on_aws else "the region your S3-compatible store documents"
         return [_result(
