@@ -558,7 +558,7 @@ class S3Boto3Storage(Storage):
         try:
             return method(Bucket=self.bucket_name, **kwargs)
         except (ClientError, BotoCoreError) as exc:
-            raise self._translate(exc, operation, key) from exc
+            raise self._translate(exc, operation, key) from None
 
     def _translate(self, exc, operation, key=None):
         """The ``s3errors`` exception (with its fix) for botocore error ``exc``."""
@@ -822,7 +822,7 @@ class S3Boto3Storage(Storage):
         try:
             yield from paginator.paginate(Bucket=self.bucket_name, Prefix=prefix, **kwargs)
         except (ClientError, BotoCoreError) as exc:
-            raise self._translate(exc, "ListObjectsV2", error_key) from exc
+            raise self._translate(exc, "ListObjectsV2", error_key) from None
 
     def _list_entries(self):
         entries = {}
@@ -986,7 +986,7 @@ class S3Boto3Storage(Storage):
                                  self.querystring_expire if expire is None else expire,
                                  parameters, http_method)
         except (ClientError, BotoCoreError) as exc:
-            raise self._translate(exc, "GetObject (presign)", key) from exc
+            raise self._translate(exc, "GetObject (presign)", key) from None
 
     def get_available_name(self, name, max_length=None):
         """Overwrite existing file with the same name."""

@@ -162,12 +162,21 @@ def translate_client_error(exc: BaseException, operation: str, bucket: str,
 
     ``operation`` is the S3 API name (``PutObject``...), ``bucket`` the
     bucket and ``key`` the object key if any; ``region`` the region the
-    storage is configured for (used in wrong-region messages). The caller
-    raises the result ``from exc``. Unknown errors become a plain
-    ``S3StorageError`` with the (scrubbed) server message.
+    storage is configured for (used in wrong-region messages). Callers
+    raise the result ``from None``: a user sees one line with its fix, not
+    botocore's traceback; the original stays on ``.botocore_error`` for
+    debugging. Unknown errors become a plain ``S3StorageError`` with the
+    (scrubbed) server message.
     """
     if isinstance(exc, S3StorageError):
         return exc
+    translated = _translate(exc, operation, bucket, key, region)
+    translated.botocore_error = exc
+    return translated
+
+
+def _translate(exc: BaseException, operation: str, bucket: str,
+               key: str | None, region: str | None) -> Exception:
     where = _where(operation, bucket, key)
     kind = type(exc).__name__
     kw = dict(operation=operation, bucket=bucket, key=key)

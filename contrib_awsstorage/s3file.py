@@ -165,7 +165,7 @@ class S3Boto3StorageFile(File):
                 received += len(chunk)
                 target.write(chunk)
         except (BotoCoreError, OSError) as exc:
-            raise storage._translate(exc, "GetObject", self.key) from exc
+            raise storage._translate(exc, "GetObject", self.key) from None
         finally:
             body.close()
         if expected is not None and received != expected:

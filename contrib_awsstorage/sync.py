@@ -153,7 +153,7 @@ def _error_text(exc: BaseException, operation: str, storage, key: str | None) ->
 
 
 def _raise_translated(exc, operation, storage, key=None):
-    raise translate_client_error(exc, operation, storage.bucket_name, key) from exc
+    raise translate_client_error(exc, operation, storage.bucket_name, key) from None
 
 
 def sync(storage, files: dict[str, str], *, delete: bool = False, dry_run: bool = False,

@@ -56,9 +56,9 @@ def read_last_run(storage) -> dict | None:
     except ClientError as exc:
         if _client_error_code(exc) in ("NoSuchKey", "404", "NotFound"):
             return None
-        raise translate_client_error(exc, "GetObject", storage.bucket_name, key) from exc
+        raise translate_client_error(exc, "GetObject", storage.bucket_name, key) from None
     except BotoCoreError as exc:
-        raise translate_client_error(exc, "GetObject", storage.bucket_name, key) from exc
+        raise translate_client_error(exc, "GetObject", storage.bucket_name, key) from None
     try:
         record = json.loads(body)
     except ValueError:
@@ -84,4 +84,4 @@ def write_last_run(storage, record: dict) -> None:
             ContentType="application/json", CacheControl="no-store",
         )
     except (ClientError, BotoCoreError) as exc:
-        raise translate_client_error(exc, "PutObject", storage.bucket_name, key) from exc
+        raise translate_client_error(exc, "PutObject", storage.bucket_name, key) from None

@@ -205,3 +205,24 @@ def test_credential_source_in_words(make_storage, s3_settings, monkeypatch):
     profiled = make_storage(session_profile="dev")
     assert profiled.credential_source() == "profile 'dev' (STORAGES OPTIONS session_profile)"
     assert profiled.masked_access_key() is None
+
+
+def test_raised_errors_carry_no_botocore_traceback_but_keep_the_original(s3_settings):
+    """What a user sees when it is not caught: one line and its fix, not
+    botocore's traceback chained under it; the original stays for debugging."""
+    import traceback
+
+    from django.core.files.base import ContentFile
+
+    from contrib_awsstorage.aws_s3_cdn import S3Boto3Storage
+    from contrib_awsstorage.s3errors import S3StorageError
+
+    storage = S3Boto3Storage(bucket_name="no-such-bucket-for-this-test")
+    with pytest.raises(S3StorageError) as caught:
+        storage.save("a.txt", ContentFile(b"x"))
+    err = caught.value
+    assert err.__cause__ is None and err.__suppress_context__
+    shown = "".join(traceback.format_exception(err))
+    assert "site-packages/botocore" not in shown and "botocore.exceptions" not in shown
+    assert "does not exist" in shown
+    assert type(err.botocore_error).__module__.startswith("botocore")
