@@ -75,6 +75,7 @@ SETTINGS = {
         INSTALLED_APPS = ["contrib_awsstorage", "django.contrib.staticfiles"]
         AWS_STORAGE_BUCKET_NAME, AWS_S3_ENDPOINT_URL, AWS_LOCATION = BUCKET, ENDPOINT, LOCATION
         AWS_S3_REGION_NAME, AWS_S3_ADDRESSING_STYLE, AWS_DEFAULT_ACL = "us-east-1", "path", None
+        AWS_S3_SYNC_CACHE_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "hash-cache")
         STORAGES = {"default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
                     "staticfiles": {"BACKEND": "contrib_awsstorage.aws_s3_cdn.S3StaticStorage"}}
         """,

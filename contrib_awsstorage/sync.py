@@ -12,6 +12,7 @@ Twisted.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import socket
@@ -30,16 +31,17 @@ from .sync_execute import IMMUTABLE_CACHE_CONTROL, Uploader
 from .sync_plan import (
     MANIFEST_NAME,
     UNCHANGED,
-    list_remote,
-    md5_file,
+    gather_listing,
     read_state,
     resolve_unknown,
     settle_unchanged,
     stale_keys,
     state_document,
+    submit_listing,
     walk_tree,
     first_pass,
 )
+from .hashcache import LocalHashes, default_cache_dir
 
 __all__ = ["sync", "sync_directory", "SyncReport", "manifest_hashed_names", "setting_defaults",
            "IMMUTABLE_CACHE_CONTROL", "DEFAULT_WORKERS", "check_sync_storage",
@@ -55,8 +57,10 @@ MAX_RECORDED_FAILURES = 20
 
 def setting_defaults() -> dict:
     """Engine tunables from Django settings: ``AWS_S3_SYNC_WORKERS`` (parallel
-    requests, default 16) and ``AWS_S3_SYNC_MULTIPART_THRESHOLD`` (bytes; bigger
-    bodies go up in parts of the storage's ``file_buffer_size``; default: one part)."""
+    requests, default 16), ``AWS_S3_SYNC_MULTIPART_THRESHOLD`` (bytes; bigger
+    bodies go up in parts of the storage's ``file_buffer_size``; default: one part)
+    and ``AWS_S3_SYNC_CACHE_DIR`` (where local checksums are remembered; ``None``:
+    the user cache folder, ``False``: hash every file on every run)."""
     from django.conf import settings
     from django.core.exceptions import ImproperlyConfigured
 
@@ -72,7 +76,24 @@ def setting_defaults() -> dict:
             raise ImproperlyConfigured(
                 f"{name} is {value!r}; it must be an integer >= {minimum}. "
                 f"Fix: set {name} to a larger integer or remove it.")
+    cache_dir = getattr(settings, "AWS_S3_SYNC_CACHE_DIR", None)
+    if cache_dir is None or cache_dir is True:
+        cache_dir = default_cache_dir()
+    elif cache_dir is not False and not isinstance(cache_dir, (str, os.PathLike)):
+        raise ImproperlyConfigured(
+            f"AWS_S3_SYNC_CACHE_DIR is {cache_dir!r}; it must be a folder path, None (the user "
+            "cache folder) or False (no cache). Fix: set it to a path or remove it.")
+    values["cache_dir"] = os.fspath(cache_dir) if cache_dir is not False else None
     return values
+
+
+def hash_cache_path(storage, cache_dir: str | None) -> str | None:
+    """One checksum cache file per destination (endpoint, bucket, prefix)."""
+    if not cache_dir:
+        return None
+    where = "\n".join(str(x or "") for x in (getattr(storage, "endpoint_url", ""), storage.bucket_name,
+                                               syncrecord.prefix_of(storage)))
+    return os.path.join(cache_dir, f"hashes-{hashlib.sha256(where.encode()).hexdigest()[:20]}.json")
 
 
 @dataclass
@@ -91,6 +112,7 @@ class SyncReport:
     started_at: str = ""
     finished_at: str = ""
     stale: list[str] = field(default_factory=list)  # would be deleted with delete=True
+    hashed: int = 0  # local files read for their checksum (the others came from the cache)
 
     @property
     def ok(self) -> bool:
@@ -191,7 +213,10 @@ def sync(storage, files: dict[str, str], *, delete: bool = False, dry_run: bool 
                                      stale_multipart_seconds)
             cleaner.shutdown(wait=False)
         keys = {name: storage.key_for(name) for name in files}
-        plan = _plan(storage, files, keys, force, threshold, chunksize, uploader, workers)
+        hashes = LocalHashes(hash_cache_path(storage, defaults["cache_dir"]))
+        plan = _plan(storage, files, keys, force, threshold, chunksize, uploader, workers, hashes)
+        hashes.save()
+        report.hashed = hashes.misses
         report.unchanged = len(plan.unchanged)
         report.stale = stale_keys(plan, set(keys.values()))
         if on_plan:
@@ -210,22 +235,26 @@ def sync(storage, files: dict[str, str], *, delete: bool = False, dry_run: bool 
     return report
 
 
-def _plan(storage, files, keys, force, threshold, chunksize, uploader, workers):
+def _plan(storage, files, keys, force, threshold, chunksize, uploader, workers, hashes):
     prefix = syncrecord.prefix_of(storage)
-    # Hash the local files and fetch the sync manifest while the listing is
-    # on the wire (hashlib, file reads and sockets release the GIL).
+    # The listing is the critical path (the server's time per key dominates a
+    # no-op run), so its requests go on the wire first; the sync manifest is
+    # fetched and the local files hashed while they are out (hashlib, file
+    # reads and sockets release the GIL).
+    lister = ThreadPoolExecutor(max_workers=8)
     with ThreadPoolExecutor(max_workers=HASH_THREADS + 1) as side:
-        state_future = None if force else side.submit(read_state, storage)
-        names = sorted(files)
-        digests = side.map(md5_file, [files[n] for n in names])
-        lister = ThreadPoolExecutor(max_workers=8)
         try:
-            remote = list_remote(storage, prefix, keys.values(), lister)
-        except (ClientError, BotoCoreError) as exc:
-            side.shutdown(cancel_futures=True)
-            _raise_translated(exc, "ListObjectsV2", storage)
+            listing = submit_listing(storage, prefix, keys.values(), lister)
+            state_future = None if force else side.submit(read_state, storage)
+            names = sorted(files)
+            digests = side.map(hashes.md5, [files[n] for n in names])
+            try:
+                remote = gather_listing(listing)
+            except (ClientError, BotoCoreError) as exc:
+                side.shutdown(cancel_futures=True)
+                _raise_translated(exc, "ListObjectsV2", storage)
         finally:
-            lister.shutdown()
+            lister.shutdown(cancel_futures=True)
         try:
             state = state_future.result() if state_future else {}
         except (ClientError, BotoCoreError) as exc:

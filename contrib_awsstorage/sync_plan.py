@@ -20,10 +20,13 @@ import json
 import os
 from dataclasses import dataclass, field
 
+from .hashcache import md5_file
+from .s3listing import list_page
 from .syncrecord import STATE_DIR, prefix_of, state_key
 
 __all__ = ["LocalFile", "Remote", "StateEntry", "FileDecision", "Plan", "MANIFEST_NAME",
-           "walk_tree", "md5_file", "body_etag", "decide", "list_remote", "read_state",
+           "walk_tree", "md5_file", "body_etag", "decide", "list_remote", "submit_listing",
+           "gather_listing", "read_state",
            "state_document", "is_state_key", "SOURCE_MD5_METADATA_KEY"]
 
 MANIFEST_NAME = STATE_DIR + "sync-manifest.json"
@@ -99,14 +102,6 @@ def walk_tree(root: str) -> dict[str, str]:
     return found
 
 
-def md5_file(path: str) -> str:
-    digest = hashlib.md5(usedforsecurity=False)
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def body_etag(body: bytes, threshold: int, chunksize: int) -> str:
     """The ETag S3 gives ``body`` when we upload it: MD5 up to ``threshold``
     bytes, else the multipart form ``md5-of-part-md5s-N``."""
@@ -141,15 +136,26 @@ def list_remote(storage, prefix: str, expected=(), pool=None, page: int = 1000) 
     last expected key of the one before), so its pages do not wait on each
     other; keys nobody expected are still found by the range they fall in.
     """
+    if pool is None:
+        return _list_range(storage, prefix, None, None, page)
+    return gather_listing(submit_listing(storage, prefix, expected, pool, page))
+
+
+def submit_listing(storage, prefix: str, expected, pool, page: int = 1000) -> list:
+    """Start :func:`list_remote`'s requests on ``pool``; the futures go to
+    :func:`gather_listing` (so the caller can work while they are on the wire)."""
     expected = sorted(k for k in expected if k.startswith(prefix))
     count = len(expected)
-    ranges = min(8, count // page + 1, count)
-    if pool is None or ranges < 2:
-        return _list_range(storage, prefix, None, None, page)
+    ranges = max(1, min(8, count // page + 1, count))
+    if ranges < 2:
+        return [pool.submit(_list_range, storage, prefix, None, None, page)]
     size = -(-count // ranges)
     bounds = [expected[i * count // ranges - 1] if i else None for i in range(ranges)] + [None]
-    futures = [pool.submit(_list_range, storage, prefix, bounds[i], bounds[i + 1], min(page, size + 64))
-               for i in range(ranges)]
+    return [pool.submit(_list_range, storage, prefix, bounds[i], bounds[i + 1], min(page, size + 64))
+            for i in range(ranges)]
+
+
+def gather_listing(futures) -> dict[str, Remote]:
     found = {}
     for future in futures:
         found.update(future.result())
@@ -163,11 +169,11 @@ def _list_range(storage, prefix, after, last, page) -> dict[str, Remote]:
         params["StartAfter"] = after
     found = {}
     while True:
-        response = storage.connection.list_objects_v2(**params)
-        for obj in response.get("Contents", ()):
-            if last is not None and obj["Key"] > last:
+        entries, response = list_page(storage.connection, **params)
+        for key, size, etag in entries:
+            if last is not None and key > last:
                 return found
-            found[obj["Key"]] = Remote(obj["Key"], int(obj["Size"]), obj["ETag"].strip('"'))
+            found[key] = Remote(key, size, etag)
         if not response.get("IsTruncated"):
             return found
         params["ContinuationToken"] = response["NextContinuationToken"]

@@ -32,3 +32,9 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
+
+# Local checksum cache of the sync engine: a per-run folder, never the user's ~/.cache.
+import os as _os  # noqa: E402
+import tempfile as _tempfile  # noqa: E402
+
+AWS_S3_SYNC_CACHE_DIR = _os.path.join(_tempfile.gettempdir(), f"contrib-awsstorage-tests-{_os.getpid()}")

@@ -87,6 +87,37 @@ def test_changed_file_with_mtime_in_the_past_is_uploaded(storage, tmp_path, s3_c
     assert body(s3_client, bucket, "static/js/app1.js") == b"function changed() {}\n"
 
 
+def test_warm_checksum_cache_reads_no_file_and_still_sees_a_change(storage, tmp_path, s3_client, bucket,
+                                                                   monkeypatch):
+    from contrib_awsstorage import hashcache
+
+    monkeypatch.setattr(hashcache, "RACY_SECONDS", -3600.0)  # the test's files count as settled
+    root = write_tree(tmp_path, small_tree(8))
+    assert sync_directory(storage, root).hashed == 8
+    assert sync_directory(storage, root).hashed == 0  # no-op: every checksum from the cache
+    path = os.path.join(root, "css", "style0.css")
+    old = os.stat(path)
+    with open(path, "rb") as handle:
+        same_size = bytes(reversed(handle.read()))
+    with open(path, "wb") as handle:
+        handle.write(same_size)
+    os.utime(path, ns=(old.st_atime_ns, old.st_mtime_ns))  # size and mtime as before
+
+    report = sync_directory(storage, root)
+
+    assert report.uploaded == ["css/style0.css"] and report.hashed == 1
+    assert body(s3_client, bucket, "static/css/style0.css") == same_size
+
+
+def test_bad_cache_dir_setting_names_the_setting(storage, tmp_path, settings):
+    import pytest
+    from django.core.exceptions import ImproperlyConfigured
+
+    settings.AWS_S3_SYNC_CACHE_DIR = 42
+    with pytest.raises(ImproperlyConfigured, match="AWS_S3_SYNC_CACHE_DIR"):
+        sync_directory(storage, write_tree(tmp_path, small_tree(2)))
+
+
 def test_remote_object_changed_behind_our_back_is_caught(storage, tmp_path, s3_client, bucket):
     files = small_tree(8)
     root = write_tree(tmp_path, files)
