@@ -303,7 +303,9 @@ def check_targets(name, data, contenders) -> None:
         ("cold vs aws s3 sync (no slower)", ratio("aws-cli", "ours-sync", "cold"), 1),
     ]
     print(f"-- targets on the {name} tree")
-    for label, value, target in checks:
+    # The issue sets the ratio targets on the generated tree; on the vanilla
+    # game tree only the no-op collectstatic wall time has a target.
+    for label, value, target in checks if name == "generated" else ():
         if value is not None:
             print(f"   {label:42} x{value:6.1f}  (target >= x{target})  {'MET' if value >= target else 'MISSED'}")
     if "ours-collectstatic" in contenders:

@@ -152,6 +152,8 @@ _REGION_CODES = {"PermanentRedirect", "AuthorizationHeaderMalformed", "IllegalLo
 _DENIED_CODES = {"AccessDenied", "403", "Forbidden", "AllAccessDisabled", "AccountProblem"}
 _BAD_CREDENTIAL_CODES = {"InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken",
                          "InvalidToken", "TokenRefreshRequired"}
+# A 404 to these cannot mean "no such object" (they create one): the bucket is missing.
+_CREATING_OPERATIONS = {"PutObject", "CreateMultipartUpload", "CopyObject"}
 _CHECKSUM_CODES = {"XAmzContentSHA256Mismatch", "InvalidDigest", "BadDigest", "NotImplemented",
                    "InvalidArgument"}
 
@@ -211,7 +213,15 @@ def _translate(exc: BaseException, operation: str, bucket: str,
     if not code and status:
         code = str(status)
 
-    if code in ("NoSuchBucket",) or (code in ("404", "NotFound") and not key):
+    if code == "NoSuchUpload":
+        return S3StorageError(
+            f"{where} failed: the multipart upload is gone (aborted or completed by someone else).",
+            code=code, **kw,
+            fix="run the upload again; if it keeps happening, check for a lifecycle rule or another "
+                "process aborting incomplete multipart uploads on this bucket.",
+        )
+    if code in ("NoSuchBucket",) or (code in ("404", "NotFound")
+                                     and (not key or operation in _CREATING_OPERATIONS)):
         return S3BucketNotFound(
             f"{where} failed: the bucket '{bucket}' does not exist.",
             code="NoSuchBucket", **kw,

@@ -166,6 +166,29 @@ def test_rejected_credentials_and_unreachable_endpoint(make_storage):
     assert "AWS_S3_ENDPOINT_URL" in err.value.fix
 
 
+@pytest.mark.parametrize("operation", ["PutObject", "CreateMultipartUpload", "CopyObject"])
+def test_a_bare_404_to_a_write_means_the_bucket_is_missing(operation):
+    # No error body (a proxy, or a store that answers like HEAD): not "no such object".
+    exc = ClientError({"Error": {"Code": "404", "Message": "Not Found"},
+                       "ResponseMetadata": {"HTTPStatusCode": 404, "HTTPHeaders": {}}}, operation)
+    err = translate_client_error(exc, operation, "game-bucket", "static/a.css")
+    assert isinstance(err, S3BucketNotFound) and "AWS_STORAGE_BUCKET_NAME" in err.fix
+    assert_actionable(err, operation, "game-bucket")
+    head = translate_client_error(ClientError(exc.response, "HeadObject"), "HeadObject", "game-bucket",
+                                  "static/a.css")
+    assert not isinstance(head, S3BucketNotFound) and "does not exist" in str(head)
+
+
+def test_a_vanished_multipart_upload_says_so():
+    # AWS's answer to a part for an aborted upload (moto's server answers 500 here instead).
+    exc = ClientError({"Error": {"Code": "NoSuchUpload", "Message": "The specified upload does not exist."},
+                       "ResponseMetadata": {"HTTPStatusCode": 404, "HTTPHeaders": {}}}, "UploadPart")
+    bucket = "game-bucket"
+    err = translate_client_error(exc, "UploadPart", bucket, "big.bin")
+    assert err.code == "NoSuchUpload" and "multipart upload is gone" in str(err)
+    assert_actionable(err, "UploadPart", bucket)
+
+
 def test_checksum_rejection_points_to_the_setting():
     exc = ClientError({"Error": {"Code": "InvalidArgument", "Message": "x-amz-checksum-crc32 checksum header not supported"},
                        "ResponseMetadata": {"HTTPStatusCode": 400, "HTTPHeaders": {}}}, "PutObject")
