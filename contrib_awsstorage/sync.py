@@ -283,6 +283,9 @@ def _plan(storage, files, keys, force, threshold, chunksize, uploader, workers, 
 def _upload_all(decisions, uploader, workers, report, progress, new_state, lock):
     if not decisions:
         return
+    # Largest first: a big multipart file started last would leave one
+    # worker busy while the others sit idle at the end of the run.
+    decisions = sorted(decisions, key=lambda d: d.local.size, reverse=True)
     with ThreadPoolExecutor(max_workers=min(workers, len(decisions))) as pool:
         futures = {pool.submit(uploader.upload, d): d for d in decisions}
         for future in as_completed(futures):

@@ -316,3 +316,15 @@ def test_parallel_ranged_listing_finds_every_key(storage, s3_client, bucket):
         listed = list_remote(storage, "static/", expected, pool, page=4)
     assert sorted(listed) == sorted(expected + unexpected)
     assert listed["static/zz.js"].size == len(b"static/zz.js")
+
+
+def test_biggest_files_go_up_first(storage, tmp_path):
+    """A big (multipart) file started last would run on alone at the end."""
+    files = {f"f{i}.bin": bytes(200 * ((i * 7) % 10 + 1)) for i in range(10)}
+    root = write_tree(tmp_path, files)
+    order = []
+
+    report = sync_directory(storage, root, workers=1, progress=lambda name, outcome: order.append(name))
+
+    assert report.ok and len(order) == 10
+    assert [len(files[n]) for n in order] == sorted((len(v) for v in files.values()), reverse=True)
