@@ -1,8 +1,8 @@
 """Which client address to believe, given the socket peer and X-Forwarded-For.
 
-Pure logic, no Twisted and no Django, so the rules can be tested (and
-property-tested) on their own. The web layer asks one question per request:
-``TrustedProxies.client_address(peer, header_lines)``.
+Pure logic, no Twisted and of Django only ``ImproperlyConfigured``, so the
+rules can be tested (and property-tested) on their own. The web layer asks
+one question per request: ``TrustedProxies.client_address(peer, header_lines)``.
 
 The rules (the de-facto X-Forwarded-For semantics; RFC 7239 section 5.2 for
 the node syntax we tolerate):
@@ -24,7 +24,9 @@ import functools
 import ipaddress
 from typing import Iterable, Sequence
 
-__all__ = ["TrustedProxies", "parse_node", "MAX_HEADER_BYTES", "MAX_HOPS"]
+from django.core.exceptions import ImproperlyConfigured
+
+__all__ = ["TrustedProxies", "UpstreamIPsError", "parse_node", "MAX_HEADER_BYTES", "MAX_HOPS"]
 
 #: Longest X-Forwarded-For value (all lines joined) we look at. Longer values
 #: are cut from the left: the trustworthy part of the chain is on the right.
@@ -41,6 +43,34 @@ def _normalize(addr: _IPAddress) -> _IPAddress:
     if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
         return addr.ipv4_mapped
     return addr
+
+
+class UpstreamIPsError(ImproperlyConfigured, ValueError):
+    """A bad ``UPSTREAM_IPS`` entry: a settings error for Django, and still
+    the ``ValueError`` it always was for plain callers."""
+
+
+def _entry(entry) -> _IPAddress | _Network:
+    """One ``UPSTREAM_IPS`` entry as an address or a network, IPv4-mapped
+    ones as their IPv4 equivalent: peers are compared as IPv4 (``_normalize``),
+    so ``::ffff:10.0.0.0/104`` must mean ``10.0.0.0/8`` to trust anyone."""
+    text = str(entry).strip()
+    if "/" not in text:
+        return _normalize(ipaddress.ip_address(text))
+    iface = ipaddress.ip_interface(text)  # the network, and the address as written
+    net = iface.network
+    if iface.version == 6 and iface.ip.ipv4_mapped is not None:
+        if net.prefixlen < 96:
+            raise UpstreamIPsError(
+                f"UPSTREAM_IPS: {entry!r} is an IPv4-mapped network with a prefix shorter "
+                "than /96, which no IPv4 range can express. Fix: write the IPv4 range "
+                "itself (e.g. '10.0.0.0/8'), or a mapped prefix of /96 to /128 "
+                "(e.g. '::ffff:10.0.0.0/104')"
+            )
+        net = ipaddress.IPv4Network((net.network_address.ipv4_mapped, net.prefixlen - 96))
+    if net.num_addresses == 1:
+        return _normalize(net.network_address)
+    return net
 
 
 def parse_node(text: str | bytes) -> _IPAddress | None:
@@ -85,7 +115,9 @@ class TrustedProxies:
 
     Built once (from ``settings.UPSTREAM_IPS``) and then only read, so it is
     safe to share between threads. Entries are addresses or CIDR ranges,
-    IPv4 or IPv6; a bad entry raises ``ValueError`` naming it, at startup.
+    IPv4 or IPv6 (IPv4-mapped ones are stored as IPv4); a bad entry raises
+    ``UpstreamIPsError`` (``ImproperlyConfigured``, ``ValueError``) naming it,
+    at startup.
     """
 
     __slots__ = ("_addresses", "_networks", "source", "_verdicts", "_decisions")
@@ -95,21 +127,19 @@ class TrustedProxies:
         addresses: set[_IPAddress] = set()
         networks: list[_Network] = []
         for entry in self.source:
-            text = str(entry).strip()
             try:
-                if "/" in text:
-                    net = ipaddress.ip_network(text, strict=False)
-                    if net.num_addresses == 1:
-                        addresses.add(_normalize(net.network_address))
-                    else:
-                        networks.append(net)
-                else:
-                    addresses.add(_normalize(ipaddress.ip_address(text)))
+                found = _entry(entry)
+            except UpstreamIPsError:
+                raise
             except ValueError:
-                raise ValueError(
+                raise UpstreamIPsError(
                     f"UPSTREAM_IPS: {entry!r} is neither an IP address nor a CIDR range "
                     "(examples: '127.0.0.1', '10.0.0.0/8', '::1', 'fd00::/8')"
                 ) from None
+            if isinstance(found, (ipaddress.IPv4Network, ipaddress.IPv6Network)):
+                networks.append(found)
+            else:
+                addresses.add(found)
         self._addresses = frozenset(addresses)
         self._networks = tuple(networks)
         self._verdicts: dict[_IPAddress, bool] = {}  # network lookups, memoised (bounded)

@@ -62,7 +62,7 @@ _log = Logger(namespace="contrib_awsstorage.webserver")
 DEFAULT_DRAIN_TIMEOUT = 30.0
 #: ``AWSSTORAGE_WEB_PROXY_TIMEOUT``: longest wait of the portal for the server's answer.
 DEFAULT_PROXY_TIMEOUT = 60.0
-#: ``AWSSTORAGE_WEB_MAX_BODY_SIZE``: larger declared request bodies get 413 (None: no limit).
+#: ``AWSSTORAGE_WEB_MAX_BODY_SIZE``: larger request bodies get 413 (None: no limit).
 DEFAULT_MAX_BODY_SIZE = 32 * 1024 * 1024
 _UNSET = object()
 #: Evennia's default for ``UPSTREAM_IPS``.
@@ -258,14 +258,24 @@ class HTTPChannelWithXForwardedFor(http.HTTPChannel):
     linger_seconds = 5.0
     _lingering = False
     _linger_call = None
+    _body_left = 0
+    _deliver_body = None
 
     def allHeadersReceived(self):
-        """Check to see if this is a reverse proxied connection."""
+        """Enforce ``max_body_size`` (a declared length now, a chunked body as
+        it arrives), then decide the client address."""
         site = getattr(self, "site", None)
         limit = getattr(site, "max_body_size", None)
-        if limit is not None and self.length is not None and self.length > limit:
-            self._refuse(b"413 Content Too Large")  # RFC 9110 section 15.5.14
-            return
+        if limit is not None:
+            if self.length is None:  # chunked: no declared length, count what comes
+                decoder = self._transferDecoder
+                if decoder is not None:
+                    self._body_left = limit
+                    self._deliver_body = decoder.dataCallback  # request.handleContentChunk
+                    decoder.dataCallback = self._count_body
+            elif self.length > limit:
+                self._refuse(b"413 Content Too Large")  # RFC 9110 section 15.5.14
+                return
         super().allHeadersReceived()
         if not self.requests:
             return
@@ -282,6 +292,29 @@ class HTTPChannelWithXForwardedFor(http.HTTPChannel):
         if client != host:
             cls = address.IPv6Address if ":" in client else address.IPv4Address
             req.client = cls("TCP", client, 0)
+
+    def _count_body(self, data):
+        """Pass on a piece of an undeclared-length body while the request stays
+        within ``max_body_size``; past it, refuse instead: it is never
+        spooled further nor handed to the site."""
+        self._body_left -= len(data)
+        if self._body_left < 0:
+            self._refuse(b"413 Content Too Large")  # RFC 9110 section 15.5.14
+            return
+        self._deliver_body(data)
+
+    def allContentReceived(self):
+        if self._lingering:  # refused mid-body; the decoder may still reach its end
+            return
+        if self.length is None:
+            # A chunked body, now decoded and spooled: give it its length
+            # (RFC 9112 section 7.1.3), or WSGI apps read it as empty
+            # (no CONTENT_LENGTH, PEP 3333).
+            self._deliver_body = None
+            req = self.requests[-1]
+            req.requestHeaders.setRawHeaders(b"content-length", [b"%d" % req.content.tell()])
+            req.requestHeaders.removeHeader(b"transfer-encoding")
+        super().allContentReceived()
 
     # -- refusing cleanly --
 
@@ -808,7 +841,7 @@ class Website(server.Site):
     This class will only log http requests if ``DEBUG`` is True, and uses
     ``HTTPChannelWithXForwardedFor`` explicitly (no global patch). Request
     bodies declared larger than ``max_body_size`` are refused with 413
-    before they are read.
+    before they are read; chunked ones as soon as they grow past it.
     """
 
     noisy = False

@@ -147,11 +147,13 @@ def test_any_header_yields_the_peer_or_a_hop_vouched_for_by_trusted_hops(entries
         got, lines)
 
 
-def test_ipv4_mapped_cidr_entry_fails_closed():
-    """``::ffff:10.0.0.0/104`` (dual-stack spelling of 10/8) trusts nobody:
-    the safe direction, but surprising (see the report)."""
+def test_ipv4_mapped_cidr_entry_means_its_ipv4_range():
+    """``::ffff:10.0.0.0/104`` (dual-stack spelling of 10/8) trusts 10/8, and
+    only 10/8: a peer outside it still cannot forge its address."""
     trusted = TrustedProxies(["::ffff:10.0.0.0/104"])
-    assert trusted.client_address("10.1.1.1", ["6.6.6.6"]) == "10.1.1.1"
+    assert trusted.client_address("10.1.1.1", ["6.6.6.6"]) == "6.6.6.6"
+    assert trusted.client_address("::ffff:10.1.1.1", ["6.6.6.6"]) == "6.6.6.6"
+    assert trusted.client_address("11.1.1.1", ["6.6.6.6"]) == "11.1.1.1"
 
 
 @pytest.mark.parametrize("bad", ["10.0.0.0/33", "not-an-ip", "1.2.3.4:80", "", "::1/129"])

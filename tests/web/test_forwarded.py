@@ -65,6 +65,55 @@ def test_bad_upstream_setting_is_named():
         TrustedProxies(["127.0.0.1", "localhost"])
 
 
+# (id, UPSTREAM_IPS, socket peer, whether the peer's X-Forwarded-For is believed).
+# Peers ``::ffff:a.b.c.d`` (dual-stack sockets) are compared as IPv4, so
+# IPv4-mapped entries must be too.
+MAPPED_CASES = [
+    ("mapped-net-v4-peer", ["::ffff:10.0.0.0/104"], "10.1.2.3", True),
+    ("mapped-net-mapped-peer", ["::ffff:10.0.0.0/104"], "::ffff:10.1.2.3", True),
+    ("mapped-net-first", ["::ffff:10.0.0.0/104"], "10.0.0.0", True),
+    ("mapped-net-last", ["::ffff:10.0.0.0/104"], "10.255.255.255", True),
+    ("mapped-net-outside", ["::ffff:10.0.0.0/104"], "11.0.0.1", False),
+    ("mapped-net-below", ["::ffff:10.0.0.0/104"], "9.255.255.255", False),
+    ("mapped-net-outside-mapped-peer", ["::ffff:10.0.0.0/104"], "::ffff:11.0.0.1", False),
+    ("mapped-net-v6-peer", ["::ffff:10.0.0.0/104"], "2001:db8::1", False),
+    ("mapped-net-not-strict", ["::ffff:10.1.2.3/104"], "10.200.0.1", True),
+    ("mapped-net-120", ["::ffff:192.168.1.0/120"], "192.168.1.77", True),
+    ("mapped-net-120-outside", ["::ffff:192.168.1.0/120"], "192.168.2.1", False),
+    ("mapped-96-is-all-ipv4", ["::ffff:0.0.0.0/96"], "198.51.100.7", True),
+    ("mapped-address", ["::ffff:10.0.0.1"], "10.0.0.1", True),
+    ("mapped-address-other", ["::ffff:10.0.0.1"], "10.0.0.2", False),
+    ("mapped-address-128", ["::ffff:10.0.0.1/128"], "::ffff:10.0.0.1", True),
+    ("v4-net-mapped-peer", ["10.0.0.0/8"], "::ffff:10.1.2.3", True),
+    ("v4-net-outside-mapped-peer", ["10.0.0.0/8"], "::ffff:11.0.0.1", False),
+    ("v6-net-untouched", ["2001:db8::/32"], "2001:db8::1", True),
+    ("v6-net-v4-peer", ["2001:db8::/32"], "10.1.2.3", False),
+]
+
+
+@pytest.mark.parametrize(
+    "upstream, peer, trusted", [c[1:] for c in MAPPED_CASES], ids=[c[0] for c in MAPPED_CASES]
+)
+def test_ipv4_mapped_upstream_entries(upstream, peer, trusted):
+    proxies = TrustedProxies(upstream)
+    assert proxies.is_trusted(peer) is trusted
+    assert proxies.client_address(peer, [REAL]) == (REAL if trusted else peer)
+
+
+@pytest.mark.parametrize("entry", ["::ffff:10.0.0.0/95", "::ffff:10.0.0.0/64", "::ffff:0:0/0"])
+def test_ipv4_mapped_network_too_wide_is_refused(entry):
+    from django.core.exceptions import ImproperlyConfigured
+
+    with pytest.raises(ImproperlyConfigured) as caught:
+        TrustedProxies(["127.0.0.1", entry])
+    message = str(caught.value)
+    assert message.startswith(f"UPSTREAM_IPS: {entry!r} ") and "/96" in message
+    assert "Fix: " in message and "'10.0.0.0/8'" in message
+    assert isinstance(caught.value, ValueError)  # what bad entries always raised
+    with pytest.raises(ImproperlyConfigured, match="UPSTREAM_IPS"):
+        Website(None, trusted_upstreams=[entry])
+
+
 @pytest.mark.parametrize(
     "text, expected",
     [("1.2.3.4", "1.2.3.4"), ("[::1]:80", "::1"), ("::1", "::1"), ("1.2.3.4:x", None), ("", None)],
@@ -107,6 +156,16 @@ def test_untrusted_peer_on_real_listener(django_site):
     try:
         assert _remote(conn, [REAL]) == PEER
         assert _remote(conn, ["10.0.0.1"]) == PEER
+    finally:
+        conn.close()
+
+
+def test_ipv4_mapped_upstream_on_real_listener(django_site):
+    site = django_site(maxthreads=2, trusted_upstreams=["::ffff:127.0.0.0/104"])
+    conn = site.listener.connection()
+    try:
+        assert _remote(conn, ["6.6.6.6, " + REAL]) == REAL
+        assert _remote(conn, None) == PEER
     finally:
         conn.close()
 

@@ -74,3 +74,127 @@ def test_bad_limit_setting_is_named(running_reactor):
 
     with pytest.raises(ValueError, match="AWSSTORAGE_WEB_MAX_BODY_SIZE"):
         Website(None, max_body_size="10MB")
+
+
+# -- bodies without a declared length (Transfer-Encoding: chunked) ----------------
+
+LIMIT = 64 * 1024
+
+
+def _chunked(size, path=b"/size/", piece=8192):
+    """A chunked POST of ``size`` bytes (RFC 9112 section 7.1), in ``piece``-byte chunks."""
+    out = [b"POST %s HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" % path]
+    while size:
+        n = min(piece, size)
+        out.append(b"%x\r\n%s\r\n" % (n, b"z" * n))
+        size -= n
+    out.append(b"0\r\n\r\n")
+    return b"".join(out)
+
+
+def _size_answer(size):
+    import hashlib
+
+    return b"%d %s" % (size, hashlib.md5(b"z" * size).hexdigest().encode())
+
+
+def _read_answer(sock):
+    """One response from ``sock`` -> (status, body); the connection stays usable."""
+    import http.client
+
+    resp = http.client.HTTPResponse(sock)
+    resp.begin()
+    return resp.status, resp.read()
+
+
+def _closed(sock):
+    """True once the server has closed: EOF (not a reset), nothing more sent."""
+    try:
+        return sock.recv(65536) == b""
+    except ConnectionResetError:
+        return False
+
+
+@pytest.fixture
+def counted_site(running_reactor, wsgi_app):
+    """A site with a LIMIT-byte body limit; ``.calls`` lists the paths Django got."""
+    from .conftest import DjangoSite
+
+    calls = []
+
+    def app(environ, start_response):
+        calls.append(environ["PATH_INFO"])
+        return wsgi_app(environ, start_response)
+
+    site = DjangoSite(app, maxthreads=2, max_body_size=LIMIT)
+    site.calls = calls
+    yield site
+    site.close()
+
+
+def test_chunked_body_over_limit_refused(counted_site):
+    with socket.create_connection(("127.0.0.1", counted_site.listener.number), timeout=10) as sock:
+        sock.sendall(_chunked(LIMIT + 1))
+        assert _read_answer(sock) == (413, b"")
+        assert _closed(sock)
+    assert counted_site.calls == []
+    assert get(counted_site.listener, "/hello/")[2] == b"hello"  # still serving
+    assert counted_site.calls == ["/hello/"]  # the refused request never reached Django
+
+
+def test_chunked_stream_refused_while_it_streams(counted_site):
+    """16 MiB announced as nothing: refused after LIMIT bytes, not spooled."""
+    with socket.create_connection(("127.0.0.1", counted_site.listener.number), timeout=10) as sock:
+        t0 = time.monotonic()
+        try:
+            sock.sendall(b"POST /size/ HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
+            for _ in range(16):
+                sock.sendall(b"100000\r\n" + b"z" * (1024 * 1024) + b"\r\n")
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        status, _ = _read_answer(sock)
+        assert status == 413
+        assert _closed(sock)
+        assert time.monotonic() - t0 < 5
+    assert counted_site.calls == []
+
+
+@pytest.mark.parametrize("size", [0, 1, LIMIT - 1, LIMIT])
+def test_chunked_body_within_limit_is_served(counted_site, size):
+    with socket.create_connection(("127.0.0.1", counted_site.listener.number), timeout=10) as sock:
+        sock.sendall(_chunked(size))
+        assert _read_answer(sock) == (200, _size_answer(size))
+    assert counted_site.calls == ["/size/"]
+
+
+def test_chunked_limit_is_per_request_on_keepalive(counted_site):
+    """Each request on a kept-alive connection gets the whole limit; the one
+    over it is refused, and the connection closed after its 413."""
+    with socket.create_connection(("127.0.0.1", counted_site.listener.number), timeout=10) as sock:
+        for _ in range(3):  # together far over LIMIT; each one within it
+            sock.sendall(_chunked(LIMIT))
+            assert _read_answer(sock) == (200, _size_answer(LIMIT))
+        sock.sendall(_chunked(LIMIT + 1, path=b"/echo/over"))
+        assert _read_answer(sock)[0] == 413
+        assert _closed(sock)
+    assert counted_site.calls == ["/size/"] * 3
+
+
+def test_chunked_limit_with_pipelined_requests(counted_site):
+    """A request over the limit queued behind one within it (replayed by the
+    channel from its buffer once the first is answered) is refused too."""
+    with socket.create_connection(("127.0.0.1", counted_site.listener.number), timeout=10) as sock:
+        sock.sendall(_chunked(LIMIT) + _chunked(LIMIT + 1, path=b"/echo/over"))
+        assert _read_answer(sock) == (200, _size_answer(LIMIT))
+        assert _read_answer(sock)[0] == 413
+        assert _closed(sock)
+    assert counted_site.calls == ["/size/"]
+
+
+def test_chunked_body_without_limit_reaches_django_whole(django_site):
+    """No limit: nothing is counted, and Django still gets the decoded body."""
+    site = django_site(maxthreads=2, max_body_size=None)
+    size = 3 * 1024 * 1024 + 5
+    with socket.create_connection(("127.0.0.1", site.listener.number), timeout=10) as sock:
+        sock.sendall(_chunked(size, piece=256 * 1024))
+        assert _read_answer(sock) == (200, _size_answer(size))
