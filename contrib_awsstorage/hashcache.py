@@ -8,7 +8,11 @@ given its old mtime (``touch -d``, ``os.utime``) still shows up as changed.
 
 "Racily clean" files (modified within ``RACY_SECONDS`` of being hashed, or
 in the future) are never remembered: the filesystem's clock tick could
-hide a second write in the same tick. The cache is a plain JSON file per
+hide a second write in the same tick. (That test reads the local clock; a
+network filesystem whose server clock is more than ``RACY_SECONDS`` behind
+narrows it, which still needs two same-size writes inside one timestamp
+tick to matter.) On Windows ``st_ctime`` is the creation time, which an
+in-place rewrite does not move, so there the cache is off. The cache is a plain JSON file per
 destination, rewritten atomically only when it changed; a missing,
 damaged or unwritable cache only costs the hashing, never correctness.
 """
@@ -57,7 +61,7 @@ class LocalHashes:
     """
 
     def __init__(self, path: str | None):
-        self.path = path
+        self.path = path if os.name != "nt" else None
         self.hits = self.misses = 0
         self._old: dict[str, list] = self._load() if path else {}
         self._new: dict[str, list] = {}
@@ -80,7 +84,7 @@ class LocalHashes:
         stat = os.stat(path)
         signature = _signature(stat)
         known = self._old.get(path)
-        if known is not None and known[:-1] == signature:
+        if isinstance(known, list) and len(known) == len(signature) + 1 and known[:-1] == signature:
             with self._lock:
                 self.hits += 1
                 self._new[path] = known

@@ -10,7 +10,8 @@ and does its retries as usual.
 
 The hook is only active inside :func:`list_page` (a thread-local flag), so
 every other caller of the shared client still gets botocore's full
-``Contents``.
+``Contents``; whenever the page does not read back exactly (another
+namespace, an entry count that does not match), botocore parses it as usual.
 """
 
 from __future__ import annotations
@@ -22,19 +23,20 @@ from urllib.parse import unquote_plus
 
 __all__ = ["list_page", "parse_contents"]
 
-_S3_NS = "{http://s3.amazonaws.com/doc/2006-03-01/}"
 _CONTENTS = re.compile(rb"<Contents>.*?</Contents>", re.S)  # keys are XML-escaped: no "<" inside
 _RESULT_KEY = "ContribAwsstorageEntries"
 _HANDLER_ID = "contrib_awsstorage.s3listing"
 _active = threading.local()
+_register_lock = threading.Lock()
 
 
-def parse_contents(body: bytes) -> list[tuple[str, int, str]]:
-    """``(key, size, etag)`` of every ``<Contents>`` in a ListObjectsV2 page;
-    keys URL-decoded when the page says ``EncodingType`` url (ETag unquoted)."""
+def parse_contents(body: bytes, decode: bool = True) -> list[tuple[str, int, str]]:
+    """``(key, size, etag)`` of every ``<Contents>`` in a ListObjectsV2 page
+    (ETag unquoted); with ``decode``, keys are URL-decoded when the page says
+    ``EncodingType`` url (as botocore does when it asked for that encoding)."""
     root = ElementTree.fromstring(body)
-    ns = _S3_NS if root.tag.startswith(_S3_NS) else ""
-    decode = (root.findtext(ns + "EncodingType") or "").lower() == "url"
+    ns = root.tag[:root.tag.index("}") + 1] if root.tag.startswith("{") else ""
+    decode = decode and (root.findtext(ns + "EncodingType") or "").lower() == "url"
     entries = []
     for node in root.iter(ns + "Contents"):
         key = node.findtext(ns + "Key") or ""
@@ -45,29 +47,45 @@ def parse_contents(body: bytes) -> list[tuple[str, int, str]]:
 
 
 def _before_parse(response_dict, customized_response_dict, **kwargs):
-    if not getattr(_active, "on", False) or response_dict.get("status_code") != 200:
+    mode = getattr(_active, "mode", None)
+    if mode is None or response_dict.get("status_code") != 200 or _RESULT_KEY in customized_response_dict:
         return
     body = response_dict.get("body")
     if not body:
         return
     try:
-        entries = parse_contents(body)
+        entries = parse_contents(body, decode=mode == "decode")
     except (ElementTree.ParseError, ValueError):
         return  # botocore parses it and reports what is wrong
+    stripped, removed = _CONTENTS.subn(b"", body)
+    if removed != len(entries) or b"Contents>" in stripped:
+        return  # not the page shape we know: botocore's full parse
     customized_response_dict[_RESULT_KEY] = entries
-    response_dict["body"] = _CONTENTS.sub(b"", body)
+    response_dict["body"] = stripped
+
+
+def _install(client) -> None:
+    """Register the hook once per client (botocore's register is not atomic)."""
+    if getattr(client, "_contrib_awsstorage_listing_hook", False):
+        return
+    with _register_lock:
+        if not getattr(client, "_contrib_awsstorage_listing_hook", False):
+            client.meta.events.register("before-parse.s3.ListObjectsV2", _before_parse,
+                                        unique_id=_HANDLER_ID)
+            client._contrib_awsstorage_listing_hook = True
 
 
 def list_page(client, **params) -> tuple[list[tuple[str, int, str]], dict]:
     """One ``list_objects_v2(**params)`` call: ``(entries, response)`` where
     entries are ``(key, size, etag)`` and ``response`` is botocore's parsed
     page without ``Contents`` (``IsTruncated``, ``NextContinuationToken``...)."""
-    client.meta.events.register("before-parse.s3.ListObjectsV2", _before_parse, unique_id=_HANDLER_ID)
-    _active.on = True
+    _install(client)
+    # botocore URL-decodes keys only when it chose the encoding itself.
+    _active.mode = "keep" if "EncodingType" in params else "decode"
     try:
         response = client.list_objects_v2(**params)
     finally:
-        _active.on = False
+        _active.mode = None
     entries = response.pop(_RESULT_KEY, None)
     if entries is None:  # the hook saw no body it could read: botocore's own parse
         entries = [(o["Key"], int(o["Size"]), o["ETag"].strip('"')) for o in response.get("Contents", ())]

@@ -79,7 +79,7 @@ def setting_defaults() -> dict:
     cache_dir = getattr(settings, "AWS_S3_SYNC_CACHE_DIR", None)
     if cache_dir is None or cache_dir is True:
         cache_dir = default_cache_dir()
-    elif cache_dir is not False and not isinstance(cache_dir, (str, os.PathLike)):
+    elif cache_dir is not False and (not isinstance(cache_dir, (str, os.PathLike)) or not os.fspath(cache_dir)):
         raise ImproperlyConfigured(
             f"AWS_S3_SYNC_CACHE_DIR is {cache_dir!r}; it must be a folder path, None (the user "
             "cache folder) or False (no cache). Fix: set it to a path or remove it.")
@@ -215,7 +215,8 @@ def sync(storage, files: dict[str, str], *, delete: bool = False, dry_run: bool 
         keys = {name: storage.key_for(name) for name in files}
         hashes = LocalHashes(hash_cache_path(storage, defaults["cache_dir"]))
         plan = _plan(storage, files, keys, force, threshold, chunksize, uploader, workers, hashes)
-        hashes.save()
+        if not dry_run:
+            hashes.save()
         report.hashed = hashes.misses
         report.unchanged = len(plan.unchanged)
         report.stale = stale_keys(plan, set(keys.values()))

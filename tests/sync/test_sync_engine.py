@@ -113,9 +113,10 @@ def test_bad_cache_dir_setting_names_the_setting(storage, tmp_path, settings):
     import pytest
     from django.core.exceptions import ImproperlyConfigured
 
-    settings.AWS_S3_SYNC_CACHE_DIR = 42
-    with pytest.raises(ImproperlyConfigured, match="AWS_S3_SYNC_CACHE_DIR"):
-        sync_directory(storage, write_tree(tmp_path, small_tree(2)))
+    for bad in (42, ""):
+        settings.AWS_S3_SYNC_CACHE_DIR = bad
+        with pytest.raises(ImproperlyConfigured, match="AWS_S3_SYNC_CACHE_DIR"):
+            sync_directory(storage, write_tree(tmp_path, small_tree(2)))
 
 
 def test_remote_object_changed_behind_our_back_is_caught(storage, tmp_path, s3_client, bucket):
