@@ -308,9 +308,10 @@ def check_targets(name, data, contenders) -> None:
     for label, value, target in checks if name == "generated" else ():
         if value is not None:
             print(f"   {label:42} x{value:6.1f}  (target >= x{target})  {'MET' if value >= target else 'MISSED'}")
-    if "ours-collectstatic" in contenders:
+    if "ours-collectstatic" in contenders and name == "evennia":
         noop = r[("ours-collectstatic", "no-op")][0]
-        print(f"   {'our no-op collectstatic wall time':42} {noop:6.2f} s (vanilla-game target < 1 s)")
+        print(f"   {'our no-op collectstatic wall time':42} {noop:6.2f} s (target < 1 s)  "
+              f"{'MET' if noop < 1 else 'MISSED'}")
 
 
 def main(argv=None) -> int:
