@@ -46,6 +46,7 @@ from django.utils.encoding import force_bytes, force_str, smart_str
 from django.utils.timezone import is_naive, make_naive
 
 from . import s3conf
+from .s3multipart import DEFAULT_PART_WORKERS, upload_in_parts
 from .s3errors import S3ConfigurationError, S3ObjectNotFound, S3StorageError, translate_client_error
 
 try:
@@ -745,16 +746,9 @@ class S3Boto3Storage(Storage):
         if len(body) <= part:
             response = self._call("PutObject", key=key, Key=key, Body=body, **params)
         else:
-            upload_id = self._call("CreateMultipartUpload", key=key, Key=key, **params)["UploadId"]
-            try:
-                view = memoryview(body)
-                parts = [self._upload_part(key, upload_id, number, bytes(view[start:start + part]))
-                         for number, start in enumerate(range(0, len(body), part), start=1)]
-                response = self._call("CompleteMultipartUpload", key=key, Key=key, UploadId=upload_id,
-                                      MultipartUpload={"Parts": parts})
-            except BaseException:
-                self._abort_multipart(key, upload_id)
-                raise
+            response = upload_in_parts(lambda operation, **kw: self._call(operation, key=key, **kw),
+                                       key, body, params, part,
+                                       workers=min(DEFAULT_PART_WORKERS, self.max_pool_connections or 1))
         self._remember(key, len(body), response.get("ETag"), response)
         return response
 

@@ -42,6 +42,7 @@ from .sync_plan import (
     first_pass,
 )
 from .hashcache import LocalHashes, default_cache_dir
+from .s3multipart import DEFAULT_PART_WORKERS
 
 __all__ = ["sync", "sync_directory", "SyncReport", "manifest_hashed_names", "setting_defaults",
            "IMMUTABLE_CACHE_CONTROL", "DEFAULT_WORKERS", "check_sync_storage",
@@ -202,8 +203,11 @@ def sync(storage, files: dict[str, str], *, delete: bool = False, dry_run: bool 
     threshold = multipart_threshold or defaults["multipart_threshold"] or chunksize
     report = SyncReport(dry_run=dry_run, started_at=_now())
     started = time.monotonic()
+    # Parallel parts of big files share the connection pool with the file workers.
+    pool_size = getattr(storage, "max_pool_connections", None) or 10
     uploader = Uploader(storage, threshold=threshold, chunksize=chunksize,
-                        immutable_names=immutable_names)
+                        immutable_names=immutable_names,
+                        part_workers=max(1, min(DEFAULT_PART_WORKERS, pool_size // workers)))
     with _RequestCounter(storage.connection) as counter:
         cleanup = None
         if not dry_run:

@@ -23,6 +23,7 @@ from botocore.exceptions import (
     ResponseStreamingError,
 )
 
+from .s3multipart import DEFAULT_PART_WORKERS, upload_in_parts
 from .sync_plan import FileDecision, StateEntry, body_etag
 
 __all__ = ["IMMUTABLE_CACHE_CONTROL", "Uploader", "with_retries", "is_retryable"]
@@ -58,6 +59,11 @@ def with_retries(call, *, attempts: int = 4, base_delay: float = 0.2, max_delay:
             sleep(random.uniform(0, min(max_delay, base_delay * 2 ** attempt)))
 
 
+_METHODS = {"CreateMultipartUpload": "create_multipart_upload", "UploadPart": "upload_part",
+            "CompleteMultipartUpload": "complete_multipart_upload",
+            "AbortMultipartUpload": "abort_multipart_upload"}
+
+
 def _code(exc) -> str:
     return str(getattr(exc, "response", {}).get("Error", {}).get("Code", ""))
 
@@ -66,7 +72,8 @@ class Uploader:
     """Uploads and deletes for one storage; safe to call from many threads."""
 
     def __init__(self, storage, *, threshold: int, chunksize: int,
-                 immutable_names=frozenset(), attempts: int = 4):
+                 immutable_names=frozenset(), attempts: int = 4,
+                 part_workers: int = DEFAULT_PART_WORKERS):
         self.storage = storage
         self.client = storage.connection
         self.bucket = storage.bucket_name
@@ -74,6 +81,7 @@ class Uploader:
         self.chunksize = chunksize
         self.immutable_names = frozenset(immutable_names)
         self.attempts = attempts
+        self.part_workers = part_workers  # parallel parts of one big file
 
     def _retry(self, call):
         return with_retries(call, attempts=self.attempts)
@@ -95,34 +103,22 @@ class Uploader:
         return StateEntry(decision.md5, etag, len(body)), len(body)
 
     def _multipart(self, key: str, body: bytes, params: dict) -> str:
-        upload_id = self._retry(lambda: self.client.create_multipart_upload(
-            Bucket=self.bucket, Key=key, **params))["UploadId"]
-        try:
-            view = memoryview(body)
-            parts = []
-            for number, start in enumerate(range(0, len(body), self.chunksize), start=1):
-                chunk = bytes(view[start:start + self.chunksize])
-                response = self._retry(lambda: self.client.upload_part(
-                    Bucket=self.bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=chunk))
-                parts.append({"PartNumber": number, "ETag": response["ETag"]})
-            return self._complete(key, upload_id, parts, body)
-        except BaseException:
-            self.abort(key, upload_id)
-            raise
-
-    def _complete(self, key, upload_id, parts, body) -> str:
         expected = body_etag(body, self.threshold, self.chunksize)
-        try:
-            response = self._retry(lambda: self.client.complete_multipart_upload(
-                Bucket=self.bucket, Key=key, UploadId=upload_id, MultipartUpload={"Parts": parts}))
-            return response["ETag"].strip('"')
-        except ClientError as exc:
-            # A retried Complete whose first try did succeed: the object is there.
-            if _code(exc) == "NoSuchUpload":
-                head = self._retry(lambda: self.client.head_object(Bucket=self.bucket, Key=key))
-                if head["ETag"].strip('"') == expected:
-                    return expected
-            raise
+
+        def call(operation, **kwargs):
+            method = getattr(self.client, _METHODS[operation])
+            try:
+                return self._retry(lambda: method(Bucket=self.bucket, **kwargs))
+            except ClientError as exc:
+                # A retried Complete whose first try did succeed: the object is there.
+                if operation == "CompleteMultipartUpload" and _code(exc) == "NoSuchUpload":
+                    head = self._retry(lambda: self.client.head_object(Bucket=self.bucket, Key=key))
+                    if head["ETag"].strip('"') == expected:
+                        return {"ETag": head["ETag"]}
+                raise
+
+        response = upload_in_parts(call, key, body, params, self.chunksize, workers=self.part_workers)
+        return response["ETag"].strip('"')
 
     def abort(self, key: str, upload_id: str) -> None:
         try:
