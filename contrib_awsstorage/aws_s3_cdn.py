@@ -51,6 +51,7 @@ from .s3errors import S3ConfigurationError, S3ObjectNotFound, S3StorageError, tr
 
 try:
     import boto3.session
+    from botocore import xform_name
     from botocore.config import Config
     from botocore.exceptions import BotoCoreError, ClientError, ProfileNotFound
 except ImportError as e:  # pragma: no cover - depends on install
@@ -312,13 +313,6 @@ _URL_ATTRS = frozenset({"custom_domain", "querystring_auth", "url_protocol", "se
                         "bucket_name", "endpoint_url", "region_name", "addressing_style",
                         "use_ssl", "location"})
 _UNSET = object()
-_OPS = {
-    "HeadObject": "head_object", "GetObject": "get_object", "PutObject": "put_object",
-    "DeleteObject": "delete_object", "HeadBucket": "head_bucket", "CreateBucket": "create_bucket",
-    "CreateMultipartUpload": "create_multipart_upload", "UploadPart": "upload_part",
-    "CompleteMultipartUpload": "complete_multipart_upload",
-    "AbortMultipartUpload": "abort_multipart_upload", "CopyObject": "copy_object",
-}
 
 
 @deconstructible
@@ -555,7 +549,7 @@ class S3Boto3Storage(Storage):
     def _call(self, operation, key=None, **kwargs):
         """Run one S3 API call; botocore errors become ``s3errors`` exceptions."""
         self._require_bucket_name()
-        method = getattr(self.connection, _OPS[operation])
+        method = getattr(self.connection, xform_name(operation))  # PutObject -> put_object
         try:
             return method(Bucket=self.bucket_name, **kwargs)
         except (ClientError, BotoCoreError) as exc:

@@ -13,6 +13,7 @@ import random
 import time
 from datetime import datetime, timedelta, timezone
 
+from botocore import xform_name
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
@@ -59,11 +60,6 @@ def with_retries(call, *, attempts: int = 4, base_delay: float = 0.2, max_delay:
             sleep(random.uniform(0, min(max_delay, base_delay * 2 ** attempt)))
 
 
-_METHODS = {"CreateMultipartUpload": "create_multipart_upload", "UploadPart": "upload_part",
-            "CompleteMultipartUpload": "complete_multipart_upload",
-            "AbortMultipartUpload": "abort_multipart_upload"}
-
-
 def _code(exc) -> str:
     return str(getattr(exc, "response", {}).get("Error", {}).get("Code", ""))
 
@@ -106,7 +102,7 @@ class Uploader:
         expected = body_etag(body, self.threshold, self.chunksize)
 
         def call(operation, **kwargs):
-            method = getattr(self.client, _METHODS[operation])
+            method = getattr(self.client, xform_name(operation))
             try:
                 return self._retry(lambda: method(Bucket=self.bucket, **kwargs))
             except ClientError as exc:

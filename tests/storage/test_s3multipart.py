@@ -7,6 +7,7 @@ import threading
 import time
 
 import pytest
+from botocore import xform_name
 
 from contrib_awsstorage.s3multipart import upload_in_parts
 
@@ -16,10 +17,6 @@ PART = 5 * 1024 * 1024  # S3's minimum part size
 class Calls:
     """``call(operation, **kwargs)`` on a boto3 client, recording concurrency;
     ``fail_part`` makes that part number fail once it is sent."""
-
-    METHODS = {"CreateMultipartUpload": "create_multipart_upload", "UploadPart": "upload_part",
-               "CompleteMultipartUpload": "complete_multipart_upload",
-               "AbortMultipartUpload": "abort_multipart_upload"}
 
     def __init__(self, client, bucket, fail_part=None, part_delay=0.0):
         self.client, self.bucket, self.fail_part, self.part_delay = client, bucket, fail_part, part_delay
@@ -35,7 +32,7 @@ class Calls:
                 time.sleep(self.part_delay)
                 if kwargs["PartNumber"] == self.fail_part:
                     raise ConnectionResetError("injected: part lost")
-            return getattr(self.client, self.METHODS[operation])(Bucket=self.bucket, **kwargs)
+            return getattr(self.client, xform_name(operation))(Bucket=self.bucket, **kwargs)
         finally:
             with self.lock:
                 self.in_flight -= 1
