@@ -114,7 +114,7 @@ class Proxy:
 
     def __init__(self, upstream: str, delay: float):
         self.proc, self.url = start_endpoint(
-            ["contrib_awsstorage.faultproxy", "--upstream", upstream, "--delay", str(delay)])
+            ["tools.faultproxy", "--upstream", upstream, "--delay", str(delay)])
 
     def _call(self, method, path):
         request = urllib.request.Request(self.url + "/__faultproxy__/" + path, method=method,

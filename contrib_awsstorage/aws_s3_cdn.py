@@ -45,9 +45,9 @@ from django.utils.deconstruct import deconstructible
 from django.utils.encoding import force_bytes, force_str, smart_str
 from django.utils.timezone import is_naive, make_naive
 
-from . import s3conf
-from .s3multipart import DEFAULT_PART_WORKERS, upload_in_parts
-from .s3errors import S3ConfigurationError, S3ObjectNotFound, S3StorageError, translate_client_error
+from .s3 import conf as s3conf
+from .s3.multipart import DEFAULT_PART_WORKERS, upload_in_parts
+from .s3.errors import S3ConfigurationError, S3ObjectNotFound, S3StorageError, translate_client_error
 
 try:
     import boto3.session
@@ -59,8 +59,8 @@ except ImportError as e:  # pragma: no cover - depends on install
 
 # Moved to their own modules; re-exported so every historic import path
 # (settings, migrations, the seed's documentation) keeps working.
-from .s3file import S3Boto3StorageFile  # noqa: E402
-from .s3urls import (  # noqa: E402
+from .s3.file import S3Boto3StorageFile  # noqa: E402
+from .s3.urls import (  # noqa: E402
     custom_domain_url,
     object_url,
     presigned_url,
@@ -584,7 +584,7 @@ class S3Boto3Storage(Storage):
         real = headers.get("x-amz-bucket-region") or response.get("BucketRegion")
         configured = self.region_name or self.connection.meta.region_name
         if real and configured and real != configured:
-            from .s3errors import S3WrongRegion
+            from .s3.errors import S3WrongRegion
 
             raise S3WrongRegion(
                 f"S3 HeadBucket on bucket '{self.bucket_name}' failed: the bucket is in region "
@@ -601,7 +601,7 @@ class S3Boto3Storage(Storage):
         with self._bucket_lock:
             if self._bucket_checked:
                 return
-            from .s3errors import S3BucketNotFound
+            from .s3.errors import S3BucketNotFound
 
             try:
                 self.check_bucket()

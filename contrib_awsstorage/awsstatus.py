@@ -16,7 +16,7 @@ from evennia.commands.cmdset import CmdSet
 from evennia.utils.evtable import EvTable
 from evennia.utils.utils import class_from_module
 
-from .offreactor import call_bounded
+from .web.offreactor import call_bounded
 
 COMMAND_DEFAULT_CLASS = class_from_module(settings.COMMAND_DEFAULT_CLASS)
 
@@ -206,7 +206,7 @@ class CmdAwsStatus(COMMAND_DEFAULT_CLASS):
                                    web_section(self._web_root(), width)]))
 
     def _send_status_error(self, exc) -> None:
-        from .s3errors import scrub
+        from .s3.errors import scrub
 
         reason = scrub(f"{type(exc).__name__}: {exc}")
         self.caller.msg("\n".join([
@@ -243,7 +243,7 @@ class CmdAwsStatus(COMMAND_DEFAULT_CLASS):
         )
 
     def _send_check_error(self, exc) -> None:
-        from .s3errors import scrub
+        from .s3.errors import scrub
 
         self.caller.msg(f"The diagnostics did not finish: {scrub(f'{type(exc).__name__}: {exc}')}")
 

@@ -34,7 +34,7 @@ def check_storage_settings(app_configs=None, **kwargs):
     try:
         results = offline(require_storage=False)
     except Exception as exc:  # a check must never take every command down with it
-        from .s3errors import scrub
+        from .s3.errors import scrub
 
         return [checks.Warning(
             f"the storage settings could not be checked: {scrub(f'{type(exc).__name__}: {exc}')}",

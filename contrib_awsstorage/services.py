@@ -20,11 +20,14 @@ from evennia.server.portal.service import EvenniaPortalService
 from evennia.server.service import EvenniaServerService
 from twisted.application import internet
 from twisted.internet import defer
+from twisted.logger import Logger
 
 from . import webserver
-from .static_redirect import static_resource
+from .web.static_redirect import static_resource
 
 __all__ = ["AWSStorageServerService", "AWSStoragePortalService"]
+
+_log = Logger(namespace="contrib_awsstorage.services")
 
 _PLUGINS_MISSING = (
     "WARNING: settings.WEB_PLUGINS_MODULE not found - "
@@ -85,7 +88,7 @@ class AWSStorageServerService(EvenniaServerService):
         else:
             d = defer.succeed(None)
         d.addCallback(lambda _: self.shutdown("reload", _reactor_stopping=True))
-        d.addErrback(lambda f: webserver._log.failure("Shutdown after SIGINT failed", f))
+        d.addErrback(lambda f: _log.failure("Shutdown after SIGINT failed", f))
         d.addBoth(lambda _: reactor.stop())
         return d
 

@@ -13,6 +13,7 @@ import threading
 
 import pytest
 
+from contrib_awsstorage.aws_s3_cdn import S3Boto3Storage
 from contrib_awsstorage.embedded_s3 import DEFAULT_CREDENTIALS, DEFAULT_REGION, EmbeddedS3
 
 # Never let a test reach real AWS with a developer's real credentials.
@@ -100,3 +101,32 @@ def pytest_ignore_collect(collection_path, config):
     if "ingame" in collection_path.parts and os.environ.get("DJANGO_SETTINGS_MODULE") != INGAME_SETTINGS:
         return True
     return None
+
+
+# -- storages bound to the embedded S3 server (tests/sync overrides the first two) --
+
+@pytest.fixture
+def make_storage(s3_settings):
+    """Build a storage class with OPTIONS, on the test bucket (settings already point there)."""
+
+    def make(cls=S3Boto3Storage, **options):
+        return cls(**options)
+
+    return make
+
+
+@pytest.fixture
+def storage(make_storage):
+    return make_storage()
+
+
+@pytest.fixture
+def counted(request_counter):
+    """Attach the request counter to a storage's client; returns the counter."""
+
+    def attach(storage):
+        request_counter.attach(storage.connection)
+        request_counter.reset()
+        return request_counter
+
+    return attach

@@ -4,7 +4,7 @@
   without boto3/botocore;
 - the app, its system checks, its management commands and the engines work
   in a plain Django project: no Evennia, no Twisted.
-(The storage layer's own rule is tested in tests/storage.)
+(The storage layer's own rule is tested in tests/aws_s3_cdn.)
 Each case runs in a fresh interpreter with the forbidden packages blocked.
 """
 
@@ -44,7 +44,10 @@ def test_web_layer_imports_and_builds_without_boto3():
         from django.conf import settings
         settings.configure(USE_TZ=True, UPSTREAM_IPS=["127.0.0.1", "10.0.0.0/8"])
         django.setup()
-        from contrib_awsstorage import forwarded, static_redirect, staticroot, webserver
+        from contrib_awsstorage import webserver
+        from contrib_awsstorage.web import forwarded
+        from contrib_awsstorage.web import static_redirect
+        from contrib_awsstorage.web import staticroot
         pool = webserver.LockableThreadPool(minthreads=1, maxthreads=2)
         root = webserver.DjangoWebRoot(pool)
         site = webserver.Website(root)
@@ -74,7 +77,9 @@ def test_app_checks_and_commands_load_without_evennia_or_twisted(command):
         checks.run_checks()
         cmd = load_command_class("contrib_awsstorage", {command!r})
         cmd.create_parser("manage.py", {command!r})
-        from contrib_awsstorage import diagnostics, sync, sync_collect, syncrecord
+        from contrib_awsstorage import diagnostics, sync
+        from contrib_awsstorage.sync import collect as sync_collect
+        from contrib_awsstorage.sync import record as syncrecord
     """)
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.strip().endswith("OK")

@@ -41,7 +41,7 @@ def test_settings_table_matches_the_options_table():
     from update_readme import render
 
     assert render(README) == README, "run: python tools/update_readme.py"
-    from contrib_awsstorage.s3conf import OPTIONS
+    from contrib_awsstorage.s3.conf import OPTIONS
 
     for opt in OPTIONS.values():
         for name in opt.settings:

@@ -1,4 +1,4 @@
-"""Regenerate the README's settings table from ``contrib_awsstorage.s3conf``.
+"""Regenerate the README's settings table from ``contrib_awsstorage.s3.conf``.
 
 Run ``python tools/update_readme.py`` after changing the options table; the
 test suite fails while the README and the table disagree.
@@ -15,7 +15,7 @@ START, END = "<!-- settings-table:start -->", "<!-- settings-table:end -->"
 
 
 def render(readme: str) -> str:
-    from contrib_awsstorage.s3conf import settings_table_markdown
+    from contrib_awsstorage.s3.conf import settings_table_markdown
 
     block = f"{START}\n{settings_table_markdown()}\n{END}"
     return re.sub(re.escape(START) + r".*?" + re.escape(END), lambda _: block, readme, flags=re.S)

@@ -57,7 +57,7 @@ def run(write: bool = True, online: bool = True, budget: float | None = None) ->
         try:
             storage = probe_storage(target, values)
         except Exception as exc:  # e.g. a botocore Config the client rejects
-            from contrib_awsstorage.s3errors import scrub
+            from contrib_awsstorage.s3.errors import scrub
 
             results.append(CheckResult("online", FAIL, scrub(f"cannot create the storage: {exc}"),
                                        "correct the storage settings named above.",

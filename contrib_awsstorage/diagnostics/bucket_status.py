@@ -63,7 +63,7 @@ def _count(storage, info: dict, deadline: float) -> None:
 def _probe_target(target, deadline: float) -> dict:
     from botocore.exceptions import BotoCoreError, ClientError
 
-    from contrib_awsstorage.s3errors import S3StorageError, scrub, translate_client_error
+    from contrib_awsstorage.s3.errors import S3StorageError, scrub, translate_client_error
 
     values, problems = resolve(target)
     if values is None:
@@ -94,7 +94,7 @@ def _probe_target(target, deadline: float) -> dict:
         info["fix"] = scrub(getattr(err, "fix", ""))
         return info
     try:
-        from contrib_awsstorage.syncrecord import read_last_run
+        from contrib_awsstorage.sync.record import read_last_run
 
         info["last_sync"] = read_last_run(storage)
     except ImportError:
@@ -153,7 +153,7 @@ def snapshot(refresh: bool = False, ttl: float = DEFAULT_TTL, budget: float = DE
                 try:
                     box["value"] = _take(budget)
                 except Exception as exc:  # never let a probe bug kill the caller
-                    from contrib_awsstorage.s3errors import scrub
+                    from contrib_awsstorage.s3.errors import scrub
 
                     box["error"] = scrub(f"{type(exc).__name__}: {exc}")
 

@@ -73,7 +73,7 @@ class TargetProbe(ProbeObjectSteps):
 
     def _fail_from(self, check, exc, operation, key=None):
         """A FAIL line from a botocore error, via the storage's translator."""
-        from contrib_awsstorage.s3errors import S3StorageError, scrub, translate_client_error
+        from contrib_awsstorage.s3.errors import S3StorageError, scrub, translate_client_error
 
         err = translate_client_error(exc, operation, self.bucket, key,
                                      region=self.client.meta.region_name)
@@ -100,7 +100,7 @@ class TargetProbe(ProbeObjectSteps):
         return self.results
 
     def _unexpected(self, step, exc):
-        from contrib_awsstorage.s3errors import S3StorageError, scrub
+        from contrib_awsstorage.s3.errors import S3StorageError, scrub
 
         if isinstance(exc, S3StorageError):
             self._add(step, FAIL, scrub(exc.summary), scrub(exc.fix), exc.code)
@@ -124,7 +124,7 @@ class TargetProbe(ProbeObjectSteps):
             return
         found, where = chain_credentials(storage)
         if found is None:
-            from contrib_awsstorage.s3errors import CREDENTIAL_PLACES
+            from contrib_awsstorage.s3.errors import CREDENTIAL_PLACES
 
             self._add("credentials", FAIL,
                       f"no AWS credentials found{where} (looked in: {'; '.join(CREDENTIAL_PLACES)}).",
@@ -247,12 +247,12 @@ class TargetProbe(ProbeObjectSteps):
 
     def check_sync(self):
         try:
-            from contrib_awsstorage.syncrecord import read_last_run
+            from contrib_awsstorage.sync.record import read_last_run
         except ImportError:
             self._add("sync", WARN, "no sync recorded yet (this install has no sync engine).",
                       "run 'evennia collectstatic' or 'evennia s3_migrate_static'.")
             return
-        from contrib_awsstorage.s3errors import S3StorageError, scrub
+        from contrib_awsstorage.s3.errors import S3StorageError, scrub
 
         try:
             record = read_last_run(self.storage)
@@ -265,7 +265,7 @@ class TargetProbe(ProbeObjectSteps):
 
 def sync_result(record: dict | None, alias: str) -> CheckResult:
     """The 'last sync' line from a sync record (``None``: never synced)."""
-    from contrib_awsstorage.s3errors import scrub
+    from contrib_awsstorage.s3.errors import scrub
 
     command = "s3_migrate_static" if alias == "staticfiles" else "s3_migrate_static --source media"
     if not record:

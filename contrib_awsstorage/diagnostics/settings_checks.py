@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
-from ..s3conf import REGION_NAME_RE
+from ..s3.conf import REGION_NAME_RE
 from .results import FAIL, OK, WARN, CheckResult
 from .targets import DJANGO_DEFAULTS, STORAGE_MODULE, SUGGESTED, Target, load_targets
 
@@ -154,7 +154,7 @@ _DEFAULT_SETTINGS = {
 
 def resolve_with_names(target: Target):
     """(values or None, {attr: the setting name to edit}, results)."""
-    from contrib_awsstorage import s3conf
+    from contrib_awsstorage.s3 import conf as s3conf
 
     results, override = [], {}
     location, source = _raw_option(target, "location", "AWS_LOCATION")
@@ -166,7 +166,7 @@ def resolve_with_names(target: Target):
     try:
         values, sources = s3conf.resolve_with_sources(target.cls, {**target.options, **override})
     except ImproperlyConfigured as exc:
-        from contrib_awsstorage.s3errors import scrub
+        from contrib_awsstorage.s3.errors import scrub
 
         text = scrub(str(exc))
         message, _, fix = text.partition(" Fix: ")
@@ -193,7 +193,7 @@ def target_settings_checks(target: Target) -> list[CheckResult]:
 
 
 def _bucket_results(values: dict, names: dict, alias: str) -> list[CheckResult]:
-    from contrib_awsstorage import s3conf
+    from contrib_awsstorage.s3 import conf as s3conf
 
     bucket, name = values.get("bucket_name"), names["bucket_name"]
     if not bucket:
@@ -335,7 +335,7 @@ def _static_url_results(values: dict, alias: str) -> list[CheckResult]:
     try:
         base = storage_url_base(values)
     except Exception as exc:  # url() of a misconfigured storage: reported elsewhere
-        from contrib_awsstorage.s3errors import scrub
+        from contrib_awsstorage.s3.errors import scrub
 
         return [_result(WARN, f"could not compute the storage URL ({scrub(exc)}).",
                         "run 'evennia s3_check' for details.", alias, "W002")]

@@ -13,8 +13,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from django.core.files.storage import storages as handler
 
-from contrib_awsstorage.faultproxy import FaultProxy
-from contrib_awsstorage.syncrecord import write_last_run
+from tools.faultproxy import FaultProxy
+from contrib_awsstorage.sync.record import write_last_run
 
 
 def _deny(s3_client, bucket, action, resource_suffix="/*"):

@@ -6,8 +6,8 @@ from __future__ import annotations
 import time
 
 from contrib_awsstorage.diagnostics.probes import ORDER
-from contrib_awsstorage.faultproxy import FaultProxy
-from contrib_awsstorage.syncrecord import write_last_run
+from tools.faultproxy import FaultProxy
+from contrib_awsstorage.sync.record import write_last_run
 
 
 def test_all_ok_on_a_working_public_bucket(run_check, public_bucket_both, s3_client):

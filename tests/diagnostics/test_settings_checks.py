@@ -15,7 +15,7 @@ from pathlib import Path
 from django.core import checks
 
 from contrib_awsstorage import diagnostics
-from contrib_awsstorage.faultproxy import FaultProxy
+from tools.faultproxy import FaultProxy
 
 from .conftest import MEDIA, STATIC
 

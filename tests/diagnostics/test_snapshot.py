@@ -8,8 +8,8 @@ import time
 from django.core.files.storage import storages as handler
 
 from contrib_awsstorage import diagnostics
-from contrib_awsstorage.faultproxy import FaultProxy
-from contrib_awsstorage.syncrecord import write_last_run
+from tools.faultproxy import FaultProxy
+from contrib_awsstorage.sync.record import write_last_run
 
 
 def _entry(snap, alias):

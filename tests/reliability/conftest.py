@@ -14,7 +14,7 @@ import pytest
 from botocore.config import Config
 
 from contrib_awsstorage.embedded_s3 import DEFAULT_CREDENTIALS, DEFAULT_REGION
-from contrib_awsstorage.faultproxy import FaultProxy
+from tools.faultproxy import FaultProxy
 
 
 def make_client(endpoint_url: str, attempts: int = 1, read_timeout: float = 2.0, **config):

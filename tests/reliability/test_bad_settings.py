@@ -9,7 +9,7 @@ import pytest
 from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 
-from contrib_awsstorage import s3conf
+from contrib_awsstorage.s3 import conf as s3conf
 from contrib_awsstorage.aws_s3_cdn import S3Boto3Storage
 
 OURS = "contrib_awsstorage.aws_s3_cdn.S3Boto3Storage"

@@ -25,7 +25,7 @@ from botocore.exceptions import (
     ResponseStreamingError,
 )
 
-from contrib_awsstorage.faultproxy import FaultProxy, FaultRule
+from tools.faultproxy import FaultProxy, FaultRule
 
 from .conftest import make_client
 
@@ -226,7 +226,7 @@ def _post(url, payload=None):
 
 def test_runs_as_its_own_process(s3_server, bucket, s3_client):
     proc = subprocess.Popen(
-        [sys.executable, "-m", "contrib_awsstorage.faultproxy", "--upstream", s3_server.endpoint_url,
+        [sys.executable, "-m", "tools.faultproxy", "--upstream", s3_server.endpoint_url,
          "--delay", "0.01", "--port", "0"],
         stdout=subprocess.PIPE, text=True, cwd=os.path.dirname(os.path.dirname(os.path.dirname(__file__))),
     )
@@ -254,7 +254,7 @@ def test_runs_as_its_own_process(s3_server, bucket, s3_client):
 
 def test_command_line_faults(s3_server, bucket):
     proc = subprocess.Popen(
-        [sys.executable, "-m", "contrib_awsstorage.faultproxy", "--upstream", s3_server.endpoint_url,
+        [sys.executable, "-m", "tools.faultproxy", "--upstream", s3_server.endpoint_url,
          "--fault", "503", "--rate", "1", "--writes-only"],
         stdout=subprocess.PIPE, text=True, cwd=os.path.dirname(os.path.dirname(os.path.dirname(__file__))),
     )

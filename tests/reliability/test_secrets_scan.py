@@ -15,7 +15,7 @@ import time
 import pytest
 from concurrent.futures import ThreadPoolExecutor
 
-from contrib_awsstorage.faultproxy import FaultProxy
+from tools.faultproxy import FaultProxy
 
 from .trees import ROOT, make_tree
 

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from contrib_awsstorage.forwarded import TrustedProxies, parse_node
+from contrib_awsstorage.web.forwarded import TrustedProxies, parse_node
 
 from .loadgen import WebStack
 

@@ -14,7 +14,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from django.core.files.base import ContentFile
 
 from contrib_awsstorage.aws_s3_cdn import S3Boto3Storage
-from contrib_awsstorage.s3errors import S3StorageError
+from contrib_awsstorage.s3.errors import S3StorageError
 
 MB = 1024 * 1024
 PART = 5 * MB

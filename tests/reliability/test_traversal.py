@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from contrib_awsstorage.aws_s3_cdn import S3Boto3Storage, safe_join
-from contrib_awsstorage.s3errors import S3StorageError
+from contrib_awsstorage.s3.errors import S3StorageError
 
 from .loadgen import WebStack
 

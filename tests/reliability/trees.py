@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from contrib_awsstorage.syncrecord import STATE_DIR
+from contrib_awsstorage.sync.record import STATE_DIR
 
 ROOT = Path(__file__).resolve().parents[2]
 MB = 1024 * 1024

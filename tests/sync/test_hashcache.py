@@ -8,8 +8,8 @@ import os
 
 import pytest
 
-from contrib_awsstorage import hashcache
-from contrib_awsstorage.hashcache import LocalHashes
+from contrib_awsstorage.sync import hashcache
+from contrib_awsstorage.sync.hashcache import LocalHashes
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import os
 from hypothesis import given
 from hypothesis import strategies as st
 
-from contrib_awsstorage.sync_plan import (
+from contrib_awsstorage.sync.plan import (
     UNCHANGED, UPLOAD, VERIFY, Remote, StateEntry, body_etag, decide, walk_tree,
 )
 
@@ -66,7 +66,7 @@ def test_ranged_listing_bounds_cover_everything(count, page):
     from concurrent.futures import ThreadPoolExecutor
     from types import SimpleNamespace
 
-    from contrib_awsstorage.sync_plan import list_remote
+    from contrib_awsstorage.sync.plan import list_remote
 
     keys = sorted(f"p/{i:03d}" for i in range(count * 2))
 

@@ -11,10 +11,10 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from contrib_awsstorage import syncrecord
-from contrib_awsstorage.faultproxy import FaultProxy
+from contrib_awsstorage.sync import record as syncrecord
+from tools.faultproxy import FaultProxy
 from contrib_awsstorage.sync import sync_directory
-from contrib_awsstorage.sync_execute import with_retries
+from contrib_awsstorage.sync.execute import with_retries
 
 from .helpers import RejectingStorage, body, keys, small_tree, write_tree
 

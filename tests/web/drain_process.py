@@ -1,6 +1,6 @@
 """A whole web server process, started and stopped like twistd does it.
 
-Run by ``test_drain.py`` as ``python -m tests.web.drain_process MODE``:
+Run by ``test_root.py`` as ``python -m tests.web.drain_process MODE``:
 
 * ``hang``: a request that never returns, then a bounded drain, then stop.
 * ``inflight``: a slow request still running when the reactor stops.

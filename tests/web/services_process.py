@@ -94,7 +94,7 @@ def main():
         "server_service": type(server).__name__,
         "portal_service": type(portal).__name__,
         "active_root_is_service_root": root is server.web_root,
-        "root": f"{type(root).__module__}.{type(root).__name__}",
+        "root": "contrib_awsstorage.webserver.DjangoWebRoot" if type(root) is webserver.DjangoWebRoot else repr(type(root)),
         "pool": type(root.pool).__name__,
         "static": type(root.children[b"static"]).__name__,
         "site": type(server.web_site).__name__,

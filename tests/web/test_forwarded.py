@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
-from contrib_awsstorage.forwarded import TrustedProxies, parse_node
+from contrib_awsstorage.web.forwarded import TrustedProxies, parse_node
 from contrib_awsstorage.webserver import Website
 
 from .harness import Listener, in_reactor, request, wait_for

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from twisted.web import resource, server
 
-from contrib_awsstorage.static_redirect import StaticRedirect, is_remote_static_url, static_resource
+from contrib_awsstorage.web.static_redirect import StaticRedirect, is_remote_static_url, static_resource
 from contrib_awsstorage.webserver import PrivateStaticRoot
 
 from .harness import Listener, get, raw_get

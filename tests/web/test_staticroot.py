@@ -9,7 +9,7 @@ from email.utils import formatdate
 import pytest
 from twisted.web import resource
 
-from contrib_awsstorage.staticroot import DEFAULT_CACHE_CONTROL
+from contrib_awsstorage.web.staticroot import DEFAULT_CACHE_CONTROL
 from contrib_awsstorage.webserver import PrivateStaticRoot, Website
 
 from .harness import Listener, get, in_reactor, raw_get, wait_for

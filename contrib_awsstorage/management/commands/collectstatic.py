@@ -24,7 +24,7 @@ from django.core.files.storage import storages
 from django.core.management.base import CommandError
 
 from contrib_awsstorage.management.commands.s3_migrate_static import FrozenHeapMixin
-from contrib_awsstorage.s3errors import S3StorageError
+from contrib_awsstorage.s3.errors import S3StorageError
 from contrib_awsstorage.sync import check_sync_storage, is_sync_storage
 
 LAUNCHER_MODULE = "evennia.server.evennia_launcher"
@@ -111,7 +111,7 @@ class Command(FrozenHeapMixin, DjangoCollectstatic):
         return self._summary(result, target)
 
     def _collect(self, storage):
-        from contrib_awsstorage.sync_collect import collect
+        from contrib_awsstorage.sync.collect import collect
 
         def progress(name, outcome):
             if outcome in ("uploaded", "deleted"):

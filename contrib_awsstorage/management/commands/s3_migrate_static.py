@@ -16,7 +16,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.files.storage import storages
 from django.core.management.base import BaseCommand, CommandError
 
-from contrib_awsstorage.s3errors import S3AccessDenied, S3ConfigurationError, S3StorageError
+from contrib_awsstorage.s3.errors import S3AccessDenied, S3ConfigurationError, S3StorageError
 from contrib_awsstorage.sync import check_sync_storage, sync_directory
 
 EXIT_FAILED, EXIT_CONFIG = 1, 2

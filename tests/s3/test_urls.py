@@ -14,7 +14,7 @@ from botocore.config import Config
 from django.core.files.base import ContentFile
 
 from contrib_awsstorage.aws_s3_cdn import S3Boto3Storage, S3StaticStorage
-from contrib_awsstorage.s3urls import (
+from contrib_awsstorage.s3.urls import (
     custom_domain_url,
     object_url,
     strip_signing_parameters,

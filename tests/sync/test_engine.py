@@ -7,9 +7,9 @@ import json
 import os
 import time
 
-from contrib_awsstorage import syncrecord
+from contrib_awsstorage.sync import record as syncrecord
 from contrib_awsstorage.sync import IMMUTABLE_CACHE_CONTROL, sync, sync_directory
-from contrib_awsstorage.sync_plan import MANIFEST_NAME, walk_tree
+from contrib_awsstorage.sync.plan import MANIFEST_NAME, walk_tree
 
 from .helpers import body, keys, request_paths, small_tree, write_tree
 
@@ -89,7 +89,7 @@ def test_changed_file_with_mtime_in_the_past_is_uploaded(storage, tmp_path, s3_c
 
 def test_warm_checksum_cache_reads_no_file_and_still_sees_a_change(storage, tmp_path, s3_client, bucket,
                                                                    monkeypatch):
-    from contrib_awsstorage import hashcache
+    from contrib_awsstorage.sync import hashcache
 
     monkeypatch.setattr(hashcache, "RACY_SECONDS", -3600.0)  # the test's files count as settled
     root = write_tree(tmp_path, small_tree(8))
@@ -307,7 +307,7 @@ def test_parallel_ranged_listing_finds_every_key(storage, s3_client, bucket):
     """Ranges split at expected keys; keys nobody expected are still listed."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from contrib_awsstorage.sync_plan import list_remote
+    from contrib_awsstorage.sync.plan import list_remote
 
     expected = [f"static/f{i:02d}.css" for i in range(0, 24, 2)]
     unexpected = [f"static/f{i:02d}.css" for i in range(1, 24, 6)] + ["static/zz.js", "static/a.js"]

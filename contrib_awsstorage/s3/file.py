@@ -26,8 +26,8 @@ from django.core.files.base import File
 from django.utils.deconstruct import deconstructible
 from django.utils.encoding import force_bytes, force_str
 
-from . import s3conf
-from .s3errors import S3StorageError
+from . import conf as s3conf
+from .errors import S3StorageError
 
 __all__ = ["S3Boto3StorageFile"]
 

@@ -20,8 +20,8 @@ from django.conf import settings
 from django.contrib.staticfiles.finders import get_finders
 from django.contrib.staticfiles.storage import HashedFilesMixin, ManifestStaticFilesStorage
 
-from .sync import SyncReport, sync
-from .sync_plan import walk_tree
+from .engine import SyncReport, sync
+from .plan import walk_tree
 
 __all__ = ["find_static_files", "collect", "CollectResult"]
 

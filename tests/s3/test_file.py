@@ -7,10 +7,11 @@ import hashlib
 import pytest
 from django.core.files.base import ContentFile
 
-from contrib_awsstorage import aws_s3_cdn, s3file
+from contrib_awsstorage import aws_s3_cdn
+from contrib_awsstorage.s3 import file as s3file
 from contrib_awsstorage.aws_s3_cdn import SOURCE_MD5_METADATA_KEY
-from contrib_awsstorage.s3errors import S3StorageError
-from contrib_awsstorage.s3file import S3Boto3StorageFile
+from contrib_awsstorage.s3.errors import S3StorageError
+from contrib_awsstorage.s3.file import S3Boto3StorageFile
 
 MIB = 1024 * 1024
 

@@ -24,8 +24,8 @@ from botocore.exceptions import (
     ResponseStreamingError,
 )
 
-from .s3multipart import DEFAULT_PART_WORKERS, upload_in_parts
-from .sync_plan import FileDecision, StateEntry, body_etag
+from ..s3.multipart import DEFAULT_PART_WORKERS, upload_in_parts
+from .plan import FileDecision, StateEntry, body_etag
 
 __all__ = ["IMMUTABLE_CACHE_CONTROL", "Uploader", "with_retries", "is_retryable"]
 
@@ -139,7 +139,7 @@ class Uploader:
 
     def head_source_md5(self, key: str) -> str | None:
         """The source checksum our storage stored in the object's metadata."""
-        from .sync_plan import SOURCE_MD5_METADATA_KEY
+        from .plan import SOURCE_MD5_METADATA_KEY
 
         head = self._retry(lambda: self.client.head_object(Bucket=self.bucket, Key=key))
         return (head.get("Metadata") or {}).get(SOURCE_MD5_METADATA_KEY)

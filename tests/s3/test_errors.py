@@ -12,7 +12,7 @@ from django.core.exceptions import ImproperlyConfigured, PermissionDenied
 from django.core.files.base import ContentFile
 
 from contrib_awsstorage.aws_s3_cdn import S3Boto3Storage
-from contrib_awsstorage.s3errors import (
+from contrib_awsstorage.s3.errors import (
     S3AccessDenied,
     S3AclNotSupported,
     S3BucketNotFound,
@@ -238,7 +238,7 @@ def test_raised_errors_carry_no_botocore_traceback_but_keep_the_original(s3_sett
     from django.core.files.base import ContentFile
 
     from contrib_awsstorage.aws_s3_cdn import S3Boto3Storage
-    from contrib_awsstorage.s3errors import S3StorageError
+    from contrib_awsstorage.s3.errors import S3StorageError
 
     storage = S3Boto3Storage(bucket_name="no-such-bucket-for-this-test")
     with pytest.raises(S3StorageError) as caught:

@@ -16,7 +16,7 @@ from urllib import parse as urlparse
 
 from django.utils.encoding import filepath_to_uri
 
-from . import s3conf
+from . import conf as s3conf
 
 __all__ = [
     "custom_domain_url",

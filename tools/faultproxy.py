@@ -11,7 +11,7 @@ In-process::
 
 As its own process (the first stdout line is ``ENDPOINT <url>``)::
 
-    python -m contrib_awsstorage.faultproxy --upstream URL --delay 0.02
+    python -m tools.faultproxy --upstream URL --delay 0.02
 
 Control endpoints (never counted, never faulted): ``GET /__faultproxy__/stats``
 (JSON), ``POST /__faultproxy__/reset``, ``POST /__faultproxy__/faults`` (JSON
@@ -703,7 +703,7 @@ def main(argv=None) -> int:
             every=args.every, writes_only=args.writes_only, after_upstream=args.after_upstream,
             stall_seconds=args.stall_seconds, seed=args.seed,
         )
-    from .embedded_s3 import serve_until_signalled
+    from contrib_awsstorage.embedded_s3 import serve_until_signalled
 
     return serve_until_signalled(proxy)
 

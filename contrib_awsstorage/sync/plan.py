@@ -21,8 +21,8 @@ import os
 from dataclasses import dataclass, field
 
 from .hashcache import md5_file
-from .s3listing import list_page
-from .syncrecord import STATE_DIR, prefix_of, state_key
+from ..s3.listing import list_page
+from .record import STATE_DIR, prefix_of, state_key
 
 __all__ = ["LocalFile", "Remote", "StateEntry", "FileDecision", "Plan", "MANIFEST_NAME",
            "walk_tree", "md5_file", "body_etag", "decide", "list_remote", "submit_listing",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from botocore.exceptions import ClientError
 
-from contrib_awsstorage.s3listing import list_page, parse_contents
+from contrib_awsstorage.s3.listing import list_page, parse_contents
 
 # Keys that URL encoding and XML escaping both have to get right.
 AWKWARD = ["plain.css", "with space.js", "plus+sign.svg", "amp&lt.txt", "quote\"'.txt",
@@ -75,7 +75,7 @@ def page(ns: str = 'xmlns="http://s3.amazonaws.com/doc/2006-03-01/"', prefix: st
 
 
 def run_hook(body: bytes, times: int = 1):
-    from contrib_awsstorage import s3listing
+    from contrib_awsstorage.s3 import listing as s3listing
 
     response, custom = {"status_code": 200, "body": body}, {}
     s3listing._active.mode = "decode"
@@ -105,7 +105,7 @@ def test_concurrent_first_calls_register_the_hook_once(make_storage, filled):
     the hook twice per page (the ranged listing starts 8 threads at once)."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from contrib_awsstorage.s3listing import _before_parse
+    from contrib_awsstorage.s3.listing import _before_parse
 
     client = make_storage().connection  # a fresh client: nothing registered yet
     with ThreadPoolExecutor(16) as pool:

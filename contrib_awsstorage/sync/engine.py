@@ -25,10 +25,10 @@ from datetime import datetime, timezone
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from . import syncrecord
-from .s3errors import S3StorageError, scrub, translate_client_error
-from .sync_execute import IMMUTABLE_CACHE_CONTROL, Uploader
-from .sync_plan import (
+from . import record as syncrecord
+from ..s3.errors import S3StorageError, scrub, translate_client_error
+from .execute import IMMUTABLE_CACHE_CONTROL, Uploader
+from .plan import (
     MANIFEST_NAME,
     UNCHANGED,
     gather_listing,
@@ -42,7 +42,7 @@ from .sync_plan import (
     first_pass,
 )
 from .hashcache import LocalHashes, default_cache_dir
-from .s3multipart import DEFAULT_PART_WORKERS
+from ..s3.multipart import DEFAULT_PART_WORKERS
 
 __all__ = ["sync", "sync_directory", "SyncReport", "manifest_hashed_names", "setting_defaults",
            "IMMUTABLE_CACHE_CONTROL", "DEFAULT_WORKERS", "check_sync_storage",

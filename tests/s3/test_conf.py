@@ -6,9 +6,9 @@ import pytest
 from botocore.config import Config
 from django.core.exceptions import ImproperlyConfigured
 
-from contrib_awsstorage import s3conf
+from contrib_awsstorage.s3 import conf as s3conf
 from contrib_awsstorage.aws_s3_cdn import S3Boto3Storage, S3ManifestStaticStorage, S3StaticStorage
-from contrib_awsstorage.s3conf import OPTIONS, resolve_options, resolve_with_sources, validate_bucket_name
+from contrib_awsstorage.s3.conf import OPTIONS, resolve_options, resolve_with_sources, validate_bucket_name
 
 
 @pytest.fixture
@@ -213,7 +213,7 @@ def test_client_signs_with_the_key_precedence_picks(s3_settings, monkeypatch):
 
 
 def test_bad_region_or_missing_profile_is_a_configuration_error(s3_settings):
-    from contrib_awsstorage.s3errors import S3ConfigurationError
+    from contrib_awsstorage.s3.errors import S3ConfigurationError
 
     with pytest.raises(S3ConfigurationError, match="AWS_S3_REGION_NAME"):
         S3Boto3Storage(region_name="eu west 1").connection

@@ -47,7 +47,7 @@ def read_last_run(storage) -> dict | None:
     """
     from botocore.exceptions import BotoCoreError, ClientError
 
-    from .s3errors import translate_client_error
+    from ..s3.errors import translate_client_error
 
     key = state_key(storage, LAST_RUN_NAME)
     try:
@@ -74,7 +74,7 @@ def write_last_run(storage, record: dict) -> None:
     """
     from botocore.exceptions import BotoCoreError, ClientError
 
-    from .s3errors import translate_client_error
+    from ..s3.errors import translate_client_error
 
     key = state_key(storage, LAST_RUN_NAME)
     body = json.dumps({"version": RECORD_VERSION, **record}, sort_keys=True).encode()

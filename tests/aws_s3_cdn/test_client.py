@@ -136,7 +136,11 @@ def test_storage_layer_imports_without_evennia_or_twisted():
         from django.conf import settings
         settings.configure(USE_TZ=True)
         django.setup()
-        from contrib_awsstorage import aws_s3_cdn, s3conf, s3errors, s3file, s3urls
+        from contrib_awsstorage import aws_s3_cdn
+        from contrib_awsstorage.s3 import conf as s3conf
+        from contrib_awsstorage.s3 import errors as s3errors
+        from contrib_awsstorage.s3 import file as s3file
+        from contrib_awsstorage.s3 import urls as s3urls
         s = aws_s3_cdn.S3StaticStorage(bucket_name="abc", custom_domain="cdn.example.com")
         assert s.url("x.css") == "https://cdn.example.com/x.css"
         s3file.S3Boto3StorageFile("k", "w", s).abort()

@@ -9,7 +9,7 @@ import time
 import pytest
 from botocore import xform_name
 
-from contrib_awsstorage.s3multipart import upload_in_parts
+from contrib_awsstorage.s3.multipart import upload_in_parts
 
 PART = 5 * 1024 * 1024  # S3's minimum part size
 

@@ -59,6 +59,6 @@ def static_resource(static_root: str, static_url):
     if is_remote_static_url(static_url):
         url = str(static_url)
         return StaticRedirect(url)
-    from .webserver import PrivateStaticRoot
+    from .staticroot import PrivateStaticRoot
 
     return PrivateStaticRoot(static_root)
