@@ -28,38 +28,52 @@ The file object ``open()`` returns lives in ``s3file``, URL building in
 
 from __future__ import annotations
 
-import gzip as gzip_module
 import hashlib
 import io
-import mimetypes
 import os
-import posixpath
 import threading
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 
 from django.contrib.staticfiles.storage import ManifestFilesMixin
-from django.core.exceptions import ImproperlyConfigured, SuspiciousFileOperation, SuspiciousOperation
+from django.core.exceptions import ImproperlyConfigured, SuspiciousOperation
 from django.core.files.storage import Storage
 from django.utils.deconstruct import deconstructible
 from django.utils.encoding import force_bytes, force_str, smart_str
 from django.utils.timezone import is_naive, make_naive
 
+from .media_types import FALLBACK_TYPE, guess_content_type
 from .s3 import conf as s3conf
+from .s3.errors import (
+    S3ConfigurationError,
+    S3ObjectNotFound,
+    S3StorageError,
+    mask_access_key,
+    translate_client_error,
+)
+from .s3.keys import location_prefix
 from .s3.multipart import DEFAULT_PART_WORKERS, upload_in_parts
-from .s3.errors import S3ConfigurationError, S3ObjectNotFound, S3StorageError, translate_client_error
+from .s3.objects import SOURCE_MD5_METADATA_KEY, gzip_bytes
 
 try:
-    import boto3.session
     from botocore import xform_name
-    from botocore.config import Config
-    from botocore.exceptions import BotoCoreError, ClientError, ProfileNotFound
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from .s3.client import S3Bucket, client_config, create_client
 except ImportError as e:  # pragma: no cover - depends on install
     raise ImproperlyConfigured(f"Couldn't load S3 bindings. {e} Fix: pip install boto3") from e
 
-# Moved to their own modules; re-exported so every historic import path
-# (settings, migrations, the seed's documentation) keeps working.
+# The parts live in s3/; re-exported so every historic import path
+# (settings, migrations, the original contrib's documentation) keeps working.
 from .s3.file import S3Boto3StorageFile  # noqa: E402
+from .s3.names import (  # noqa: E402
+    check_location,
+    clean_name,
+    get_available_overwrite_name,
+    lookup_env,
+    safe_join,
+    setting,
+)
 from .s3.urls import (  # noqa: E402
     custom_domain_url,
     object_url,
@@ -84,186 +98,6 @@ __all__ = [
     "S3ManifestStaticStorage",
 ]
 
-#: Object metadata key holding the MD5 (hex) of the *original* bytes, before
-#: any gzip, so syncs can compare content whatever the ETag looks like.
-SOURCE_MD5_METADATA_KEY = "source-md5"
-
-
-# -- helpers ---------------------------------------------------------------
-def setting(name, default=None):
-    """
-    Helper function to get a Django setting by name. If setting doesn't exist
-    it will return a default.
-
-    Args:
-        name (str): A Django setting name
-
-    Returns:
-        The value of the setting variable by that name
-
-    """
-    from django.conf import settings
-
-    return getattr(settings, name, default)
-
-
-def safe_join(base, *paths):
-    """
-    Helper function, a version of django.utils._os.safe_join for S3 paths.
-    Joins one or more path components to the base path component
-    intelligently. Returns a normalized version of the final path.
-    The final path must be located inside of the base path component
-    (otherwise a ValueError is raised). Paths outside the base path
-    indicate a possible security sensitive operation.
-
-    Raises ValueError for any escape from ``base`` (``..`` past it), for
-    absolute paths, backslashes and NUL characters.
-
-    Args:
-        base (str): A path string to the base of the staticfiles
-        *paths (list): A list of paths as referenced from the base path
-
-    Returns:
-        final_path (str): A joined path, base + filepath
-
-    """
-    base_path = force_str(base).strip("/")
-    for part in (base_path,) + tuple(force_str(p) for p in paths):
-        if "\x00" in part:
-            raise ValueError("the path contains a NUL character")
-        if "\\" in part:
-            raise ValueError("the path contains a backslash; use '/' as separator")
-    segments = [s for s in base_path.split("/") if s not in ("", ".")]
-    floor = len(segments)
-    trailing = False
-    for path in paths:
-        path = force_str(path)
-        if path.startswith("/"):
-            raise ValueError("the joined path is absolute; give a path relative to the base")
-        for seg in path.split("/"):
-            if seg in ("", "."):
-                continue
-            if seg == "..":
-                if len(segments) <= floor:
-                    raise ValueError("the joined path is located outside of the base path component")
-                segments.pop()
-            else:
-                segments.append(seg)
-        trailing = path.endswith("/") or (path in ("", ".") and trailing)
-    final = "/".join(segments)
-    if final and (trailing or len(segments) == floor):
-        final += "/"
-    return final
-
-
-def clean_name(name):
-    """Normalise a storage name: Windows separators, ``a/../b``, keep a trailing slash."""
-    name = force_str(name).replace("\\", "/")
-    cleaned = posixpath.normpath(name) if name else ""
-    if cleaned == ".":
-        cleaned = ""
-    if name.endswith("/") and not cleaned.endswith("/") and cleaned:
-        cleaned += "/"
-    return cleaned
-
-
-def check_location(storage):
-    """
-    Helper function to make sure that the storage location is configured correctly.
-
-    Args:
-        storage (Storage): A Storage object (Django)
-
-    Raises:
-        ImproperlyConfigured: If the storage location is not configured correctly,
-            this is raised.
-
-    """
-    if storage.location.startswith("/"):
-        correct = storage.location.lstrip("/")
-        raise ImproperlyConfigured(
-            "{}.location cannot begin with a leading slash. Found '{}'. Use '{}' instead.".format(
-                storage.__class__.__name__,
-                storage.location,
-                correct,
-            )
-        )
-
-
-def lookup_env(names):
-    """
-    Helper function for looking up names in env vars. Returns the first element found.
-
-    Args:
-        names (str): A list of environment variables
-
-    Returns:
-        value (str): The value of the found environment variable.
-
-    """
-    for name in names:
-        value = os.environ.get(name)
-        if value:
-            return value
-    return None
-
-
-def get_available_overwrite_name(name, max_length):
-    """
-    Helper function indicating files that will be overwritten during trunc.
-
-    Args:
-        name (str): The name of the file
-        max_length (int): The maximum length of a filename
-
-    Returns:
-        joined (path): A joined path including directory, file, and extension
-    """
-    if max_length is None or len(name) <= max_length:
-        return name
-
-    # Adapted from Django
-    dir_name, file_name = os.path.split(name)
-    file_root, file_ext = os.path.splitext(file_name)
-    truncation = len(name) - max_length
-
-    file_root = file_root[:-truncation]
-    if not file_root:
-        raise SuspiciousFileOperation(
-            'aws-s3-cdn tried to truncate away entire filename "%s". '
-            "Please make sure that the corresponding file field "
-            'allows sufficient "max_length".' % name
-        )
-    return os.path.join(dir_name, "{}{}".format(file_root, file_ext))
-
-
-def gzip_bytes(data: bytes) -> bytes:
-    """Gzip ``data`` deterministically (mtime 0, no file name, level 9).
-
-    Same input, same output on every run and machine, so re-uploads and
-    syncs can compare gzipped objects.
-    """
-    return gzip_module.compress(force_bytes(data), compresslevel=9, mtime=0)
-
-
-def _guess_content_type(name, default):
-    """(bare type, header value): ``text/*`` gets ``; charset=utf-8``.
-
-    mimetypes' *encoding* guess (``.gz`` → gzip) is deliberately not turned
-    into Content-Encoding: the object would then be gunzipped on read and
-    no longer round-trip.
-    """
-    guessed, encoding = mimetypes.guess_type(name)
-    if encoding == "gzip":
-        guessed = "application/gzip"
-    elif encoding:
-        guessed = "application/octet-stream"
-    bare = guessed or default
-    if bare.startswith("text/"):
-        return bare, f"{bare}; charset=utf-8"
-    return bare, bare
-
-
 def _as_utc(value):
     """botocore's datetimes carry tzlocal/tzutc; normalise to datetime.timezone.utc."""
     return value.astimezone(timezone.utc) if value.tzinfo else value.replace(tzinfo=timezone.utc)
@@ -271,40 +105,6 @@ def _as_utc(value):
 
 def _utc_now():
     return datetime.now(timezone.utc).replace(microsecond=0)
-
-
-# -- the bucket handle --------------------------------------------------------
-class S3Bucket:
-    """What ``storage.bucket`` returns: a lightweight handle, not a boto3 resource.
-
-    ``name`` is the bucket name (``str(bucket)`` too), ``client`` the
-    storage's shared boto3 client. It exists so code written for the seed's
-    ``storage.bucket.name`` keeps working.
-    """
-
-    __slots__ = ("name", "_storage")
-
-    def __init__(self, name, storage):
-        self.name = name
-        self._storage = storage
-
-    @property
-    def client(self):
-        return self._storage.connection
-
-    def __str__(self):
-        return self.name
-
-    def __repr__(self):
-        return f"<S3Bucket {self.name!r}>"
-
-    def __eq__(self, other):
-        if isinstance(other, S3Bucket):
-            return self.name == other.name
-        return self.name == other
-
-    def __hash__(self):
-        return hash(self.name)
 
 
 # -- the storage -----------------------------------------------------------------
@@ -316,6 +116,7 @@ _UNSET = object()
 
 
 @deconstructible
+@s3conf.with_option_defaults
 class S3Boto3Storage(Storage):
     """
     Amazon Simple Storage Service using Boto3
@@ -323,58 +124,16 @@ class S3Boto3Storage(Storage):
     mode and supports streaming(buffering) data in chunks to S3
     when writing.
 
-    Every option of ``s3conf.OPTIONS`` becomes an attribute; the class
-    attributes below are the documented defaults (a subclass may override
-    them, which beats settings but not ``OPTIONS``).
+    Every option of the options table (``s3/conf.py``) is a class attribute
+    holding its default, set from the table itself; a subclass may override
+    one, which beats settings but not ``OPTIONS``.
     """
 
-    default_content_type = "application/octet-stream"
+    default_content_type = FALLBACK_TYPE
     # used for looking up the access and secret key from env vars
     access_key_names = ["AWS_S3_ACCESS_KEY_ID", "AWS_ACCESS_KEY_ID"]
     secret_key_names = ["AWS_S3_SECRET_ACCESS_KEY", "AWS_SECRET_ACCESS_KEY"]
     security_token_names = ["AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"]
-    file_overwrite = True
-    object_parameters = {}
-    bucket_name = None
-    auto_create_bucket = False
-    default_acl = None
-    bucket_acl = None
-    querystring_auth = True
-    querystring_expire = 3600
-    signature_version = None
-    reduced_redundancy = False
-    location = ""
-    encryption = False
-    custom_domain = None
-    addressing_style = None
-    secure_urls = True
-    file_name_charset = "utf-8"
-    gzip = False
-    preload_metadata = False
-    gzip_content_types = (
-        "text/css",
-        "text/javascript",
-        "application/javascript",
-        "application/x-javascript",
-        "image/svg+xml",
-    )
-    endpoint_url = None
-    proxies = None
-    region_name = None
-    use_ssl = True
-    verify = None
-    max_memory_size = 0
-    url_protocol = "http:"
-    access_key = ""
-    secret_key = ""
-    security_token = None
-    config = None
-    # options added by this contrib (see s3conf.OPTIONS)
-    session_profile = None
-    file_buffer_size = s3conf.MIN_PART_SIZE
-    max_pool_connections = 32
-    request_checksum_calculation = None
-    response_checksum_validation = None
 
     def __init__(self, acl=None, bucket=None, **settings):
         """
@@ -443,85 +202,15 @@ class S3Boto3Storage(Storage):
     def masked_access_key(self):
         """The access key id with its middle hidden, e.g. ``AKIA…WXYZ`` (None if from boto3's chain)."""
         key = None if self.session_profile else self.access_key
-        if not key:
-            return None
-        if len(key) < 12:
-            return "…" + key[-2:]
-        return f"{key[:4]}…{key[-4:]}"
+        return mask_access_key(key) if key else None
 
     # -- client ----------------------------------------------------------------------
-    def client_config(self) -> Config:
+    def client_config(self):
         """The botocore Config built from the options (user ``config`` merged over it)."""
-        kwargs = dict(
-            signature_version=self.signature_version or "s3v4",
-            max_pool_connections=self.max_pool_connections,
-            retries={"mode": "standard", "max_attempts": 3},
-        )
-        if self.addressing_style:
-            kwargs["s3"] = {"addressing_style": self.addressing_style}
-        if self.proxies:
-            kwargs["proxies"] = self.proxies
-        if self.request_checksum_calculation:
-            kwargs["request_checksum_calculation"] = self.request_checksum_calculation
-        if self.response_checksum_validation:
-            kwargs["response_checksum_validation"] = self.response_checksum_validation
-        config = Config(**kwargs)
-        if self.config is not None:
-            config = config.merge(self.config)
-        return config
+        return client_config(self)
 
     def _create_client(self):
-        if self.access_key and not self.secret_key and not self.session_profile:
-            raise S3ConfigurationError(
-                f"An access key is set ({self.credential_source()}) but no secret key.",
-                code="PartialCredentials",
-                fix="set AWS_SECRET_ACCESS_KEY (or OPTIONS secret_key) next to it.",
-                bucket=self.bucket_name or "",
-            )
-        if self.region_name and not s3conf.REGION_NAME_RE.match(self.region_name):
-            raise S3ConfigurationError(
-                f"AWS_S3_REGION_NAME (OPTIONS region_name) = {self.region_name!r} is not a region "
-                "name (one host label: letters, digits and '-').",
-                code="InvalidRegion", bucket=self.bucket_name or "",
-                fix="set AWS_S3_REGION_NAME to the bucket's region, e.g. 'eu-west-1'.",
-            )
-        try:
-            if self.session_profile:
-                # A named profile beats keys found elsewhere (as in django-storages).
-                session = boto3.session.Session(profile_name=self.session_profile)
-            elif self.access_key:
-                session = boto3.session.Session(
-                    aws_access_key_id=self.access_key,
-                    aws_secret_access_key=self.secret_key,
-                    aws_session_token=self.security_token or None,
-                )
-            else:
-                session = boto3.session.Session()
-            return session.client(
-                "s3",
-                region_name=self.region_name,
-                use_ssl=self.use_ssl,
-                endpoint_url=self.endpoint_url,
-                config=self.client_config(),
-                verify=self.verify,
-            )
-        except ProfileNotFound:
-            raise S3ConfigurationError(
-                f"The AWS profile {self.session_profile!r} (AWS_S3_SESSION_PROFILE / OPTIONS "
-                "session_profile) is not in the AWS config or credentials files.",
-                code="ProfileNotFound", bucket=self.bucket_name or "",
-                fix=f"create it (aws configure --profile {self.session_profile}) or correct "
-                    "AWS_S3_SESSION_PROFILE.",
-            ) from None
-        except (BotoCoreError, ValueError) as exc:
-            # botocore's messages here name the profile/region/endpoint, never a secret;
-            # "from None": the user gets our one-line fix, not botocore's traceback.
-            raise S3ConfigurationError(
-                f"Could not create the S3 client: {type(exc).__name__}: {exc}",
-                code=type(exc).__name__, bucket=self.bucket_name or "",
-                fix="check AWS_S3_REGION_NAME, AWS_S3_ENDPOINT_URL and AWS_S3_SESSION_PROFILE "
-                    "(the profile must exist in the AWS config/credentials files).",
-            ) from None
+        return create_client(self)
 
     @property
     def connection(self):
@@ -650,8 +339,7 @@ class S3Boto3Storage(Storage):
 
     @property
     def _key_prefix(self):
-        location = self.location.strip("/")
-        return location + "/" if location else ""
+        return location_prefix(self.location)
 
     def name_for(self, key) -> str:
         """The storage name of S3 key ``key`` (inverse of ``key_for``)."""
@@ -690,7 +378,7 @@ class S3Boto3Storage(Storage):
                 header = content_type if "charset" in content_type or not bare.startswith("text/") \
                     else f"{bare}; charset=utf-8"
             else:
-                bare, header = _guess_content_type(name, self.default_content_type)
+                bare, header = guess_content_type(name, self.default_content_type)
             params["ContentType"] = header
         if self.default_acl and "ACL" not in params:
             params["ACL"] = self.default_acl
@@ -984,7 +672,6 @@ class S3Boto3Storage(Storage):
         return super().get_available_name(name, max_length)
 
 
-S3Boto3Storage._s3conf_base = S3Boto3Storage
 _SECRET_OPTIONS = frozenset(o.attr for o in s3conf.OPTIONS.values() if o.secret)
 _recorded_deconstruct = S3Boto3Storage.deconstruct
 

@@ -16,22 +16,13 @@ from evennia.commands.cmdset import CmdSet
 from evennia.utils.evtable import EvTable
 from evennia.utils.utils import class_from_module
 
+from .humanize import human_bytes
 from .web.offreactor import call_bounded
 
 COMMAND_DEFAULT_CLASS = class_from_module(settings.COMMAND_DEFAULT_CLASS)
 
 SNAPSHOT_BUDGET = 8.0  # seconds the bucket probe may take
 CHECK_BUDGET = 60.0  # seconds the full diagnostics may take
-
-
-def _human_bytes(size) -> str:
-    if size is None:
-        return "?"
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if size < 1024 or unit == "TB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{size:.1f} TB"  # pragma: no cover
 
 
 def _ago(epoch) -> str:
@@ -100,7 +91,7 @@ def storage_sections(snapshot: dict, width: int | None = None) -> list[str]:
             ("bucket state", state),
             *([("fix", entry["fix"])] if not entry.get("reachable") and entry.get("fix") else []),
             ("objects", count),
-            ("total size", _human_bytes(entry.get("bytes")) if entry.get("reachable") else "?"),
+            ("total size", human_bytes(entry.get("bytes")) if entry.get("reachable") else "?"),
             ("last sync", entry.get("last_sync_error") or _sync_line(entry.get("last_sync"))),
         ]
         failures = (entry.get("last_sync") or {}).get("failures") or []

@@ -12,7 +12,8 @@ from __future__ import annotations
 import threading
 import time
 
-from .probes import PROBE_DIR
+from ..s3.keys import STATE_DIR as PROBE_DIR
+from ..s3.keys import prefix_of
 from .settings_checks import resolve, target_settings_checks
 from .storage import probe_storage, url_base
 from .targets import load_targets
@@ -38,8 +39,7 @@ def _describe(target, values) -> dict:
 
 def _count(storage, info: dict, deadline: float) -> None:
     """Object count and size under the prefix; stops at ``deadline``."""
-    prefix = (storage.location or "").strip("/")
-    prefix = f"{prefix}/" if prefix else ""
+    prefix = prefix_of(storage)
     count = size = 0
     token = None
     while True:

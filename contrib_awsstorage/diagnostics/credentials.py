@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-
-def mask(key: str) -> str:
-    """``AKIA…WXYZ``: enough to tell keys apart, not enough to use one."""
-    return f"{key[:4]}…{key[-4:]}" if len(key) >= 12 else "…" + key[-2:]
+from ..s3.errors import mask_access_key
 
 
 def chain_credentials(storage) -> tuple[str | None, str]:
@@ -26,4 +23,4 @@ def chain_credentials(storage) -> tuple[str | None, str]:
             f" ({type(exc).__name__})"
     if creds is None or not creds.access_key:
         return None, f" for profile {profile!r}" if profile else ""
-    return mask(creds.access_key), f"boto3's chain ({creds.method})"
+    return mask_access_key(creds.access_key), f"boto3's chain ({creds.method})"

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from ..s3.errors import error_code
+
+__all__ = ["client_error_types", "error_code"]
+
 
 def client_error_types():
     from botocore.exceptions import BotoCoreError, ClientError
@@ -9,5 +13,3 @@ def client_error_types():
     return (ClientError, BotoCoreError)
 
 
-def error_code(exc) -> str:
-    return str((getattr(exc, "response", None) or {}).get("Error", {}).get("Code", ""))

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import uuid
 
+from ..s3.keys import STATE_DIR as PROBE_DIR
 from .errors import client_error_types, error_code
 from .http import request
 from .results import FAIL, OK, SKIP, CheckResult
 
 RAW_TIMEOUT = 3.0  # the unsigned reachability / anonymous GET requests
-PROBE_DIR = ".contrib_awsstorage/"  # the sync engine's own folder: syncs never touch it
 
 
 class ProbeObjectSteps:

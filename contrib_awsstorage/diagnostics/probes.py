@@ -15,11 +15,11 @@ import time
 from .credentials import chain_credentials
 from .errors import client_error_types, error_code
 from .http import request
-from .probe_object import PROBE_DIR, RAW_TIMEOUT, ProbeObjectSteps
+from ..s3.keys import STATE_DIR as PROBE_DIR
+from ..s3.keys import prefix_of
+from .probe_object import RAW_TIMEOUT, ProbeObjectSteps
 from .results import FAIL, OK, SKIP, WARN, CheckResult
 
-CONNECT_TIMEOUT = 2.0
-READ_TIMEOUT = 4.0
 CLOCK_WARN_SECONDS = 60  # presigned URLs and caches start to misbehave
 CLOCK_FAIL_SECONDS = 15 * 60  # S3 rejects requests: RequestTimeTooSkewed
 # "read" and "delete" come from the write step (one SKIP line when blocked).
@@ -27,18 +27,9 @@ ORDER = ("credentials", "endpoint", "clock", "bucket", "list", "write", "read", 
          "acl", "public", "sync")
 
 
-def short_config(user_config=None):
-    """botocore Config with diagnostic timeouts, over the user's own."""
-    from botocore.config import Config
-
-    quick = Config(connect_timeout=CONNECT_TIMEOUT, read_timeout=READ_TIMEOUT,
-                   retries={"total_max_attempts": 2, "mode": "standard"})
-    return user_config.merge(quick) if user_config is not None else quick
-
-
 class TargetProbe(ProbeObjectSteps):
     """Runs the online steps for one storage (``storage`` built with
-    ``short_config``) and collects the results in ``ORDER``."""
+    ``storage.short_config``) and collects the results in ``ORDER``."""
 
     def __init__(self, alias: str, storage, *, write: bool = True, public: bool | None = None,
                  proxies: bool = False, endpoint_answers: dict | None = None,
@@ -54,8 +45,7 @@ class TargetProbe(ProbeObjectSteps):
         # Shared by the probes of one run: one reachability request per endpoint.
         self.endpoint_answers = {} if endpoint_answers is None else endpoint_answers
         self.deadline = deadline  # time.monotonic() after which no new step starts
-        self.prefix = (storage.location or "").strip("/")
-        self.prefix = f"{self.prefix}/" if self.prefix else ""
+        self.prefix = prefix_of(storage)
         self.blocker = ""  # why the remaining steps cannot run
         self.server_date = None
         self.sample_key = None

@@ -9,8 +9,19 @@ does that in ``__init__``; a dead endpoint would stall us there).
 
 from __future__ import annotations
 
-from .probes import short_config
 from .targets import Target
+
+CONNECT_TIMEOUT = 2.0
+READ_TIMEOUT = 4.0
+
+
+def short_config(user_config=None):
+    """botocore Config with diagnostic timeouts, over the user's own."""
+    from botocore.config import Config
+
+    quick = Config(connect_timeout=CONNECT_TIMEOUT, read_timeout=READ_TIMEOUT,
+                   retries={"total_max_attempts": 2, "mode": "standard"})
+    return user_config.merge(quick) if user_config is not None else quick
 
 
 def _without_manifest_fetch(cls):

@@ -22,13 +22,15 @@ from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 
+from .multipart import MIN_PART_SIZE
+
 __all__ = ["Option", "OPTIONS", "OPTION_NAMES", "resolve_options", "resolve_with_sources",
+           "with_option_defaults",
            "validate_bucket_name", "settings_table_markdown", "CANNED_ACLS"]
 
 CANNED_ACLS = ("private", "public-read", "public-read-write", "authenticated-read",
                "aws-exec-read", "bucket-owner-read", "bucket-owner-full-control",
                "log-delivery-write")
-MIN_PART_SIZE = 5 * 1024 * 1024  # S3's minimum multipart part size (except the last part)
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,10 @@ def _opt(attr, settings, env, types, default, doc, **kw) -> Option:
 _CONTENT_TYPES = ("text/css", "text/javascript", "application/javascript",
                   "application/x-javascript", "image/svg+xml")
 
+#: The original contrib's class attribute where it differs from the resolved
+#: default (the storage's class keeps it; instances always resolve their own).
+_SEED_EMPTY = {"class_default": ""}
+
 _TABLE = [
     # -- where and who ---------------------------------------------------
     _opt("bucket_name", "AWS_STORAGE_BUCKET_NAME", "AWS_STORAGE_BUCKET_NAME", str, None,
@@ -78,10 +84,11 @@ _TABLE = [
          "Endpoint of an S3-compatible store (MinIO, R2, Spaces...); None for AWS."),
     _opt("access_key", ("AWS_S3_ACCESS_KEY_ID", "AWS_ACCESS_KEY_ID"),
          ("AWS_S3_ACCESS_KEY_ID", "AWS_ACCESS_KEY_ID"), str, None,
-         "Access key id (None: boto3's chain: profile, instance role)."),
+         "Access key id (None: boto3's chain: profile, instance role).", extra=_SEED_EMPTY),
     _opt("secret_key", ("AWS_S3_SECRET_ACCESS_KEY", "AWS_SECRET_ACCESS_KEY"),
          ("AWS_S3_SECRET_ACCESS_KEY", "AWS_SECRET_ACCESS_KEY"), str, None,
-         "Secret access key; keep it in secret_settings.py or the environment.", secret=True),
+         "Secret access key; keep it in secret_settings.py or the environment.", secret=True,
+         extra=_SEED_EMPTY),
     _opt("security_token", ("AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"),
          ("AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"), str, None,
          "Session token for temporary credentials.", secret=True),
@@ -130,7 +137,7 @@ _TABLE = [
          "Use https for custom-domain URLs.", nullable=False),
     _opt("url_protocol", "AWS_S3_URL_PROTOCOL", (), str, None,
          "Protocol of custom-domain URLs, 'https:' or 'http:' (None: from secure_urls).",
-         choices=("http:", "https:")),
+         choices=("http:", "https:"), extra={"class_default": "http:"}),
     # -- client ----------------------------------------------------------
     _opt("addressing_style", "AWS_S3_ADDRESSING_STYLE", (), str, None,
          "'path' or 'virtual' bucket addressing (None: botocore's auto).",
@@ -245,6 +252,17 @@ def _unknown_key_error(key: str, where: str) -> ImproperlyConfigured:
     return ImproperlyConfigured(
         f"Unknown {where} key {key!r}.{hint} Valid keys: {', '.join(OPTION_NAMES)}."
     )
+
+
+def with_option_defaults(storage_cls):
+    """Class decorator: every option becomes a class attribute holding its
+    default, and ``storage_cls`` the base whose own attributes are defaults,
+    not overrides (a subclass's are)."""
+    for opt in _TABLE:
+        default = opt.extra.get("class_default", opt.default)
+        setattr(storage_cls, opt.attr, dict(default) if isinstance(default, dict) else default)
+    storage_cls._s3conf_base = storage_cls
+    return storage_cls
 
 
 def _subclass_override(storage_cls, attr: str):

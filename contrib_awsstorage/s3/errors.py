@@ -27,7 +27,9 @@ __all__ = [
     "S3ObjectNotFound",
     "S3EndpointError",
     "translate_client_error",
+    "error_code",
     "scrub",
+    "mask_access_key",
 ]
 
 
@@ -120,6 +122,16 @@ def scrub(text: str) -> str:
     text = _SECRETISH[1].sub("<access-key>", text)
     text = _SECRETISH[2].sub("<redacted>", text)
     return text
+
+
+def mask_access_key(key: str) -> str:
+    """``AKIA…WXYZ``: enough to tell keys apart, not enough to use one."""
+    return f"{key[:4]}…{key[-4:]}" if len(key) >= 12 else "…" + key[-2:]
+
+
+def error_code(exc) -> str:
+    """The S3/botocore error code of ``exc`` (``"NoSuchKey"``, ``"403"``...), or ``""``."""
+    return str(((getattr(exc, "response", None) or {}).get("Error") or {}).get("Code") or "")
 
 
 def _where(operation: str, bucket: str, key: str | None) -> str:

@@ -26,8 +26,8 @@ from django.core.files.base import File
 from django.utils.deconstruct import deconstructible
 from django.utils.encoding import force_bytes, force_str
 
-from . import conf as s3conf
 from .errors import S3StorageError
+from .multipart import MIN_PART_SIZE
 
 __all__ = ["S3Boto3StorageFile"]
 
@@ -68,7 +68,7 @@ class S3Boto3StorageFile(File):
     metadata before the content is known).
     """
 
-    buffer_size = s3conf.MIN_PART_SIZE
+    buffer_size = MIN_PART_SIZE
 
     def __init__(self, name, mode, storage, buffer_size=None):
         """

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
-__all__ = ["upload_in_parts", "DEFAULT_PART_WORKERS"]
+__all__ = ["upload_in_parts", "DEFAULT_PART_WORKERS", "MIN_PART_SIZE"]
 
 DEFAULT_PART_WORKERS = 4
+#: S3's smallest part (every part but the last): 5 MiB.
+MIN_PART_SIZE = 5 * 1024 * 1024
 
 
 def upload_in_parts(call, key: str, body: bytes, params: dict, part_size: int,

@@ -12,7 +12,6 @@ Twisted.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import socket
@@ -25,9 +24,12 @@ from datetime import datetime, timezone
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from . import record as syncrecord
+from ..media_types import IMMUTABLE_CACHE_CONTROL
 from ..s3.errors import S3StorageError, scrub, translate_client_error
-from .execute import IMMUTABLE_CACHE_CONTROL, Uploader
+from . import record as syncrecord
+from .execute import Uploader
+from .destination import DEFAULT_WORKERS, Destination, setting_defaults
+from .hashcache import LocalHashes
 from .plan import (
     MANIFEST_NAME,
     UNCHANGED,
@@ -41,60 +43,14 @@ from .plan import (
     walk_tree,
     first_pass,
 )
-from .hashcache import LocalHashes, default_cache_dir
-from ..s3.multipart import DEFAULT_PART_WORKERS
 
 __all__ = ["sync", "sync_directory", "SyncReport", "manifest_hashed_names", "setting_defaults",
            "IMMUTABLE_CACHE_CONTROL", "DEFAULT_WORKERS", "check_sync_storage",
            "is_sync_storage"]
 
-DEFAULT_WORKERS = 16
-MIN_PART_SIZE = 5 * 1024 * 1024  # S3's minimum part size
-DEFAULT_PART_SIZE = 8 * 1024 * 1024  # for storages without file_buffer_size
 STALE_MULTIPART_SECONDS = 15 * 60
 HASH_THREADS = 4
 MAX_RECORDED_FAILURES = 20
-
-
-def setting_defaults() -> dict:
-    """Engine tunables from Django settings: ``AWS_S3_SYNC_WORKERS`` (parallel
-    requests, default 16), ``AWS_S3_SYNC_MULTIPART_THRESHOLD`` (bytes; bigger
-    bodies go up in parts of the storage's ``file_buffer_size``; default: one part)
-    and ``AWS_S3_SYNC_CACHE_DIR`` (where local checksums are remembered; ``None``:
-    the user cache folder, ``False``: hash every file on every run)."""
-    from django.conf import settings
-    from django.core.exceptions import ImproperlyConfigured
-
-    values = {"workers": getattr(settings, "AWS_S3_SYNC_WORKERS", None) or DEFAULT_WORKERS,
-              "multipart_threshold": getattr(settings, "AWS_S3_SYNC_MULTIPART_THRESHOLD", None)}
-    checks = {"workers": ("AWS_S3_SYNC_WORKERS", 1),
-              "multipart_threshold": ("AWS_S3_SYNC_MULTIPART_THRESHOLD", MIN_PART_SIZE)}
-    for key, (name, minimum) in checks.items():
-        value = values[key]
-        if value is None:
-            continue
-        if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-            raise ImproperlyConfigured(
-                f"{name} is {value!r}; it must be an integer >= {minimum}. "
-                f"Fix: set {name} to a larger integer or remove it.")
-    cache_dir = getattr(settings, "AWS_S3_SYNC_CACHE_DIR", None)
-    if cache_dir is None or cache_dir is True:
-        cache_dir = default_cache_dir()
-    elif cache_dir is not False and (not isinstance(cache_dir, (str, os.PathLike)) or not os.fspath(cache_dir)):
-        raise ImproperlyConfigured(
-            f"AWS_S3_SYNC_CACHE_DIR is {cache_dir!r}; it must be a folder path, None (the user "
-            "cache folder) or False (no cache). Fix: set it to a path or remove it.")
-    values["cache_dir"] = os.fspath(cache_dir) if cache_dir is not False else None
-    return values
-
-
-def hash_cache_path(storage, cache_dir: str | None) -> str | None:
-    """One checksum cache file per destination (endpoint, bucket, prefix)."""
-    if not cache_dir:
-        return None
-    where = "\n".join(str(x or "") for x in (getattr(storage, "endpoint_url", ""), storage.bucket_name,
-                                               syncrecord.prefix_of(storage)))
-    return os.path.join(cache_dir, f"hashes-{hashlib.sha256(where.encode()).hexdigest()[:20]}.json")
 
 
 @dataclass
@@ -196,29 +152,22 @@ def sync(storage, files: dict[str, str], *, delete: bool = False, dry_run: bool 
     before the work starts. Planning errors raise ``S3StorageError`` (with its fix);
     per-file errors are collected in the report.
     """
-    defaults = setting_defaults()
-    workers = workers or defaults["workers"]
-    chunksize = getattr(storage, "file_buffer_size", None) or DEFAULT_PART_SIZE
-    # Same rule as the storage's own save(): one part up to the part size.
-    threshold = multipart_threshold or defaults["multipart_threshold"] or chunksize
+    dest = Destination.of(storage, workers=workers, multipart_threshold=multipart_threshold)
     report = SyncReport(dry_run=dry_run, started_at=_now())
     started = time.monotonic()
-    # Parallel parts of big files share the connection pool with the file workers.
-    pool_size = getattr(storage, "max_pool_connections", None) or 10
-    uploader = Uploader(storage, threshold=threshold, chunksize=chunksize,
-                        immutable_names=immutable_names,
-                        part_workers=max(1, min(DEFAULT_PART_WORKERS, pool_size // workers)))
-    with _RequestCounter(storage.connection) as counter:
+    uploader = Uploader(storage, threshold=dest.threshold, chunksize=dest.chunksize,
+                        immutable_names=immutable_names, part_workers=dest.part_workers)
+    with _RequestCounter(dest.client) as counter:
         cleanup = None
         if not dry_run:
             # Uploads a killed run left open are aborted while we plan and upload.
             cleaner = ThreadPoolExecutor(max_workers=1)
-            cleanup = cleaner.submit(uploader.abort_stale_multipart, syncrecord.prefix_of(storage),
+            cleanup = cleaner.submit(uploader.abort_stale_multipart, dest.prefix,
                                      stale_multipart_seconds)
             cleaner.shutdown(wait=False)
         keys = {name: storage.key_for(name) for name in files}
-        hashes = LocalHashes(hash_cache_path(storage, defaults["cache_dir"]))
-        plan = _plan(storage, files, keys, force, threshold, chunksize, uploader, workers, hashes)
+        hashes = LocalHashes(dest.cache_path)
+        plan = _plan(dest, files, keys, uploader, hashes, force=force)
         if not dry_run:
             hashes.save()
         report.hashed = hashes.misses
@@ -230,8 +179,8 @@ def sync(storage, files: dict[str, str], *, delete: bool = False, dry_run: bool 
             report.uploaded = [d.local.name for d in plan.uploads]
             report.deleted = list(report.stale) if delete else []
         else:
-            _execute(storage, plan, report, uploader, workers, set(last_names), delete, progress,
-                     cleanup)
+            _execute(dest, plan, report, uploader, cleanup,
+                     last_names=set(last_names), delete=delete, progress=progress)
         report.requests = counter.count
     report.seconds = time.monotonic() - started
     report.finished_at = _now()
@@ -240,8 +189,8 @@ def sync(storage, files: dict[str, str], *, delete: bool = False, dry_run: bool 
     return report
 
 
-def _plan(storage, files, keys, force, threshold, chunksize, uploader, workers, hashes):
-    prefix = syncrecord.prefix_of(storage)
+def _plan(dest, files, keys, uploader, hashes, *, force):
+    storage = dest.storage
     # The listing is the critical path (the server's time per key dominates a
     # no-op run), so its requests go on the wire first; the sync manifest is
     # fetched and the local files hashed while they are out (hashlib, file
@@ -249,8 +198,8 @@ def _plan(storage, files, keys, force, threshold, chunksize, uploader, workers, 
     lister = ThreadPoolExecutor(max_workers=8)
     with ThreadPoolExecutor(max_workers=HASH_THREADS + 1) as side:
         try:
-            listing = submit_listing(storage, prefix, keys.values(), lister)
-            state_future = None if force else side.submit(read_state, storage)
+            listing = submit_listing(dest, keys.values(), lister)
+            state_future = None if force else side.submit(read_state, dest)
             names = sorted(files)
             digests = side.map(hashes.md5, [files[n] for n in names])
             try:
@@ -264,12 +213,12 @@ def _plan(storage, files, keys, force, threshold, chunksize, uploader, workers, 
             state = state_future.result() if state_future else {}
         except (ClientError, BotoCoreError) as exc:
             side.shutdown(cancel_futures=True)
-            _raise_translated(exc, "GetObject", storage, syncrecord.state_key(storage, MANIFEST_NAME))
+            _raise_translated(exc, "GetObject", storage, dest.prefix + MANIFEST_NAME)
         md5s = dict(zip(names, digests))
-    plan = first_pass(storage, files, remote, state, force, md5s, keys)
-    need_head = resolve_unknown(storage, plan, threshold, chunksize)
+    plan = first_pass(dest, files, remote, state, force=force, md5s=md5s, keys=keys)
+    need_head = resolve_unknown(dest, plan)
     if need_head:
-        with ThreadPoolExecutor(max_workers=workers) as pool:
+        with ThreadPoolExecutor(max_workers=dest.workers) as pool:
             futures = {pool.submit(uploader.head_source_md5, d.key): d for d in need_head}
             for future in as_completed(futures):
                 decision = futures[future]
@@ -312,7 +261,8 @@ def _upload_all(decisions, uploader, workers, report, progress, new_state, lock)
                 progress(decision.local.name, outcome)
 
 
-def _execute(storage, plan, report, uploader, workers, last_names, delete, progress, cleanup):
+def _execute(dest, plan, report, uploader, cleanup, *, last_names, delete, progress):
+    storage, workers = dest.storage, dest.workers
     lock = threading.Lock()
     new_state = dict(plan.confirmed)
     first = [d for d in plan.uploads if d.local.name not in last_names]
@@ -347,9 +297,9 @@ def _execute(storage, plan, report, uploader, workers, last_names, delete, progr
                 and (remote.etag, remote.size) == (entry.etag, entry.size):
             new_state[key] = entry
     if new_state != plan.state:
-        key = syncrecord.state_key(storage, MANIFEST_NAME)
+        key = dest.prefix + MANIFEST_NAME
         try:
-            storage.connection.put_object(Bucket=storage.bucket_name, Key=key,
+            dest.client.put_object(Bucket=dest.bucket, Key=key,
                                           Body=state_document(new_state),
                                           ContentType="application/json", CacheControl="no-store")
         except (ClientError, BotoCoreError) as exc:

@@ -24,12 +24,14 @@ from botocore.exceptions import (
     ResponseStreamingError,
 )
 
+from ..media_types import IMMUTABLE_CACHE_CONTROL
+from ..s3.errors import error_code
 from ..s3.multipart import DEFAULT_PART_WORKERS, upload_in_parts
+from ..s3.objects import SOURCE_MD5_METADATA_KEY
 from .plan import FileDecision, StateEntry, body_etag
 
-__all__ = ["IMMUTABLE_CACHE_CONTROL", "Uploader", "with_retries", "is_retryable"]
+__all__ = ["Uploader", "with_retries", "is_retryable"]
 
-IMMUTABLE_CACHE_CONTROL = "public, max-age=31536000, immutable"
 RETRYABLE_CODES = frozenset({
     "Throttling", "ThrottlingException", "ThrottledException", "RequestThrottled",
     "SlowDown", "RequestLimitExceeded", "RequestTimeout", "RequestTimeoutException",
@@ -42,7 +44,7 @@ _TRANSIENT = (EndpointConnectionError, ConnectionClosedError, ReadTimeoutError,
 
 def is_retryable(exc: BaseException) -> bool:
     if isinstance(exc, ClientError):
-        code = str(exc.response.get("Error", {}).get("Code", ""))
+        code = error_code(exc)
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
         return code in RETRYABLE_CODES or status >= 500
     return isinstance(exc, _TRANSIENT)
@@ -58,10 +60,6 @@ def with_retries(call, *, attempts: int = 4, base_delay: float = 0.2, max_delay:
             if attempt == attempts - 1 or not is_retryable(exc):
                 raise
             sleep(random.uniform(0, min(max_delay, base_delay * 2 ** attempt)))
-
-
-def _code(exc) -> str:
-    return str(getattr(exc, "response", {}).get("Error", {}).get("Code", ""))
 
 
 class Uploader:
@@ -107,7 +105,7 @@ class Uploader:
                 return self._retry(lambda: method(Bucket=self.bucket, **kwargs))
             except ClientError as exc:
                 # A retried Complete whose first try did succeed: the object is there.
-                if operation == "CompleteMultipartUpload" and _code(exc) == "NoSuchUpload":
+                if operation == "CompleteMultipartUpload" and error_code(exc) == "NoSuchUpload":
                     head = self._retry(lambda: self.client.head_object(Bucket=self.bucket, Key=key))
                     if head["ETag"].strip('"') == expected:
                         return {"ETag": head["ETag"]}
@@ -121,7 +119,7 @@ class Uploader:
             self._retry(lambda: self.client.abort_multipart_upload(
                 Bucket=self.bucket, Key=key, UploadId=upload_id))
         except ClientError as exc:
-            if _code(exc) != "NoSuchUpload":
+            if error_code(exc) != "NoSuchUpload":
                 raise
 
     def abort_stale_multipart(self, prefix: str, older_than: float) -> list[str]:
@@ -139,7 +137,6 @@ class Uploader:
 
     def head_source_md5(self, key: str) -> str | None:
         """The source checksum our storage stored in the object's metadata."""
-        from .plan import SOURCE_MD5_METADATA_KEY
 
         head = self._retry(lambda: self.client.head_object(Bucket=self.bucket, Key=key))
         return (head.get("Metadata") or {}).get(SOURCE_MD5_METADATA_KEY)

@@ -20,9 +20,11 @@ import json
 import os
 from dataclasses import dataclass, field
 
-from .hashcache import md5_file
+from ..s3.errors import error_code
+from ..s3.keys import STATE_DIR
 from ..s3.listing import list_page
-from .record import STATE_DIR, prefix_of, state_key
+from ..s3.objects import SOURCE_MD5_METADATA_KEY
+from .hashcache import md5_file
 
 __all__ = ["LocalFile", "Remote", "StateEntry", "FileDecision", "Plan", "MANIFEST_NAME",
            "walk_tree", "md5_file", "body_etag", "decide", "list_remote", "submit_listing",
@@ -30,7 +32,6 @@ __all__ = ["LocalFile", "Remote", "StateEntry", "FileDecision", "Plan", "MANIFES
            "state_document", "is_state_key", "SOURCE_MD5_METADATA_KEY"]
 
 MANIFEST_NAME = STATE_DIR + "sync-manifest.json"
-SOURCE_MD5_METADATA_KEY = "source-md5"  # same as aws_s3_cdn.SOURCE_MD5_METADATA_KEY
 STATE_VERSION = 1
 
 UPLOAD, UNCHANGED, VERIFY = "upload", "unchanged", "verify"
@@ -128,8 +129,8 @@ def is_state_key(key: str, prefix: str) -> bool:
     return key.startswith(prefix + STATE_DIR)
 
 
-def list_remote(storage, prefix: str, expected=(), pool=None, page: int = 1000) -> dict[str, Remote]:
-    """The listing of ``prefix`` (ListObjectsV2, 1 request per 1,000 keys).
+def list_remote(dest, expected=(), pool=None, page: int = 1000) -> dict[str, Remote]:
+    """The listing of the destination's prefix (ListObjectsV2, 1 request per 1,000 keys).
 
     With the keys we ``expected`` and a thread ``pool``, a big prefix is
     listed as contiguous key ranges in parallel (each range starts after the
@@ -137,21 +138,21 @@ def list_remote(storage, prefix: str, expected=(), pool=None, page: int = 1000) 
     other; keys nobody expected are still found by the range they fall in.
     """
     if pool is None:
-        return _list_range(storage, prefix, None, None, page)
-    return gather_listing(submit_listing(storage, prefix, expected, pool, page))
+        return _list_range(dest, None, None, page)
+    return gather_listing(submit_listing(dest, expected, pool, page))
 
 
-def submit_listing(storage, prefix: str, expected, pool, page: int = 1000) -> list:
+def submit_listing(dest, expected, pool, page: int = 1000) -> list:
     """Start :func:`list_remote`'s requests on ``pool``; the futures go to
     :func:`gather_listing` (so the caller can work while they are on the wire)."""
-    expected = sorted(k for k in expected if k.startswith(prefix))
+    expected = sorted(k for k in expected if k.startswith(dest.prefix))
     count = len(expected)
     ranges = max(1, min(8, count // page + 1, count))
     if ranges < 2:
-        return [pool.submit(_list_range, storage, prefix, None, None, page)]
+        return [pool.submit(_list_range, dest, None, None, page)]
     size = -(-count // ranges)
     bounds = [expected[i * count // ranges - 1] if i else None for i in range(ranges)] + [None]
-    return [pool.submit(_list_range, storage, prefix, bounds[i], bounds[i + 1], min(page, size + 64))
+    return [pool.submit(_list_range, dest, bounds[i], bounds[i + 1], min(page, size + 64))
             for i in range(ranges)]
 
 
@@ -162,14 +163,14 @@ def gather_listing(futures) -> dict[str, Remote]:
     return found
 
 
-def _list_range(storage, prefix, after, last, page) -> dict[str, Remote]:
-    """Keys ``after < key <= last`` under ``prefix`` (``None``: unbounded)."""
-    params = {"Bucket": storage.bucket_name, "Prefix": prefix, "MaxKeys": page}
+def _list_range(dest, after, last, page) -> dict[str, Remote]:
+    """Keys ``after < key <= last`` under the prefix (``None``: unbounded)."""
+    params = {"Bucket": dest.bucket, "Prefix": dest.prefix, "MaxKeys": page}
     if after is not None:
         params["StartAfter"] = after
     found = {}
     while True:
-        entries, response = list_page(storage.connection, **params)
+        entries, response = list_page(dest.client, **params)
         for key, size, etag in entries:
             if last is not None and key > last:
                 return found
@@ -180,15 +181,14 @@ def _list_range(storage, prefix, after, last, page) -> dict[str, Remote]:
         params.pop("StartAfter", None)
 
 
-def read_state(storage) -> dict[str, StateEntry]:
+def read_state(dest) -> dict[str, StateEntry]:
     """The sync manifest (empty if missing or unreadable as JSON)."""
     from botocore.exceptions import ClientError
 
-    key = state_key(storage, MANIFEST_NAME)
     try:
-        body = storage.connection.get_object(Bucket=storage.bucket_name, Key=key)["Body"].read()
+        body = dest.client.get_object(Bucket=dest.bucket, Key=dest.prefix + MANIFEST_NAME)["Body"].read()
     except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NotFound"):
+        if error_code(exc) in ("NoSuchKey", "404", "NotFound"):
             return {}
         raise
     try:
@@ -206,15 +206,15 @@ def state_document(entries: dict[str, StateEntry]) -> bytes:
     return json.dumps(data, separators=(",", ":")).encode()
 
 
-def first_pass(storage, files: dict[str, str], remote: dict[str, Remote],
-               state: dict[str, StateEntry], force: bool, md5s: dict[str, str] | None = None,
+def first_pass(dest, files: dict[str, str], remote: dict[str, Remote],
+               state: dict[str, StateEntry], *, force: bool, md5s: dict[str, str] | None = None,
                keys: dict[str, str] | None = None) -> Plan:
     """Classify every local file with no request at all (``md5s`` and ``keys``:
     checksums and S3 keys already computed, by name)."""
-    plan = Plan(prefix=prefix_of(storage), remote=remote, state=state)
+    plan = Plan(prefix=dest.prefix, remote=remote, state=state)
     md5s, keys = md5s or {}, keys or {}
     for name, path in sorted(files.items()):
-        key = keys.get(name) or storage.key_for(name)
+        key = keys.get(name) or dest.storage.key_for(name)
         local = LocalFile(name, path, os.path.getsize(path))
         md5 = md5s.get(name) or md5_file(path)
         action, reason = decide(md5, remote.get(key), state.get(key), force)
@@ -229,7 +229,7 @@ def first_pass(storage, files: dict[str, str], remote: dict[str, Remote],
     return plan
 
 
-def resolve_unknown(storage, plan: Plan, threshold: int, chunksize: int) -> list[FileDecision]:
+def resolve_unknown(dest, plan: Plan) -> list[FileDecision]:
     """Settle VERIFY decisions by the ETag the upload would produce (no request).
 
     Returns the decisions that still need a HEAD: gzipped or multipart
@@ -241,8 +241,8 @@ def resolve_unknown(storage, plan: Plan, threshold: int, chunksize: int) -> list
             continue
         remote = plan.remote[decision.key]
         with open(decision.local.path, "rb") as handle:
-            body, params = storage.prepare_upload(decision.local.name, handle.read())
-        if len(body) == remote.size and body_etag(body, threshold, chunksize) == remote.etag:
+            body, params = dest.storage.prepare_upload(decision.local.name, handle.read())
+        if len(body) == remote.size and body_etag(body, dest.threshold, dest.chunksize) == remote.etag:
             settle_unchanged(plan, decision, remote)
         elif "-" in remote.etag or params.get("ContentEncoding"):
             need_head.append(decision)

@@ -17,26 +17,18 @@ from __future__ import annotations
 
 import json
 
+from ..s3.errors import error_code
+from ..s3.keys import STATE_DIR, prefix_of
+
 __all__ = ["STATE_DIR", "LAST_RUN_NAME", "state_key", "read_last_run", "write_last_run"]
 
-STATE_DIR = ".contrib_awsstorage/"
 LAST_RUN_NAME = STATE_DIR + "last-sync.json"
 RECORD_VERSION = 1
-
-
-def prefix_of(storage) -> str:
-    """The key prefix a storage owns: ``'location/'``, or ``''`` for the bucket root."""
-    location = (getattr(storage, "location", "") or "").strip("/")
-    return f"{location}/" if location else ""
 
 
 def state_key(storage, name: str) -> str:
     """Key of one of the engine's own state objects (not a user file)."""
     return prefix_of(storage) + name
-
-
-def _client_error_code(exc) -> str:
-    return str((getattr(exc, "response", None) or {}).get("Error", {}).get("Code", ""))
 
 
 def read_last_run(storage) -> dict | None:
@@ -54,7 +46,7 @@ def read_last_run(storage) -> dict | None:
         response = storage.connection.get_object(Bucket=storage.bucket_name, Key=key)
         body = response["Body"].read()
     except ClientError as exc:
-        if _client_error_code(exc) in ("NoSuchKey", "404", "NotFound"):
+        if error_code(exc) in ("NoSuchKey", "404", "NotFound"):
             return None
         raise translate_client_error(exc, "GetObject", storage.bucket_name, key) from None
     except BotoCoreError as exc:

@@ -20,6 +20,8 @@ from email.utils import formatdate, parsedate_to_datetime
 from twisted.web import http, pages, static
 from twisted.web.server import NOT_DONE_YET
 
+from ..media_types import IMMUTABLE_CACHE_CONTROL, content_type_for
+
 __all__ = ["PrivateStaticRoot", "DEFAULT_CACHE_CONTROL", "content_type_for"]
 
 #: ``AWSSTORAGE_STATIC_CACHE_CONTROL`` defaults; a partial dict in settings
@@ -27,63 +29,11 @@ __all__ = ["PrivateStaticRoot", "DEFAULT_CACHE_CONTROL", "content_type_for"]
 DEFAULT_CACHE_CONTROL = {
     # names with a content hash (Django's ManifestStaticFilesStorage adds 12 hex)
     "hashed_pattern": r"\.[0-9a-f]{12}\.[A-Za-z0-9]+$",
-    "hashed": "public, max-age=31536000, immutable",
+    "hashed": IMMUTABLE_CACHE_CONTROL,
     "default": "public, max-age=300",
 }
 
-#: Types for modern web assets; checked before :mod:`mimetypes`, whose
-#: tables vary by platform (RFC 9239 for JavaScript, RFC 8081 for fonts).
-_TYPES = {
-    ".js": "text/javascript; charset=utf-8",
-    ".mjs": "text/javascript; charset=utf-8",
-    ".css": "text/css; charset=utf-8",
-    ".html": "text/html; charset=utf-8",
-    ".htm": "text/html; charset=utf-8",
-    ".txt": "text/plain; charset=utf-8",
-    ".json": "application/json",
-    ".map": "application/json",
-    ".webmanifest": "application/manifest+json",
-    ".xml": "application/xml",
-    ".svg": "image/svg+xml",
-    ".png": "image/png",
-    ".jpg": "image/jpeg",
-    ".jpeg": "image/jpeg",
-    ".gif": "image/gif",
-    ".ico": "image/vnd.microsoft.icon",
-    ".webp": "image/webp",
-    ".avif": "image/avif",
-    ".woff": "font/woff",
-    ".woff2": "font/woff2",
-    ".ttf": "font/ttf",
-    ".otf": "font/otf",
-    ".eot": "application/vnd.ms-fontobject",
-    ".wasm": "application/wasm",
-    ".pdf": "application/pdf",
-    ".mp3": "audio/mpeg",
-    ".ogg": "audio/ogg",
-    ".wav": "audio/wav",
-    ".mp4": "video/mp4",
-    ".webm": "video/webm",
-    ".zip": "application/zip",
-    ".gz": "application/gzip",
-}
-#: Unknown files are not guessed as HTML: a stray upload must not render.
-_FALLBACK_TYPE = "application/octet-stream"
 _FORBIDDEN_BYTES = re.compile(rb"[\x00-\x1f\x7f/\\]")
-
-
-def content_type_for(name: str) -> str:
-    """The Content-Type for a file name."""
-    ext = os.path.splitext(name)[1].lower()
-    found = _TYPES.get(ext)
-    if found:
-        return found
-    import mimetypes
-
-    guessed = mimetypes.guess_type("x" + ext, strict=False)[0] if ext else None
-    if guessed and guessed.startswith("text/"):
-        guessed += "; charset=utf-8"
-    return guessed or _FALLBACK_TYPE
 
 
 class _Entry:

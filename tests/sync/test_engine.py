@@ -307,6 +307,7 @@ def test_parallel_ranged_listing_finds_every_key(storage, s3_client, bucket):
     """Ranges split at expected keys; keys nobody expected are still listed."""
     from concurrent.futures import ThreadPoolExecutor
 
+    from contrib_awsstorage.sync.destination import Destination
     from contrib_awsstorage.sync.plan import list_remote
 
     expected = [f"static/f{i:02d}.css" for i in range(0, 24, 2)]
@@ -314,7 +315,7 @@ def test_parallel_ranged_listing_finds_every_key(storage, s3_client, bucket):
     for key in expected + unexpected + ["other/f01.css", "statics/x"]:
         s3_client.put_object(Bucket=bucket, Key=key, Body=key.encode())
     with ThreadPoolExecutor(4) as pool:
-        listed = list_remote(storage, "static/", expected, pool, page=4)
+        listed = list_remote(Destination.of(storage), expected, pool, page=4)
     assert sorted(listed) == sorted(expected + unexpected)
     assert listed["static/zz.js"].size == len(b"static/zz.js")
 

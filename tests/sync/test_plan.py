@@ -80,7 +80,7 @@ def test_ranged_listing_bounds_cover_everything(count, page):
 
     events = SimpleNamespace(register=lambda *args, **kwargs: None)  # no botocore: no parse hook
     client = SimpleNamespace(list_objects_v2=list_objects_v2, meta=SimpleNamespace(events=events))
-    storage = SimpleNamespace(bucket_name="b", connection=client)
+    dest = SimpleNamespace(bucket="b", client=client, prefix="p/")
     with ThreadPoolExecutor(8) as pool:
-        listed = list_remote(storage, "p/", keys[::2], pool, page=page)
+        listed = list_remote(dest, keys[::2], pool, page=page)
     assert sorted(listed) == keys

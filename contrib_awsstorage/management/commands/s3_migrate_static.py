@@ -17,16 +17,10 @@ from django.core.files.storage import storages
 from django.core.management.base import BaseCommand, CommandError
 
 from contrib_awsstorage.s3.errors import S3AccessDenied, S3ConfigurationError, S3StorageError
+from contrib_awsstorage.humanize import human_bytes
 from contrib_awsstorage.sync import check_sync_storage, sync_directory
 
 EXIT_FAILED, EXIT_CONFIG = 1, 2
-
-
-def human_bytes(count: int) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if count < 1024 or unit == "GB":
-            return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"
-        count /= 1024
 
 
 def progress_bar(total: int, stream, enabled: bool):
