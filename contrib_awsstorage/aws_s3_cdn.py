@@ -139,7 +139,7 @@ class S3Boto3Storage(Storage):
         """
         Resolve every option (OPTIONS/keyword arguments > subclass attribute
         > ``AWS_*`` settings > environment > default) and validate it.
-        ``acl`` and ``bucket`` are the seed's aliases of ``default_acl`` and
+        ``acl`` and ``bucket`` are the original contrib's aliases of ``default_acl`` and
         ``bucket_name``. Nothing is sent to S3 here.
         """
         if acl is not None:
@@ -389,7 +389,7 @@ class S3Boto3Storage(Storage):
         return params
 
     def _get_write_parameters(self, name, content=None):
-        """Seed-compatible alias of ``upload_params``."""
+        """The original contrib's name for ``upload_params``."""
         return self.upload_params(name, getattr(content, "content_type", None))
 
     def prepare_upload(self, name, data, content_type=None):
@@ -416,7 +416,7 @@ class S3Boto3Storage(Storage):
         return body, params
 
     def _compress_content(self, content):
-        """Gzip a given string content (deterministic; seed compatibility)."""
+        """Gzip a given string content (deterministic; kept from the original contrib)."""
         content.seek(0)
         return io.BytesIO(gzip_bytes(content.read()))
 

@@ -1,7 +1,9 @@
 """A real S3 wire server on loopback, for demos, tests and benchmarks.
 
-Wraps moto's threaded server (``pip install 'moto[server]'``, part of the
-``test`` extra) so one line gives an endpoint that boto3, Django storages,
+A development feature, not for production: it needs the ``dev-server``
+extra (``pip install 'contrib-awsstorage[dev-server]'``, which brings
+moto's server; the ``test`` extra has it too). It wraps moto's threaded
+server so one line gives an endpoint that boto3, Django storages,
 curl and browsers can all talk to. Run it standalone with
 ``python -m contrib_awsstorage.embedded_s3 --port 0 --bucket NAME``: it
 prints ``ENDPOINT <url>`` on its first line and serves until stopped, so a
@@ -58,7 +60,7 @@ class EmbeddedS3:
         except ImportError as exc:  # pragma: no cover - depends on install
             raise RuntimeError(
                 "The embedded S3 server needs moto: "
-                "pip install 'contrib-awsstorage[test]' (or 'moto[server]')."
+                "pip install 'contrib-awsstorage[dev-server]'."
             ) from exc
         if self.quiet:  # werkzeug logs one line per request otherwise
             logging.getLogger("werkzeug").setLevel(logging.ERROR)

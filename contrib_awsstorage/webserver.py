@@ -1,4 +1,4 @@
-"""Twisted resources that serve the Django site (seed 001), without the faults.
+"""Twisted resources that serve the Django site from Evennia's processes, without the original's faults.
 
 Same names and roles as ``evennia.server.webserver``; the differences are
 the point of this module:

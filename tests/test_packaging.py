@@ -44,6 +44,17 @@ def test_wheel_contains_every_package_file(built):
     assert not any(n.startswith(("tests/", "demo/", "bench/")) for n in names)
 
 
+def test_wheel_file_list_is_the_package_and_nothing_else(built):
+    """Test and benchmark tools (the fault proxy, tools/, tests/) stay out of
+    the installed package; the wheel is the package's files plus its metadata."""
+    _, wheel = built
+    names = {n for n in zipfile.ZipFile(wheel).namelist() if ".dist-info/" not in n}
+    assert names == _package_files()
+    assert not [n for n in names if "faultproxy" in n or n.startswith(("tools/", "tests/"))]
+    for layer in ("s3", "web", "sync", "diagnostics", "management/commands"):
+        assert any(n.startswith(f"contrib_awsstorage/{layer}/") for n in names), layer
+
+
 def test_wheel_declares_runtime_requirements(built):
     _, wheel = built
     with zipfile.ZipFile(wheel) as zf:

@@ -1,4 +1,4 @@
-"""The boto3 client behind a storage, and the bucket handle the seed names.
+"""The boto3 client behind a storage, and the bucket handle the original contrib had.
 
 One client per storage, created on first use and shared by every thread
 (boto3 clients are thread-safe; sessions are not), with a connection pool
@@ -98,7 +98,7 @@ class S3Bucket:
     """What ``storage.bucket`` returns: a lightweight handle, not a boto3 resource.
 
     ``name`` is the bucket name (``str(bucket)`` too), ``client`` the
-    storage's shared boto3 client. It exists so code written for the seed's
+    storage's shared boto3 client. It exists so code written for the original contrib's
     ``storage.bucket.name`` keeps working.
     """
 

@@ -70,7 +70,7 @@ _CONTENT_TYPES = ("text/css", "text/javascript", "application/javascript",
 
 #: The original contrib's class attribute where it differs from the resolved
 #: default (the storage's class keeps it; instances always resolve their own).
-_SEED_EMPTY = {"class_default": ""}
+_ORIGINAL_EMPTY = {"class_default": ""}
 
 _TABLE = [
     # -- where and who ---------------------------------------------------
@@ -84,11 +84,11 @@ _TABLE = [
          "Endpoint of an S3-compatible store (MinIO, R2, Spaces...); None for AWS."),
     _opt("access_key", ("AWS_S3_ACCESS_KEY_ID", "AWS_ACCESS_KEY_ID"),
          ("AWS_S3_ACCESS_KEY_ID", "AWS_ACCESS_KEY_ID"), str, None,
-         "Access key id (None: boto3's chain: profile, instance role).", extra=_SEED_EMPTY),
+         "Access key id (None: boto3's chain: profile, instance role).", extra=_ORIGINAL_EMPTY),
     _opt("secret_key", ("AWS_S3_SECRET_ACCESS_KEY", "AWS_SECRET_ACCESS_KEY"),
          ("AWS_S3_SECRET_ACCESS_KEY", "AWS_SECRET_ACCESS_KEY"), str, None,
          "Secret access key; keep it in secret_settings.py or the environment.", secret=True,
-         extra=_SEED_EMPTY),
+         extra=_ORIGINAL_EMPTY),
     _opt("security_token", ("AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"),
          ("AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"), str, None,
          "Session token for temporary credentials.", secret=True),

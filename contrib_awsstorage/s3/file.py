@@ -43,7 +43,7 @@ def _stream_length(stream):
     return length
 
 
-# Migrations and the seed's documentation name the class by its historic
+# Migrations and the original contrib's documentation name the class by its historic
 # path; ``aws_s3_cdn`` re-exports it, so keep that path.
 @deconstructible(path="contrib_awsstorage.aws_s3_cdn.S3Boto3StorageFile")
 class S3Boto3StorageFile(File):

@@ -68,14 +68,25 @@ class Website(server.Site):
 
 class WSGIWebServer(internet.TCPServer):
     """
-    This is a WSGI webserver. It makes sure to start the threadpool after
-    the service itself started, and stops it off the reactor thread, bounded
-    by ``stop_timeout``, so a request in flight cannot deadlock shutdown.
+    The TCP service of the server's web site. It starts the thread pool
+    after the service itself started, and stops it off the reactor thread,
+    bounded by ``stop_timeout``, so a request in flight cannot deadlock
+    shutdown.
 
-    call with WSGIWebServer(threadpool, port, wsgi_resource)
+    Call it as ``WSGIWebServer(pool, port, site, interface="127.0.0.1")``:
+    ``pool`` is the site's ``LockableThreadPool``; the other arguments go to
+    Twisted's ``TCPServer`` (port, factory, then ``backlog`` and
+    ``interface``).
     """
 
     def __init__(self, pool, *args, stop_timeout=5.0, **kwargs):
+        """
+        Args:
+            pool (LockableThreadPool): the thread pool the site's WSGI resource runs on.
+            *args: passed on to ``TCPServer``: ``port, factory``.
+            stop_timeout (float): seconds ``stopService`` waits for busy workers.
+            **kwargs: passed on to ``TCPServer`` (``backlog``, ``interface``).
+        """
         self.pool = pool
         self.stop_timeout = stop_timeout
         super().__init__(*args, **kwargs)

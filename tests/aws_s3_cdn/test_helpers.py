@@ -1,4 +1,4 @@
-"""The seed's helper functions: pure string work, no S3 needed."""
+"""The original contrib's helper functions: pure string work, no S3 needed."""
 
 from __future__ import annotations
 
@@ -129,14 +129,14 @@ def test_gzip_bytes_is_deterministic_and_round_trips():
     assert len(first) < len(data)
 
 
-def test_module_has_every_seed_name():
+def test_module_has_every_name_of_the_original_contrib():
     for name in ("setting", "safe_join", "check_location", "lookup_env",
                  "get_available_overwrite_name", "S3Boto3StorageFile", "S3Boto3Storage",
                  "S3StaticStorage", "S3ManifestStaticStorage", "SOURCE_MD5_METADATA_KEY"):
         assert hasattr(aws_s3_cdn, name), name
     assert aws_s3_cdn.SOURCE_MD5_METADATA_KEY == "source-md5"
     assert aws_s3_cdn.S3Boto3StorageFile.buffer_size == 5242880
-    seed_attrs = dict(
+    original_attrs = dict(
         default_content_type="application/octet-stream",
         access_key_names=["AWS_S3_ACCESS_KEY_ID", "AWS_ACCESS_KEY_ID"],
         security_token_names=["AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"],
@@ -148,7 +148,7 @@ def test_module_has_every_seed_name():
         use_ssl=True, verify=None, max_memory_size=0, url_protocol="http:", access_key="",
         secret_key="", security_token=None, config=None,
     )
-    for attr, value in seed_attrs.items():
+    for attr, value in original_attrs.items():
         assert getattr(aws_s3_cdn.S3Boto3Storage, attr) == value, attr
     assert "image/svg+xml" in aws_s3_cdn.S3Boto3Storage.gzip_content_types
     for method in ("connection", "bucket", "entries", "delete", "exists", "listdir", "size",
