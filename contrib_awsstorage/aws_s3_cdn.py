@@ -9,7 +9,7 @@ Compared with Evennia's original contrib this module
 
 - reads its settings when a storage is *created*, never at import
   (``STORAGES`` OPTIONS > ``AWS_*`` settings > environment > boto3's chain,
-  see ``s3conf``), and rejects unknown or mistyped options by name;
+  see ``s3/conf.py``), and rejects unknown or mistyped options by name;
 - is built on one thread-safe boto3 *client* (the resource API is frozen
   upstream) with a connection pool sized for parallel uploads;
 - builds unsigned URLs (custom domain, or ``querystring_auth`` off) with
@@ -20,10 +20,12 @@ Compared with Evennia's original contrib this module
   records the source MD5 in their metadata, so a later sync can compare
   even gzipped or multipart objects;
 - turns botocore errors into Django exceptions with a one-line fix
-  (``s3errors``), and never shows a secret (not even in ``repr``).
+  (``s3/errors.py``), and never shows a secret (not even in ``repr``).
 
-The file object ``open()`` returns lives in ``s3file``, URL building in
-``s3urls``; both are re-exported here. None of them imports Evennia or Twisted.
+This module keeps the storage classes; their parts live in ``s3/`` (the
+file object ``open()`` returns, the client, names, URLs, uploads) and the
+historic helper names are re-exported here. None of it imports Evennia or
+Twisted.
 """
 
 from __future__ import annotations
@@ -119,10 +121,9 @@ _UNSET = object()
 @s3conf.with_option_defaults
 class S3Boto3Storage(Storage):
     """
-    Amazon Simple Storage Service using Boto3
-    This storage backend supports opening files in read or write
-    mode and supports streaming(buffering) data in chunks to S3
-    when writing.
+    A Django storage whose files are objects in one S3 bucket, under
+    ``location``. Files open for reading or writing; writes are buffered and
+    go up in one request, or in parts when they are big.
 
     Every option of the options table (``s3/conf.py``) is a class attribute
     holding its default, set from the table itself; a subclass may override
@@ -236,7 +237,7 @@ class S3Boto3Storage(Storage):
             )
 
     def _call(self, operation, key=None, **kwargs):
-        """Run one S3 API call; botocore errors become ``s3errors`` exceptions."""
+        """Run one S3 API call; botocore errors become ``s3/errors.py`` exceptions."""
         self._require_bucket_name()
         method = getattr(self.connection, xform_name(operation))  # PutObject -> put_object
         try:
@@ -245,7 +246,7 @@ class S3Boto3Storage(Storage):
             raise self._translate(exc, operation, key) from None
 
     def _translate(self, exc, operation, key=None):
-        """The ``s3errors`` exception (with its fix) for botocore error ``exc``."""
+        """The ``s3/errors.py`` exception (with its fix) for botocore error ``exc``."""
         return translate_client_error(exc, operation, self.bucket_name, key, region=self.region_name)
 
     def _not_found(self, name, key):
@@ -306,17 +307,12 @@ class S3Boto3Storage(Storage):
 
     # -- names ------------------------------------------------------------------------------
     def _clean_name(self, name):
-        """
-        Cleans the name so that Windows style paths work
-        """
+        """``name`` with ``\\`` as ``/`` and ``a/../b`` folded (see ``clean_name``)."""
         return clean_name(name)
 
     def _normalize_name(self, name):
-        """
-        Normalizes the name so that paths like /path/to/ignored/../something.txt
-        work. We check to make sure that the path pointed to is not outside
-        the directory specified by the LOCATION setting.
-        """
+        """The key of ``name`` under ``location``; ``SuspiciousOperation`` if it
+        would land outside it (``safe_join`` decides)."""
         try:
             return safe_join(self.location, name)
         except ValueError:
@@ -357,12 +353,11 @@ class S3Boto3Storage(Storage):
     # -- uploads -------------------------------------------------------------------------
     def get_object_parameters(self, name):
         """
-        Returns a dictionary that is passed to file upload. Override this
-        method to adjust this on a per-object basis to set e.g ContentDisposition.
-        By default, returns the value of AWS_S3_OBJECT_PARAMETERS.
-        Setting ContentEncoding will prevent objects from being automatically gzipped.
-        ``name`` is the storage name (without the location prefix); the
-        result is a fresh copy, safe to modify.
+        Extra upload arguments for ``name`` (the storage name, without the
+        location prefix): ``AWS_S3_OBJECT_PARAMETERS`` unless a subclass
+        decides per file, e.g. a ContentDisposition for downloads. A
+        ContentEncoding given here means the file is stored as it is, never
+        gzipped again. The result is a fresh copy, safe to modify.
         """
         params = dict(self.object_parameters)
         if "Metadata" in params:
@@ -492,7 +487,7 @@ class S3Boto3Storage(Storage):
 
     # -- metadata ---------------------------------------------------------------------
     def _list_pages(self, prefix, error_key=None, **kwargs):
-        """ListObjectsV2 pages under ``prefix``, however many; errors become ``s3errors`` ones."""
+        """ListObjectsV2 pages under ``prefix``, however many; errors become ``s3/errors.py`` ones."""
         self._require_bucket_name()
         paginator = self.connection.get_paginator("list_objects_v2")
         try:
@@ -567,9 +562,7 @@ class S3Boto3Storage(Storage):
                 self._entries.pop(key, None)
 
     def exists(self, name):
-        """
-        Checks if file exists.
-        """
+        """True if the object is there (from the preloaded listing when on)."""
         if self.preload_metadata:
             return self.key_for(name) in self._preloaded()
         try:
@@ -579,10 +572,9 @@ class S3Boto3Storage(Storage):
             return False
 
     def listdir(self, name):
-        """
-        Translational function to go from S3 file paths to the format
-        Django's listdir expects: ``(directories, files)``, paginated (any size).
-        """
+        """``(directories, files)`` directly under ``name``, as Django's storages
+        answer it; S3 has no folders, so "directories" are common key prefixes.
+        Every page of the listing is read, however many keys there are."""
         path = self.key_for(name)
         # The path needs to end with a slash, but if the root is empty, leave it.
         if path and not path.endswith("/"):
@@ -597,18 +589,14 @@ class S3Boto3Storage(Storage):
         return directories, files
 
     def size(self, name):
-        """
-        Gets the (stored) size of a remote file.
-        """
+        """Bytes the object holds in S3 (its gzipped size when stored gzipped)."""
         if self.preload_metadata:
             return self._entry(name)["size"]
         return self._head(name)["ContentLength"]
 
     def get_modified_time(self, name):
-        """
-        Returns an (aware) datetime object containing the last modified time if
-        USE_TZ is True, otherwise returns a naive datetime in the local timezone.
-        """
+        """When the object was last written: aware (UTC) with ``USE_TZ``, naive
+        local time without, as Django's own storages answer."""
         if self.preload_metadata:
             modified = self._entry(name)["last_modified"]
         else:
@@ -618,18 +606,14 @@ class S3Boto3Storage(Storage):
         return make_naive(modified)
 
     def modified_time(self, name):
-        """Returns a naive datetime object containing the last modified time.
-        If USE_TZ=False then get_modified_time will return a naive datetime
-        so we just return that, else we have to localize and strip the tz
-        """
+        """``get_modified_time`` as a naive local datetime, whatever ``USE_TZ``
+        says (the older storage API some code still calls)."""
         mtime = self.get_modified_time(name)
         return mtime if is_naive(mtime) else make_naive(mtime)
 
-    # -- URLs (built in s3urls) ------------------------------------------------------
+    # -- URLs (built in s3/urls.py) ------------------------------------------------------
     def _strip_signing_parameters(self, url):
-        """
-        Remove signing/expiry query parameters (v2 and v4) from a URL.
-        """
+        """``url`` without its signature and expiry query parameters (SigV2 and SigV4)."""
         return strip_signing_parameters(url)
 
     def _compute_url_prefix(self):
