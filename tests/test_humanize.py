@@ -1,0 +1,13 @@
+"""Byte sizes read the same in s3_migrate_static's summary and in @awsstatus."""
+
+import pytest
+
+from contrib_awsstorage.humanize import human_bytes
+
+
+@pytest.mark.parametrize("size,text", [
+    (None, "?"), (0, "0 B"), (1023, "1023 B"), (1024, "1.0 KB"), (1536, "1.5 KB"),
+    (5 * 1024 ** 2, "5.0 MB"), (3 * 1024 ** 3, "3.0 GB"), (2 * 1024 ** 4, "2.0 TB"),
+])
+def test_human_bytes(size, text):
+    assert human_bytes(size) == text
