@@ -107,7 +107,9 @@ def test_save_without_retries_raises_clearly_and_leaves_nothing(
 def test_write_reached_s3_but_answer_lost(proxied_settings, fault_proxy, s3_client, bucket, kind):
     """The ambiguous case: S3 did the write, we got an error. The object,
     if there, is the whole object; the caller was told."""
-    storage = storage_with(attempts=1)
+    # No stall here: a short read timeout would only let a busy machine time
+    # the Complete out before it reaches S3 (then there is rightly no object).
+    storage = storage_with(attempts=1, read_timeout=10)
     fault_proxy.set_faults(kind, nth=1, methods=["POST"], match="uploadId=", after_upstream=True)
     data = random.Random(3).randbytes(2 * PART + 5)
     with pytest.raises(Exception) as caught:
