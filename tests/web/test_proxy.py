@@ -9,6 +9,7 @@ import time
 import pytest
 from twisted.internet import protocol, reactor
 
+from contrib_awsstorage.web.hold import HoldLimits
 from contrib_awsstorage.webserver import EvenniaReverseProxyResource, Website
 
 from .harness import Listener, get, in_reactor, request, wait_for
@@ -16,10 +17,11 @@ from .harness import Listener, get, in_reactor, request, wait_for
 CLIENT = "127.0.0.2"  # Linux routes all of 127/8 to loopback: a client that is not the portal
 
 
-def _portal(port, timeout=5.0):
-    return Listener(
-        Website(EvenniaReverseProxyResource("127.0.0.1", port, "", timeout=timeout), is_portal=True)
-    )
+def _portal(port, timeout=5.0, **proxy_kwargs):
+    proxy = EvenniaReverseProxyResource("127.0.0.1", port, "", timeout=timeout, **proxy_kwargs)
+    listener = Listener(Website(proxy, is_portal=True))
+    listener.proxy = proxy
+    return listener
 
 
 @pytest.fixture
@@ -84,16 +86,20 @@ def test_head_and_status_codes_pass(chain):
     assert code == 200 and body == b""
 
 
-def test_backend_down_gives_502_quickly(running_reactor):
+def test_backend_down_is_held_then_503_with_retry_after(running_reactor):
+    """Refused: nothing reached the server, so the request waits for it
+    (``AWSSTORAGE_WEB_HOLD_TIMEOUT``), then gets 503 + Retry-After."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         dead_port = s.getsockname()[1]
-    portal = _portal(dead_port)
+    portal = _portal(dead_port, hold_limits=HoldLimits(timeout=0.5))
     try:
         t0 = time.monotonic()
-        code, _, body = get(portal, "/hello/")
-        assert code == 502 and b"502" in body
-        assert time.monotonic() - t0 < 1.5  # the retry window (0.5 s) and no more
+        code, headers, body = get(portal, "/hello/")
+        elapsed = time.monotonic() - t0
+        assert code == 503 and b"503" in body
+        assert int(headers["retry-after"]) > 0
+        assert 0.45 <= elapsed < 1.5
     finally:
         portal.close()
 
@@ -137,7 +143,7 @@ def test_proxy_getchild_quotes_segments():
     assert isinstance(child, EvenniaReverseProxyResource) and child.timeout == 1
 
 
-def test_listener_replaced_within_the_retry_window_is_bridged(django_site):
+def test_listener_replaced_while_held_is_bridged(django_site):
     """A reload swaps the server's listener: requests in the gap still get 200."""
     server = django_site(maxthreads=2)
     port = server.listener.number
