@@ -53,7 +53,7 @@ def client_steps(proxy_port):
     out["static"] = (code, body.decode(), "etag" in headers, headers.get("content-type"))
     out["static_location"] = headers.get("location")
     out["listing"] = get(portal, "/static/")[0]
-    # reload: a slow request in flight, then the drain; a latecomer gets 503
+    # reload: a slow request in flight, then the drain; a latecomer is held
     slow = {}
     t = threading.Thread(target=lambda: slow.update(r=get(portal, "/sleep/?s=0.5")))
     t.start()
@@ -70,11 +70,21 @@ def client_steps(proxy_port):
         .addCallback(lambda r: (result.update(drain_result=r), drained.set()))
     )
     time.sleep(0.05)
-    code, headers, _ = get(portal, "/hello/")
-    out["during_drain"] = (code, headers.get("retry-after"))
+    # the server itself refuses unseen; through the portal the request is held
+    code, headers, _ = get(_To(settings.WEBSERVER_PORTS[0][1]), "/hello/")
+    out["server_during_drain"] = (code, headers.get("retry-after"),
+                                  headers.get("awsstorage-refused-unseen"))
+    held = {}
+    h = threading.Thread(target=lambda: held.update(r=get(portal, "/hello/")))
+    h.start()
     t.join(10)
     out["slow"] = (slow["r"][0], slow["r"][2].decode())
     out["drained"] = drained.wait(5)
+    time.sleep(0.2)
+    out["held_while_draining"] = h.is_alive()
+    reactor.callFromThread(webserver.get_active_web_root().resume)  # the "new" server
+    h.join(10)
+    out["during_drain"] = (held["r"][0], held["r"][2].decode())
     result.update(out)
     reactor.callFromThread(reactor.stop)
 
