@@ -113,6 +113,7 @@ def serve():
                                          interface="127.0.0.1").getHost().port
     for pool in pools:
         pool.start()
+    ports["pid"] = os.getpid()
     print("READY " + json.dumps(ports), flush=True)
     reactor.addSystemEventTrigger("before", "shutdown", lambda: [p.stop() for p in pools])
     reactor.run()
@@ -170,9 +171,18 @@ def load(port, seconds, connections):
     return latencies, errors
 
 
+def cpu_seconds(pid):
+    """User+system CPU time a process has used (Linux /proc)."""
+    with open(f"/proc/{pid}/stat") as fh:
+        fields = fh.read().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def client(args):
     ports = json.loads(args.client)
-    out = {key: {"rps": [], "latencies": [], "errors": 0, "requests": 0} for _, key in TARGETS}
+    pids = ports.pop("pids")
+    out = {key: {"rps": [], "latencies": [], "errors": 0, "requests": 0, "cpu": {"portal": 0.0, "server": 0.0}}
+           for _, key in TARGETS}
     for _, key in TARGETS:  # warm up: threads, caches, pooled connections
         load(ports[key], 0.3, args.connections)
     shuffle = random.Random(20261201).shuffle
@@ -181,9 +191,12 @@ def client(args):
         shuffle(order)
         for _, key in order:
             before = counts(args.control)[key]
+            cpu_before = {role: cpu_seconds(pid) for role, pid in pids.items()}
             latencies, errors = load(ports[key], args.seconds, args.connections)
-            opened = counts(args.control)[key] - before
             row = out[key]
+            for role, pid in pids.items():
+                row["cpu"][role] += cpu_seconds(pid) - cpu_before[role]
+            opened = counts(args.control)[key] - before
             row["rps"].append(len(latencies) / args.seconds)
             row["latencies"].extend(latencies)
             row["errors"] += errors
@@ -224,6 +237,7 @@ def portal(args):
                  "evennia": up_site}
         ports = {k: reactor.listenTCP(0, s, interface="127.0.0.1").getHost().port
                  for k, s in sites.items()}
+        ports["pids"] = {"portal": os.getpid(), "server": backends["pid"]}
         outcome = {}
 
         def run_client():
@@ -257,7 +271,8 @@ def report(results, args):
     print(f"portal bench: {args.connections} keep-alive client connections, {args.rounds} rounds x "
           f"{args.seconds:g}s per target, interleaved; GET {PATH} through the portal to a real "
           "Django site; server, portal and load in three processes")
-    print(f"  {'target':78s} {'req/s':>7s} {'p50 ms':>7s} {'p99 ms':>7s} {'conn/1000':>9s} errors")
+    print(f"  {'target':78s} {'req/s':>7s} {'p50 ms':>7s} {'p99 ms':>7s} {'conn/1000':>9s} errors"
+          "  CPU us/req portal, server")
     figures = {}
     for label, key in TARGETS:
         row = results[key]
@@ -265,7 +280,9 @@ def report(results, args):
         per_k = 1000 * row["opened"] / max(1, row["requests"])
         figures[key] = (rps, per_k)
         print(f"  {label:78s} {rps:7.0f} {_pct(row['latencies'], 50) * 1e3:7.2f} "
-              f"{_pct(row['latencies'], 99) * 1e3:7.2f} {per_k:9.1f} {row['errors']}")
+              f"{_pct(row['latencies'], 99) * 1e3:7.2f} {per_k:9.1f} {row['errors']:6d}"
+              f"  {1e6 * row['cpu']['portal'] / max(1, row['requests']):.0f}, "
+              f"{1e6 * row['cpu']['server'] / max(1, row['requests']):.0f}")
     ratio = statistics.median(
         a / b for a, b in zip(results["ours"]["rps"], results["evennia"]["rps"]) if b
     )

@@ -21,7 +21,7 @@ from twisted.web.iweb import UNKNOWN_LENGTH, IAgentEndpointFactory, IBodyProduce
 from twisted.web.server import NOT_DONE_YET
 from zope.interface import implementer
 
-from twisted.internet.interfaces import IPushProducer
+from twisted.internet.interfaces import IPushProducer, IStreamClientEndpoint
 
 from .config import (
     DEFAULT_BACKEND_POOL_SIZE,
@@ -102,10 +102,30 @@ class _BackendEndpoints:
 
     def endpointForURI(self, uri):
         if isIPAddress(self.host):
-            return TCP4ClientEndpoint(self.reactor, self.host, self.port, self.connect_timeout)
-        if isIPv6Address(self.host):
-            return TCP6ClientEndpoint(self.reactor, self.host, self.port, self.connect_timeout)
-        return HostnameEndpoint(self.reactor, self.host, self.port, self.connect_timeout)
+            endpoint = TCP4ClientEndpoint(self.reactor, self.host, self.port, self.connect_timeout)
+        elif isIPv6Address(self.host):
+            endpoint = TCP6ClientEndpoint(self.reactor, self.host, self.port, self.connect_timeout)
+        else:
+            endpoint = HostnameEndpoint(self.reactor, self.host, self.port, self.connect_timeout)
+        return _NoDelay(endpoint)
+
+
+@implementer(IStreamClientEndpoint)
+class _NoDelay:
+    """A persistent connection carries one small request after another: no
+    Nagle delay waiting for the previous answer's ACK (RFC 896, RFC 1122 4.2.3.2)."""
+
+    def __init__(self, endpoint):
+        self._endpoint = endpoint
+
+    def connect(self, factory):
+        def no_delay(proto):
+            set_no_delay = getattr(getattr(proto, "transport", None), "setTcpNoDelay", None)
+            if set_no_delay is not None:
+                set_no_delay(True)
+            return proto
+
+        return self._endpoint.connect(factory).addCallback(no_delay)
 
 
 @implementer(IBodyProducer)
