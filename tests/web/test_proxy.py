@@ -176,3 +176,60 @@ def test_large_body_streams_through(chain):
     code, _, data = get(portal, "/size/", method="POST", body=body)
     assert code == 200
     assert data.decode() == f"{len(body)} {hashlib.md5(body).hexdigest()}"
+
+
+_WARNINGS_PROBE = r'''
+import json, sys, warnings
+warnings.simplefilter("always")
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    from twisted.internet import reactor
+    from twisted.web import resource
+    from twisted.web.client import Agent, readBody
+    from contrib_awsstorage.webserver import EvenniaReverseProxyResource, Website
+
+    class Hello(resource.Resource):
+        isLeaf = True
+        def render(self, request):
+            return b"hello " + request.method
+
+    backend = reactor.listenTCP(0, Website(Hello()), interface="127.0.0.1")
+    proxy = EvenniaReverseProxyResource("127.0.0.1", backend.getHost().port, "", timeout=5)
+    portal = reactor.listenTCP(0, Website(proxy, is_portal=True), interface="127.0.0.1")
+    out = {}
+
+    def go():
+        url = b"http://127.0.0.1:%d/x" % portal.getHost().port
+        d = Agent(reactor).request(b"GET", url)
+        d.addCallback(lambda r: readBody(r).addCallback(lambda b: out.update(code=r.code, body=b.decode())))
+        d.addErrback(lambda f: out.update(error=str(f)))
+        d.addBoth(lambda _: reactor.stop())
+
+    reactor.callWhenRunning(go)
+    reactor.callLater(20, reactor.stop)
+    reactor.run()
+out["ours"] = [f"{w.filename}:{w.lineno}: {w.message}" for w in caught
+               if issubclass(w.category, DeprecationWarning) and "contrib_awsstorage" in w.filename]
+out["twisted_web_proxy_imported"] = "twisted.web.proxy" in sys.modules
+out["httpclient"] = [str(w.message) for w in caught if "HTTPClient" in str(w.message)]
+print("RESULT " + json.dumps(out))
+'''
+
+
+def test_no_deprecation_warning_from_our_code_and_no_twisted_web_proxy():
+    """Twisted 24.7 deprecated HTTPClient (under twisted.web.proxy): our
+    portal neither imports it nor causes any DeprecationWarning."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    proc = subprocess.run([sys.executable, "-c", _WARNINGS_PROBE], cwd=root, capture_output=True,
+                          text=True, timeout=60, env=dict(os.environ, PYTHONPATH=str(root)))
+    lines = [l for l in proc.stdout.splitlines() if l.startswith("RESULT ")]
+    assert lines, proc.stdout + proc.stderr
+    out = json.loads(lines[-1][7:])
+    assert (out.get("code"), out.get("body")) == (200, "hello GET"), out
+    assert out["ours"] == [] and out["httpclient"] == []
+    assert out["twisted_web_proxy_imported"] is False
