@@ -342,11 +342,11 @@ class _Forward:
             if lname in _HOP_BY_HOP or lname in _CONTRACT:
                 continue
             request.responseHeaders.setRawHeaders(name, values)
-        if (
-            response.length is not UNKNOWN_LENGTH
-            and request.method != b"HEAD"
-            and response.code not in _NO_LENGTH_CODES
-        ):
+        if request.method == b"HEAD":  # the length a GET would have (RFC 9110 section 8.6)
+            length = response.headers.getRawHeaders(b"content-length")
+            if length:
+                request.responseHeaders.setRawHeaders(b"content-length", length[:1])
+        elif response.length is not UNKNOWN_LENGTH and response.code not in _NO_LENGTH_CODES:
             request.responseHeaders.setRawHeaders(b"content-length", [b"%d" % response.length])
         self._relay = _Relay(self)
         response.deliverBody(self._relay)

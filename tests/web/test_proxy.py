@@ -8,6 +8,7 @@ import time
 
 import pytest
 from twisted.internet import protocol, reactor
+from twisted.web import resource, server
 
 from contrib_awsstorage.web.hold import HoldLimits
 from contrib_awsstorage.webserver import EvenniaReverseProxyResource, Website
@@ -84,6 +85,7 @@ def test_head_and_status_codes_pass(chain):
     assert code == 404
     code, headers, body = get(portal, "/hello/", method="HEAD")
     assert code == 200 and body == b""
+    assert headers.get("content-length") == "5"  # what the GET would carry
 
 
 def test_backend_down_is_held_then_503_with_retry_after(running_reactor):
@@ -233,3 +235,64 @@ def test_no_deprecation_warning_from_our_code_and_no_twisted_web_proxy():
     assert (out.get("code"), out.get("body")) == (200, "hello GET"), out
     assert out["ours"] == [] and out["httpclient"] == []
     assert out["twisted_web_proxy_imported"] is False
+
+
+class _BigAnswer(resource.Resource):
+    """Answers ``size`` bytes in 64 KiB writes, without a Content-Length
+    (chunked), honouring the portal's back-pressure."""
+
+    isLeaf = True
+
+    def __init__(self, size):
+        super().__init__()
+        self.size = size
+        self.data = bytes(range(256)) * (self.size // 256)
+
+    def render(self, request):
+        from twisted.internet.interfaces import IPushProducer
+        from zope.interface import implementer
+
+        data = self.data
+
+        @implementer(IPushProducer)
+        class Sender:
+            paused = False
+            offset = 0
+
+            def pauseProducing(self):
+                self.paused = True
+
+            def resumeProducing(self):
+                self.paused = False
+                reactor.callLater(0, self.send)
+
+            def stopProducing(self):
+                self.paused = True
+
+            def send(self):
+                while not self.paused and self.offset < len(data):
+                    request.write(data[self.offset:self.offset + 65536])
+                    self.offset += 65536
+                if self.offset >= len(data) and not request.finished:
+                    request.unregisterProducer()
+                    request.finish()
+
+        sender = Sender()
+        request.registerProducer(sender, True)
+        sender.send()
+        return server.NOT_DONE_YET
+
+
+def test_large_answer_streams_back(running_reactor):
+    import hashlib
+
+    big = _BigAnswer(8 * 1024 * 1024)
+    backend = Listener(Website(big))
+    portal = _portal(backend.number)
+    try:
+        code, headers, data = get(portal, "/big")
+        assert code == 200 and len(data) == big.size
+        assert hashlib.md5(data).hexdigest() == hashlib.md5(big.data).hexdigest()
+    finally:
+        portal.close()
+        backend.close()
