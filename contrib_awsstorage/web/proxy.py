@@ -14,14 +14,13 @@ from urllib.parse import quote as urlquote
 from twisted.internet import defer, error, protocol, task
 from twisted.internet.abstract import isIPAddress, isIPv6Address
 from twisted.internet.endpoints import HostnameEndpoint, TCP4ClientEndpoint, TCP6ClientEndpoint
+from twisted.internet.interfaces import IPushProducer, IStreamClientEndpoint
 from twisted.logger import Logger
 from twisted.web import client, http, resource
 from twisted.web.http_headers import Headers
 from twisted.web.iweb import UNKNOWN_LENGTH, IAgentEndpointFactory, IBodyProducer
 from twisted.web.server import NOT_DONE_YET
 from zope.interface import implementer
-
-from twisted.internet.interfaces import IPushProducer, IStreamClientEndpoint
 
 from .config import (
     DEFAULT_BACKEND_POOL_SIZE,
@@ -82,10 +81,12 @@ def _error_page(request, code, text, retry_after=None):
     request.finish()
 
 
-class _QuietClientFactory(getattr(client, "_HTTP11ClientFactory", protocol.Factory)):
-    """No "Starting factory" log line per backend connection."""
-
-    noisy = False
+def _quiet(pool):
+    """No "Starting factory" log line per backend connection (where this
+    Twisted names its pool's factory as 24.x does; else left as it is)."""
+    factory = getattr(client, "_HTTP11ClientFactory", None)
+    if factory is not None and getattr(pool, "_factory", None) is factory:
+        pool._factory = type("QuietHTTP11ClientFactory", (factory,), {"noisy": False})
 
 
 @implementer(IAgentEndpointFactory)
@@ -243,7 +244,7 @@ class _Backend:
         # Twisted would send a lost idempotent request again; it may have
         # reached Django, and such a request is never sent twice (502).
         self.pool.retryAutomatically = False
-        self.pool._factory = _QuietClientFactory
+        _quiet(self.pool)
         endpoints = _BackendEndpoints(reactor, host, port, min(self.connect_timeout, timeout))
         self.agent = client.Agent.usingEndpointFactory(reactor, endpoints, pool=self.pool)
         netloc = "[%s]" % host if isIPv6Address(host) else host
