@@ -316,3 +316,17 @@ def test_hold_settings_are_read_when_built():
     assert (defaults.timeout, defaults.max_requests, defaults.max_bytes) == (
         30.0, 1000, 256 * 1024 * 1024,
     )
+
+
+def test_the_root_answers_the_probe_itself_and_refuses_unseen_while_draining(django_site):
+    site = django_site(maxthreads=2)
+    probe = [("AWSStorage-Probe", "?1")]
+    code, headers, body = get(site.listener, "/", method="OPTIONS", headers=probe)
+    assert (code, body) == (204, b"")
+    assert in_reactor(site.root.status)["pending"] == 0  # not a Django request
+    in_reactor(site.root.empty_threadpool)
+    for method, path, extra in (("OPTIONS", "/", probe), ("POST", "/size/", [])):
+        code, headers, _ = get(site.listener, path, method=method, headers=extra, body=b"x")
+        assert code == 503 and int(headers["retry-after"]) > 0
+        assert headers["awsstorage-refused-unseen"] == "?1"
+        assert headers["connection"] == "close"
