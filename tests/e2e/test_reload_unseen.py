@@ -177,8 +177,11 @@ def test_two_reloads_under_load_nobody_notices(echo_game, capsys):
         "max_ms": round(max(latencies, default=0) * 1000, 1),
         "reloads": reloads,
     }
+    portal_log = (game.game_dir / "server" / "logs" / "portal.log").read_text(errors="replace")
+    figures["portal_log_releases"] = portal_log.count("Webserver back: sending")
     with capsys.disabled():
         print("\nplayer-side reload check:", json.dumps(figures))
+    assert "Traceback" not in portal_log, portal_log[-3000:]
     bad = {k: v for k, v in by_status.items() if not (k.isdigit() and 200 <= int(k) < 400)}
     assert bad == {}, figures
     assert by_method["POST"] > 50 and by_method["GET"] > 50, figures
