@@ -236,11 +236,15 @@ class _Backend:
     the agent, the hold, the timeouts."""
 
     connect_timeout = 10.0
+    #: idle connections kept per server thread: more requests than threads may
+    #: be in flight (static files, queued views); past the pool's size each one
+    #: would cost a new connection, opened and closed again
+    connections_per_thread = 4
 
     def __init__(self, host, port, reactor, timeout, limits, pool_size):
         self.host, self.port, self.reactor, self.timeout = host, port, reactor, timeout
         self.pool = client.HTTPConnectionPool(reactor, persistent=True)
-        self.pool.maxPersistentPerHost = pool_size
+        self.pool.maxPersistentPerHost = max(32, self.connections_per_thread * pool_size)
         # Twisted would send a lost idempotent request again; it may have
         # reached Django, and such a request is never sent twice (502).
         self.pool.retryAutomatically = False
