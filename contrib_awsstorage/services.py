@@ -97,8 +97,30 @@ class AWSStorageServerService(EvenniaServerService):
         return super().stopService()
 
 
+def _holding_on_restart(amp_protocol_class):
+    """The portal's AMP protocol, telling our proxies when it stops the server
+    (reload, reset, shutdown: every way goes through ``stop_server``), so they
+    hold new web requests from that moment instead of sending them to a
+    server about to go away; a probe ends the hold when a server accepts."""
+
+    class HoldingAMPServerProtocol(amp_protocol_class):
+        def stop_server(self, mode="shutdown"):
+            for proxy in getattr(self.factory.portal, "web_proxies", ()):
+                proxy.hold.server_going_away()
+            return super().stop_server(mode=mode)
+
+    HoldingAMPServerProtocol.__name__ = "Holding" + amp_protocol_class.__name__
+    return HoldingAMPServerProtocol
+
+
 class AWSStoragePortalService(EvenniaPortalService):
-    """Evennia's portal service, with our reverse proxy and site."""
+    """Evennia's portal service, with our reverse proxy and site; its AMP
+    link tells the proxy when the server restarts."""
+
+    def register_amp(self):
+        super().register_amp()
+        factory = self.getServiceNamed("PortalAMPServer").args[1]
+        factory.protocol = _holding_on_restart(factory.protocol)
 
     def register_webserver(self):
         # Mirrors Evennia's method; only the proxy and site classes differ.
@@ -107,12 +129,14 @@ class AWSStoragePortalService(EvenniaPortalService):
 
         interfaces = self.check_lockdown(settings.WEBSERVER_INTERFACES)
         self._websocket_started = False
+        self.web_proxies = []
         for interface in interfaces:
             ifacestr = ""
             if interface not in ("0.0.0.0", "::") or len(interfaces) > 1:
                 ifacestr = "-%s" % interface
             for proxyport, serverport in settings.WEBSERVER_PORTS:
                 web_root = webserver.EvenniaReverseProxyResource("127.0.0.1", serverport, "")
+                self.web_proxies.append(web_root)
                 webclientstr = ""
                 if settings.WEBCLIENT_ENABLED:
                     # create ajax client processes at /webclientdata

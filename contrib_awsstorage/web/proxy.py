@@ -1,16 +1,39 @@
-"""The portal's reverse proxy to the server's web site."""
+"""The portal's reverse proxy to the server's web site.
+
+Built on Twisted's ``Agent`` with an ``HTTPConnectionPool`` of persistent
+HTTP/1.1 connections (``twisted.web.proxy`` sits on the deprecated
+``HTTPClient``: HTTP/1.0, one connection per request). Requests the server
+has not seen wait in the hold (``hold.Hold``) while it restarts.
+"""
 
 from __future__ import annotations
 
+import re
 from urllib.parse import quote as urlquote
 
-from twisted.internet import error
-from twisted.protocols import basic
-from twisted.web import http, proxy
+from twisted.internet import defer, error, protocol, task
+from twisted.internet.abstract import isIPAddress, isIPv6Address
+from twisted.internet.endpoints import HostnameEndpoint, TCP4ClientEndpoint, TCP6ClientEndpoint
+from twisted.internet.interfaces import IPushProducer, IStreamClientEndpoint
+from twisted.logger import Logger
+from twisted.web import client, http, resource
+from twisted.web.http_headers import Headers
+from twisted.web.iweb import UNKNOWN_LENGTH, IAgentEndpointFactory, IBodyProducer
 from twisted.web.server import NOT_DONE_YET
+from zope.interface import implementer
 
-from .config import DEFAULT_PROXY_TIMEOUT, get_reactor, positive_seconds, setting
+from .config import (
+    DEFAULT_BACKEND_POOL_SIZE,
+    DEFAULT_PROXY_TIMEOUT,
+    count,
+    get_reactor,
+    positive_seconds,
+    setting,
+)
+from .hold import Hold, HoldLimits
+from .unseen import MARKER, PROBE, PROBE_VALUE, refused_unseen
 
+_log = Logger(namespace="contrib_awsstorage.webserver")
 
 # RFC 9110 section 7.6.1: connection-specific fields are not forwarded.
 _HOP_BY_HOP = frozenset(
@@ -23,195 +46,411 @@ _HOP_BY_HOP = frozenset(
         b"transfer-encoding",
         b"upgrade",
         b"expect",
-        b"content-length",
+        b"content-length",  # the agent frames the body itself
     }
 )
+#: Ours, between server and portal only: never taken from a client nor passed back.
+_CONTRACT = frozenset({MARKER.lower(), PROBE.lower()})
+#: Methods whose empty body needs no ``Content-Length: 0`` (RFC 9110 section 8.6).
+_NO_BODY_METHODS = frozenset({b"GET", b"HEAD", b"DELETE", b"OPTIONS", b"TRACE"})
+#: RFC 9110 section 8.6: no Content-Length on these answers.
+_NO_LENGTH_CODES = frozenset({204, 304})
+#: Bytes the agent refuses in a request target (``_newclient._VALID_URI``).
+_NOT_URI = re.compile(rb"[^\x21-\x7e]")
+#: Retry-After seconds on the portal's own 503s (hold limits).
+RETRY_AFTER = 5
 
 
-def _error_page(request, code, text):
+def _error_page(request, code, text, retry_after=None):
     """Answer ``request`` with a short error page, if it can still be answered."""
     if request.finished or request._disconnected:
         return
     if request.startedWriting:
         if request.transport is not None:  # a truncated answer must not look complete
-            request.transport.loseConnection()
+            request.transport.abortConnection()
         return
     request.setResponseCode(code)
+    request.responseHeaders = Headers()
     request.responseHeaders.setRawHeaders(b"content-type", [b"text/html; charset=utf-8"])
     request.responseHeaders.setRawHeaders(b"cache-control", [b"no-store"])
+    if retry_after is not None:  # RFC 9110 section 10.2.3
+        request.responseHeaders.setRawHeaders(b"retry-after", [b"%d" % retry_after])
     body = b"<html><body><h1>%d %s</h1></body></html>\n" % (code, text)
     request.responseHeaders.setRawHeaders(b"content-length", [b"%d" % len(body)])
     request.write(body)
     request.finish()
 
 
-#: RFC 9110 section 9.2.2: requests a proxy may send again after a lost connection.
-_IDEMPOTENT = frozenset({b"GET", b"HEAD", b"OPTIONS", b"PUT", b"DELETE", b"TRACE"})
+def _quiet(pool):
+    """No "Starting factory" log line per backend connection (where this
+    Twisted names its pool's factory as 24.x does; else left as it is)."""
+    factory = getattr(client, "_HTTP11ClientFactory", None)
+    if factory is not None and getattr(pool, "_factory", None) is factory:
+        pool._factory = type("QuietHTTP11ClientFactory", (factory,), {"noisy": False})
 
 
-class _ProxyClient(proxy.ProxyClient):
-    """One backend connection: streams the body from disk, times out, never
-    writes to a gone client."""
+@implementer(IAgentEndpointFactory)
+class _BackendEndpoints:
+    """Every URI goes to the one backend, without a name lookup for an IP literal."""
 
-    _got_status = False
-    _timer = None
+    def __init__(self, reactor, host, port, connect_timeout):
+        self.reactor, self.host, self.port, self.connect_timeout = (
+            reactor,
+            host,
+            port,
+            connect_timeout,
+        )
+
+    def endpointForURI(self, uri):
+        if isIPAddress(self.host):
+            endpoint = TCP4ClientEndpoint(self.reactor, self.host, self.port, self.connect_timeout)
+        elif isIPv6Address(self.host):
+            endpoint = TCP6ClientEndpoint(self.reactor, self.host, self.port, self.connect_timeout)
+        else:
+            endpoint = HostnameEndpoint(self.reactor, self.host, self.port, self.connect_timeout)
+        return _NoDelay(endpoint)
+
+
+@implementer(IStreamClientEndpoint)
+class _NoDelay:
+    """A persistent connection carries one small request after another: no
+    Nagle delay waiting for the previous answer's ACK (RFC 896, RFC 1122 4.2.3.2)."""
+
+    def __init__(self, endpoint):
+        self._endpoint = endpoint
+
+    def connect(self, factory):
+        def no_delay(proto):
+            set_no_delay = getattr(getattr(proto, "transport", None), "setTcpNoDelay", None)
+            if set_no_delay is not None:
+                set_no_delay(True)
+            return proto
+
+        return self._endpoint.connect(factory).addCallback(no_delay)
+
+
+@implementer(IBodyProducer)
+class _SpoolProducer:
+    """Streams a request body from Twisted's spool (memory, or a temp file
+    past 100 KB) in pieces, with the connection's back-pressure; unlike
+    ``FileBodyProducer`` it leaves the spool open, so a held request can
+    be sent again."""
+
+    read_size = 65536
+
+    def __init__(self, spool, length):
+        self._spool = spool
+        self.length = length
+        self._task = None
+
+    def startProducing(self, consumer):
+        self._spool.seek(0)
+        self._task = task.cooperate(self._pieces(consumer))
+        d = self._task.whenDone()
+        d.addCallbacks(
+            lambda _: None, lambda f: defer.Deferred() if f.check(task.TaskStopped) else f
+        )
+        return d
+
+    def _pieces(self, consumer):
+        left = self.length
+        while left > 0:
+            data = self._spool.read(min(self.read_size, left))
+            if not data:
+                raise OSError("request body spool ended early")
+            left -= len(data)
+            consumer.write(data)
+            yield None
+
+    def _task_call(self, name):
+        if self._task is not None:
+            try:
+                getattr(self._task, name)()
+            except task.TaskDone:
+                pass
+
+    def pauseProducing(self):
+        self._task_call("pause")
+
+    def resumeProducing(self):
+        self._task_call("resume")
+
+    def stopProducing(self):
+        self._task_call("stop")
+
+
+class _Discard(protocol.Protocol):
+    """Reads (and drops) an answer's body; with ``cut``, closes the connection."""
+
+    def __init__(self, cut=False):
+        self.cut = cut
 
     def connectionMade(self):
-        factory = self.factory
-        factory.protocol_instance = self
-        if factory.client_gone:
-            self._finished = True
-            self.transport.abortConnection()
-            return
-        self._timer = factory.reactor.callLater(factory.timeout, self._timed_out)
-        self.sendCommand(self.command, self.rest)
-        for header, value in self.headers.items():
-            self.sendHeader(header, value)
-        self.endHeaders()
-        if factory.body is not None:
-            factory.body.seek(0)
-            sender = basic.FileSender()  # bounded memory, transport back-pressure
-            sender.beginFileTransfer(factory.body, self.transport).addErrback(lambda _: None)
+        if self.cut:
+            self.transport.stopProducing()
 
-    def _cancel_timer(self):
+    def dataReceived(self, data):
+        pass
+
+    def connectionLost(self, reason):
+        pass
+
+
+@implementer(IPushProducer)
+class _Relay(protocol.Protocol):
+    """Streams the server's answer body to the client; the client's
+    back-pressure pauses the backend connection."""
+
+    registered = False
+
+    def __init__(self, forward):
+        self.forward = forward
+
+    def connectionMade(self):
+        if self.forward.gone:
+            self.transport.stopProducing()
+            return
+        self.forward.request.registerProducer(self, True)
+        self.registered = True
+
+    def dataReceived(self, data):
+        if not self.forward.gone:
+            self.forward.request.write(data)
+
+    def pauseProducing(self):
+        self.transport.pauseProducing()
+
+    def resumeProducing(self):
+        self.transport.resumeProducing()
+
+    def stopProducing(self):
+        if self.transport is not None:
+            self.transport.stopProducing()
+
+    def connectionLost(self, reason):
+        self.forward.relayed(self, reason)
+
+
+class _Backend:
+    """What every resource of one proxy tree shares: the connection pool,
+    the agent, the hold, the timeouts."""
+
+    connect_timeout = 10.0
+    #: idle connections kept per server thread: more requests than threads may
+    #: be in flight (static files, queued views); past the pool's size each one
+    #: would cost a new connection, opened and closed again
+    connections_per_thread = 4
+
+    def __init__(self, host, port, reactor, timeout, limits, pool_size):
+        self.host, self.port, self.reactor, self.timeout = host, port, reactor, timeout
+        self.pool = client.HTTPConnectionPool(reactor, persistent=True)
+        self.pool.maxPersistentPerHost = max(32, self.connections_per_thread * pool_size)
+        # Twisted would send a lost idempotent request again; it may have
+        # reached Django, and such a request is never sent twice (502).
+        self.pool.retryAutomatically = False
+        _quiet(self.pool)
+        endpoints = _BackendEndpoints(reactor, host, port, min(self.connect_timeout, timeout))
+        self.agent = client.Agent.usingEndpointFactory(reactor, endpoints, pool=self.pool)
+        netloc = "[%s]" % host if isIPv6Address(host) else host
+        self.origin = b"http://%s:%d" % (netloc.encode("ascii"), port)
+        self.hold = Hold(reactor, limits, pool_size, self.probe)
+
+    def probe(self):
+        """Does the server accept requests? (``unseen``: our root answers
+        this itself; any other answer than the refusal counts as yes.)"""
+        headers = Headers({PROBE: [PROBE_VALUE]})
+        d = defer.maybeDeferred(self.agent.request, b"OPTIONS", self.origin + b"/", headers)
+        timer = self.reactor.callLater(min(self.timeout, 10.0), d.cancel)
+
+        def answered(response):
+            response.deliverBody(_Discard())
+            return not refused_unseen(response.headers)
+
+        def settle(result):
+            if timer.active():
+                timer.cancel()
+            return result
+
+        d.addCallbacks(answered, lambda _failure: False)
+        d.addBoth(settle)
+        return d
+
+    def close(self):
+        return self.pool.closeCachedConnections()
+
+
+class _Forward:
+    """One client request on its way to the server (an attempt of the hold)."""
+
+    seq = None
+    gone = False
+
+    def __init__(self, backend, request, uri, headers, body, size):
+        self.backend = backend
+        self.request = request
+        self.uri = uri
+        self.headers = headers
+        self.body = body
+        self.size = size
+        self._deferred = None
+        self._timer = None
+        self._timed_out = False
+        self._relay = None
+
+    # -- sending --
+
+    def send(self):
+        if self.gone:
+            self.backend.hold.done(self)
+            return
+        self._timed_out = False
+        producer = None if self.body is None else _SpoolProducer(self.body, self.size)
+        d = defer.maybeDeferred(
+            self.backend.agent.request,
+            self.request.method,
+            self.uri,
+            Headers({name: [value] for name, value in self.headers.items()}),
+            producer,
+        )
+        self._deferred = d
+        if not d.called:
+            self._timer = self.backend.reactor.callLater(self.backend.timeout, self._time_out)
+        d.addCallbacks(self._answered, self._failed)
+        d.addErrback(lambda f: _log.failure("Proxying to the webserver failed", f))
+
+    def _time_out(self):
+        self._timer = None
+        self._timed_out = True
+        self._deferred.cancel()
+
+    def _stop_timer(self):
         if self._timer is not None and self._timer.active():
             self._timer.cancel()
         self._timer = None
 
-    def _timed_out(self):
-        self._timer = None
-        if not self._got_status:
-            _error_page(self.father, http.GATEWAY_TIMEOUT, b"Gateway Timeout")
-        self._finished = True
-        self.transport.abortConnection()
-
-    def handleStatus(self, version, code, message):
-        self._got_status = True
-        self._cancel_timer()
-        super().handleStatus(version, code, message)
-
-    def handleHeader(self, key, value):
-        if key.lower() in _HOP_BY_HOP - {b"content-length"}:
+    def _answered(self, response):
+        self._stop_timer()
+        hold = self.backend.hold
+        if self.gone:
+            response.deliverBody(_Discard(cut=True))
+            hold.done(self)
             return
-        super().handleHeader(key, value)
-
-    def handleResponsePart(self, buffer):
-        if self.father._disconnected or self.father.finished:
-            self.transport.abortConnection()
+        if response.code == http.SERVICE_UNAVAILABLE and refused_unseen(response.headers):
+            response.deliverBody(_Discard())
+            hold.refused(self)  # not seen: held, and sent to the new server
             return
-        self.father.write(buffer)
+        request = self.request
+        request.defaultContentType = None  # the server's fields, no more
+        request.setResponseCode(response.code, response.phrase)
+        for name, values in response.headers.getAllRawHeaders():
+            lname = name.lower()
+            if lname in _HOP_BY_HOP or lname in _CONTRACT:
+                continue
+            request.responseHeaders.setRawHeaders(name, values)
+        if request.method == b"HEAD":  # the length a GET would have (RFC 9110 section 8.6)
+            length = response.headers.getRawHeaders(b"content-length")
+            if length:
+                request.responseHeaders.setRawHeaders(b"content-length", length[:1])
+        elif response.length is not UNKNOWN_LENGTH and response.code not in _NO_LENGTH_CODES:
+            request.responseHeaders.setRawHeaders(b"content-length", [b"%d" % response.length])
+        self._relay = _Relay(self)
+        response.deliverBody(self._relay)
 
-    def connectionLost(self, reason):
-        # Lost before any answer (e.g. the old listener closing on reload):
-        # an idempotent request may be sent again within the retry window.
-        if not (self._got_status or self._finished) and self.factory.retry(idempotent_only=True):
-            self._finished = True
-            self._cancel_timer()
+    def _failed(self, failure):
+        self._stop_timer()
+        hold = self.backend.hold
+        if self.gone:  # the client hung up first: nothing to say, to anyone
+            hold.done(self)
             return
-        super().connectionLost(reason)
-
-    def handleResponseEnd(self):
-        if self._finished:
+        if self._timed_out or failure.check(error.TimeoutError, error.TCPTimedOutError):
+            _error_page(self.request, http.GATEWAY_TIMEOUT, b"Gateway Timeout")
+        elif failure.check(error.ConnectError, client.RequestNotSent):
+            # Refused, or not one byte sent: the server saw nothing (held).
+            hold.refused(self)
             return
-        self._finished = True
-        self._cancel_timer()
-        if not self._got_status:
-            _error_page(self.father, http.BAD_GATEWAY, b"Bad Gateway")
-        elif not (self.father.finished or self.father._disconnected):
-            self.father.finish()
-        self.transport.loseConnection()
+        else:
+            # Sent, then lost (ResponseNeverReceived, RequestTransmissionFailed):
+            # it may have reached Django, so it is not sent again.
+            _error_page(self.request, http.BAD_GATEWAY, b"Bad Gateway")
+        hold.done(self)
 
+    def relayed(self, relay, reason):
+        """The answer's body ended (``reason``): finish, or cut a truncated answer."""
+        self._relay = None
+        request = self.request
+        if not self.gone and not request.finished and not request._disconnected:
+            if relay.registered and request.producer is relay:
+                request.unregisterProducer()
+            if reason.check(client.ResponseDone, client.PotentialDataLoss):
+                request.finish()
+            else:
+                _error_page(request, http.BAD_GATEWAY, b"Bad Gateway")
+        self.backend.hold.done(self)
 
-class _ProxyClientFactory(proxy.ProxyClientFactory):
-    """One proxied request; may connect again while the backend restarts."""
+    # -- the hold's calls --
 
-    protocol = _ProxyClient
-    noisy = False
-    protocol_instance = None
-    client_gone = False
-    connector = None
-
-    def __init__(self, command, rest, version, headers, body, father, *, resource):
-        super().__init__(command, rest, version, headers, b"", father)
-        self.body = body
-        self.resource = resource
-        self.reactor = resource.reactor
-        self.timeout = resource.timeout
-        self.retry_until = self.reactor.seconds() + resource.connect_retry_window
-
-    def connect(self):
-        res = self.resource
-        self.protocol_instance = None
-        self.connector = self.reactor.connectTCP(
-            res.host, res.port, self, timeout=min(res.connect_timeout, res.timeout)
+    def refuse(self):
+        """Beyond a hold limit: today's 503 with Retry-After."""
+        _error_page(
+            self.request, http.SERVICE_UNAVAILABLE, b"Service Unavailable", retry_after=RETRY_AFTER
         )
 
-    def retry(self, idempotent_only=False):
-        """Connect again shortly if still useful and allowed; True if so."""
-        father = self.father
-        if self.client_gone or father.finished or father._disconnected:
-            return False
-        if idempotent_only and father.method not in _IDEMPOTENT:
-            return False
-        if self.reactor.seconds() >= self.retry_until:
-            return False
-        self.reactor.callLater(self.resource.connect_retry_interval, self._retry_now)
-        return True
-
-    def _retry_now(self):
-        if not (self.client_gone or self.father.finished or self.father._disconnected):
-            self.connect()
-
-    def buildProtocol(self, addr):
-        p = super().buildProtocol(addr)
-        p.factory = self
-        return p
-
-    def clientConnectionFailed(self, connector, reason):
-        # Refused, or reset while queued on a listener that is closing: nothing
-        # was sent yet, so any method may try again (the server is restarting).
-        if reason.check(error.ConnectError) and self.retry():
-            return
-        if reason.check(error.TimeoutError):
-            _error_page(self.father, http.GATEWAY_TIMEOUT, b"Gateway Timeout")
-        else:
-            _error_page(self.father, http.BAD_GATEWAY, b"Bad Gateway")
-
-    def clientGone(self):
+    def client_gone(self):
         """The client hung up: drop the backend side quietly."""
-        self.client_gone = True
-        if self.protocol_instance is not None:
-            self.protocol_instance._finished = True
-            self.protocol_instance.transport.abortConnection()
-        elif self.connector is not None and self.connector.state == "connecting":
-            self.connector.stopConnecting()
+        if self.gone:
+            return
+        self.gone = True
+        if self._relay is not None:
+            self._relay.stopProducing()
+        elif self._deferred is not None and not self._deferred.called:
+            self._deferred.cancel()
+        else:
+            self.backend.hold.gone(self)
 
 
-class EvenniaReverseProxyResource(proxy.ReverseProxyResource):
+class EvenniaReverseProxyResource(resource.Resource):
     """The portal's proxy to the server's web site.
 
     Forwards method, path (segments re-quoted), query string, headers and
-    body (streamed from Twisted's spool file, never held in memory);
-    appends the socket peer to ``X-Forwarded-For`` so the server can trust
-    its word; answers 502 (backend down) or 504 (no answer within
-    ``timeout``) itself. A refused connection is retried for
-    ``connect_retry_window`` seconds, which bridges a server listener
-    being replaced; a 502 still comes within that bound.
+    body (streamed from Twisted's spool file, never held in memory) over
+    persistent HTTP/1.1 connections; appends the socket peer to
+    ``X-Forwarded-For`` so the server can trust its word; answers 502
+    (sent, then lost: never sent twice) or 504 (no answer within
+    ``timeout``) itself. A request the server has not seen (connection
+    refused, nothing sent, or the draining server's ``unseen`` refusal) is
+    held until the server accepts again, then sent, whatever its method
+    (``hold``); beyond the hold's limits the answer is 503 + Retry-After.
     """
 
-    #: seconds to wait for the TCP connection to the backend
-    connect_timeout = 10.0
-    #: how long refused (or, for idempotent requests, dropped) connections are retried
-    connect_retry_window = 0.5
-    connect_retry_interval = 0.05
-
-    def __init__(self, host, port, path, reactor=None, timeout=None):
+    def __init__(
+        self, host, port, path, reactor=None, timeout=None, *, hold_limits=None, pool_size=None,
+        backend=None,
+    ):
+        super().__init__()
         if isinstance(path, str):
             path = path.encode("ascii")
-        super().__init__(host, port, path, get_reactor(reactor))
-        if timeout is None:
-            timeout = setting("AWSSTORAGE_WEB_PROXY_TIMEOUT", DEFAULT_PROXY_TIMEOUT)
-        self.timeout = positive_seconds("AWSSTORAGE_WEB_PROXY_TIMEOUT", timeout)
+        self.host, self.port, self.path = host, port, path
+        self.reactor = get_reactor(reactor)
+        if backend is None:
+            if timeout is None:
+                timeout = setting("AWSSTORAGE_WEB_PROXY_TIMEOUT", DEFAULT_PROXY_TIMEOUT)
+            timeout = positive_seconds("AWSSTORAGE_WEB_PROXY_TIMEOUT", timeout)
+            if pool_size is None:
+                limits = setting("WEBSERVER_THREADPOOL_LIMITS", None)
+                pool_size = limits[1] if limits else DEFAULT_BACKEND_POOL_SIZE
+            pool_size = count("WEBSERVER_THREADPOOL_LIMITS", pool_size, minimum=1)
+            backend = _Backend(
+                host, port, self.reactor, timeout, hold_limits or HoldLimits(), pool_size
+            )
+        self.backend = backend
+
+    @property
+    def timeout(self):
+        return self.backend.timeout
+
+    @property
+    def hold(self):
+        return self.backend.hold
 
     def getChild(self, path, request):
         """
@@ -219,17 +458,13 @@ class EvenniaReverseProxyResource(proxy.ReverseProxyResource):
         as this one, except that its path also contains the segment given by
         path at the end.
         """
-        child = self.__class__(
+        return self.__class__(
             self.host,
             self.port,
             self.path + b"/" + urlquote(path, safe=b"").encode("ascii"),
             self.reactor,
-            timeout=self.timeout,
+            backend=self.backend,
         )
-        child.connect_timeout = self.connect_timeout
-        child.connect_retry_window = self.connect_retry_window
-        child.connect_retry_interval = self.connect_retry_interval
-        return child
 
     def render(self, request):
         """Render a request by forwarding it to the proxied server."""
@@ -238,25 +473,29 @@ class EvenniaReverseProxyResource(proxy.ReverseProxyResource):
         length = body.tell()
         body.seek(0)
         qs = request.uri.partition(b"?")[2].partition(b"#")[0]
+        qs = _NOT_URI.sub(lambda m: b"%%%02X" % m.group()[0], qs)
         rest = self.path + b"?" + qs if qs else self.path
         if not rest.startswith(b"/"):
             rest = b"/" + rest
-        factory = _ProxyClientFactory(
-            request.method,
-            rest,
-            request.clientproto,
-            _forward_headers(request, length),
-            body if length else None,
+        with_body = length or request.method not in _NO_BODY_METHODS
+        forward = _Forward(
+            self.backend,
             request,
-            resource=self,
+            self.backend.origin + rest,
+            _forward_headers(request),
+            body if with_body else None,
+            length,
         )
-        factory.connect()
-        # A client that disconnects early: abort the backend side, no traceback.
-        request.notifyFinish().addErrback(lambda _: factory.clientGone())
+        request.notifyFinish().addErrback(lambda _: forward.client_gone())
+        self.backend.hold.submit(forward)
         return NOT_DONE_YET
 
+    def close(self):
+        """Close the idle backend connections (tests; a stopping portal)."""
+        return self.backend.close()
 
-def _forward_headers(request, length):
+
+def _forward_headers(request):
     """Request headers for the backend: one line per field, hop-by-hop
     fields dropped, the socket peer appended to X-Forwarded-For."""
     headers = {}
@@ -265,14 +504,12 @@ def _forward_headers(request, length):
         connection_tokens.update(t.strip().lower() for t in value.split(b","))
     for name, values in request.requestHeaders.getAllRawHeaders():
         lname = name.lower()
-        if lname in _HOP_BY_HOP or lname in connection_tokens:
+        if lname in _HOP_BY_HOP or lname in connection_tokens or lname in _CONTRACT:
             continue
         if lname == b"host":
             headers[lname] = values[0]  # a singleton field (RFC 9112 section 3.2)
         else:
             headers[lname] = (b"; " if lname == b"cookie" else b", ").join(values)
-    if length or request.method not in (b"GET", b"HEAD", b"DELETE", b"OPTIONS"):
-        headers[b"content-length"] = b"%d" % length
     peer = getattr(request.transport.getPeer(), "host", None) if request.transport else None
     if peer:
         prior = headers.get(b"x-forwarded-for")

@@ -1,5 +1,6 @@
 """The server's Django root: counts requests so a reload can drain them,
-and answers 503 at once while draining."""
+and while draining refuses new ones at once, "unseen" (``unseen``), so the
+portal may hold them for the new server."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from twisted.web.wsgi import WSGIResource
 
 from .config import DEFAULT_DRAIN_TIMEOUT, get_reactor, positive_seconds, setting
 from .pool import PoolLockedError
+from .unseen import MARKER, MARKER_VALUE, is_probe, without_marker
 from .waiters import Waiters
 
 _log = Logger(namespace="contrib_awsstorage.webserver")
@@ -18,7 +20,10 @@ _log = Logger(namespace="contrib_awsstorage.webserver")
 
 
 class _ServiceUnavailable(resource.Resource):
-    """503 + Retry-After (RFC 9110 sections 15.6.4, 10.2.3), answered at once."""
+    """503 + Retry-After (RFC 9110 sections 15.6.4, 10.2.3), answered at once,
+    marked as refused before Django saw it (``unseen.MARKER``) and closing
+    the connection, so that the portal holds the request for the new server
+    and never reuses a connection to this one."""
 
     isLeaf = True
 
@@ -31,7 +36,20 @@ class _ServiceUnavailable(resource.Resource):
         request.setHeader(b"Retry-After", self.retry_after)
         request.setHeader(b"Cache-Control", b"no-store")
         request.setHeader(b"Content-Type", b"text/plain; charset=utf-8")
+        request.setHeader(MARKER, MARKER_VALUE)
+        request.setHeader(b"Connection", b"close")
         return b"The web server is restarting; please retry shortly.\n"
+
+
+class _Accepting(resource.Resource):
+    """The portal's probe (``unseen.PROBE``): 204, this server takes requests."""
+
+    isLeaf = True
+
+    def render(self, request):
+        request.setResponseCode(http.NO_CONTENT)
+        request.setHeader(b"Cache-Control", b"no-store")
+        return b""
 
 
 class _DrainAwareWSGIResource(WSGIResource):
@@ -77,6 +95,7 @@ class DjangoWebRoot(resource.Resource):
             from django.core.wsgi import get_wsgi_application
 
             application = get_wsgi_application()
+        application = without_marker(application)  # only this root may say "unseen"
         self._pending = {}  # request -> monotonic start; insertion order = age order
         self._draining = False
         self._drain = None
@@ -91,11 +110,14 @@ class DjangoWebRoot(resource.Resource):
     def getChild(self, path, request):
         """
         To make things work we nudge the url tree to make this the root.
-        While draining, answer 503 at once; otherwise track the request
-        until it finishes (or its client goes away).
+        While draining, refuse it unseen at once; otherwise track the
+        request until it finishes (or its client goes away). The portal's
+        probe is answered here, without Django.
         """
         if self._draining:
             return self._unavailable
+        if is_probe(request):
+            return self._unavailable if getattr(self.pool, "locked", False) else _Accepting()
         request.postpath.insert(0, request.prepath.pop(0))
         self._pending[request] = time.monotonic()
         request.notifyFinish().addBoth(self._request_done, request)

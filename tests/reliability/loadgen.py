@@ -87,15 +87,20 @@ def run_load(port: int, paths: list[str], clients: int, seconds: float,
                 count[0] += 1
             path = paths[i % len(paths)]
             i += 1
+            # a path, or (method, path, body): a POST to /echo is checked byte for byte
+            method, path, body = ("GET", path, None) if isinstance(path, str) else path
             if conn is None:
                 conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
             started = time.monotonic()
             try:
-                conn.request("GET", path)
+                conn.request(method, path, body=body)
                 response = conn.getresponse()
-                response.read()
+                data = response.read()
                 result = Result(started, time.monotonic() - started, status=response.status,
                                 retry_after=response.getheader("Retry-After"))
+                if body is not None and response.status == 200 and path.startswith("/echo"):
+                    if json.loads(data).get("length") != len(body):
+                        result.status, result.error = None, "wrong-body"
                 if response.will_close:
                     conn.close()
                     conn = None

@@ -1,9 +1,10 @@
 """Load while reloading: N keep-alive clients hit the portal proxy (real
 ``EvenniaReverseProxyResource``) in front of the real server site
 (``DjangoWebRoot`` on a ``LockableThreadPool``) while the server side goes
-through 10 drain/reload cycles. Every request gets an answer: 200, or 503
-with Retry-After inside a drain window; no resets, no hangs past the drain
-bound; threads return to their baseline."""
+through 10 drain/reload cycles. Every request gets a 200: what arrives
+while the server drains or restarts is held by the portal and sent to the
+new server (GETs and POSTs with a body, checked byte for byte); no resets,
+no hangs past the drain bound; threads return to their baseline."""
 
 from __future__ import annotations
 
@@ -16,7 +17,8 @@ import pytest
 from .loadgen import WebStack, run_load
 
 DRAIN_BOUND = 5.0
-PATHS = ["/ok", "/sleep?ms=5", "/sleep?ms=30", "/ok", "/sleep?ms=60"]
+PATHS = ["/ok", "/sleep?ms=5", ("POST", "/echo", b"form=1&x=" + b"\xe9" * 300), "/sleep?ms=30",
+         "/ok", ("POST", "/echo", bytes(range(256)) * 40), "/sleep?ms=60"]
 
 
 def reload_cycles(stack: WebStack, cycles: int, clients: int, seconds: float, relisten: bool):
@@ -41,7 +43,7 @@ def reload_cycles(stack: WebStack, cycles: int, clients: int, seconds: float, re
     return holder["report"], windows
 
 
-def check_cycle_outcome(report, windows, allowed=(200, 503)):
+def check_cycle_outcome(report, windows, allowed=(200,)):
     by_status = report.by_status
     assert set(by_status) <= set(allowed), dict(by_status)
     assert by_status[200] > 200, dict(by_status)
@@ -77,7 +79,7 @@ def test_ten_reload_cycles_under_load(capsys):
 def test_reload_cycles_with_listener_restart_under_load(capsys):
     """As a real reload does: the server's ``WSGIWebServer`` service stops
     (port closed, pool stopped) and a new one starts on the same port. The
-    portal must still answer every request with 200 or 503."""
+    portal must still answer every request with 200 (held across the gap)."""
     with WebStack(threads=10, drain_timeout=DRAIN_BOUND) as stack:
         baseline = stack.status()["threads"]
         report, windows = reload_cycles(stack, cycles=10, clients=16, seconds=4.0, relisten=True)

@@ -20,6 +20,7 @@ django.setup()
 from django.conf import settings  # noqa: E402
 from evennia.utils.utils import class_from_module  # noqa: E402
 from twisted.internet import reactor  # noqa: E402
+from twisted.internet.threads import blockingCallFromThread  # noqa: E402
 from twisted.web import http  # noqa: E402
 
 from contrib_awsstorage import webserver  # noqa: E402
@@ -42,7 +43,15 @@ class _To:
         )
 
 
-def client_steps(proxy_port):
+def _stop_server_over_amp(amp_factory):
+    """What the portal does on ``evennia reload``, minus the AMP wire."""
+    proto = amp_factory.protocol()
+    proto.factory = amp_factory
+    proto.send_AdminPortal2Server = lambda *args, **kwargs: None
+    proto.stop_server(mode="reload")
+
+
+def client_steps(proxy_port, portal_service, amp_factory):
     portal = _To(proxy_port)
     out = {}
     code, _, body = get(portal, "/echo/x?q=1", source=("127.0.0.2", 0))
@@ -53,7 +62,7 @@ def client_steps(proxy_port):
     out["static"] = (code, body.decode(), "etag" in headers, headers.get("content-type"))
     out["static_location"] = headers.get("location")
     out["listing"] = get(portal, "/static/")[0]
-    # reload: a slow request in flight, then the drain; a latecomer gets 503
+    # reload: a slow request in flight, then the drain; a latecomer is held
     slow = {}
     t = threading.Thread(target=lambda: slow.update(r=get(portal, "/sleep/?s=0.5")))
     t.start()
@@ -70,11 +79,26 @@ def client_steps(proxy_port):
         .addCallback(lambda r: (result.update(drain_result=r), drained.set()))
     )
     time.sleep(0.05)
-    code, headers, _ = get(portal, "/hello/")
-    out["during_drain"] = (code, headers.get("retry-after"))
+    # the server itself refuses unseen; through the portal the request is held
+    code, headers, _ = get(_To(settings.WEBSERVER_PORTS[0][1]), "/hello/")
+    out["server_during_drain"] = (code, headers.get("retry-after"),
+                                  headers.get("awsstorage-refused-unseen"))
+    held = {}
+    h = threading.Thread(target=lambda: held.update(r=get(portal, "/hello/")))
+    h.start()
     t.join(10)
     out["slow"] = (slow["r"][0], slow["r"][2].decode())
     out["drained"] = drained.wait(5)
+    time.sleep(0.2)
+    out["held_while_draining"] = h.is_alive()
+    reactor.callFromThread(webserver.get_active_web_root().resume)  # the "new" server
+    h.join(10)
+    out["during_drain"] = (held["r"][0], held["r"][2].decode())
+    # the portal stops the server: its proxy holds from then on, until a probe says yes
+    proxy = portal_service.web_proxies[0]
+    blockingCallFromThread(reactor, _stop_server_over_amp, amp_factory)
+    out["up_after_stop_server"] = blockingCallFromThread(reactor, lambda: proxy.hold.up)
+    out["after_stop_server"] = get(portal, "/hello/")[0]
     result.update(out)
     reactor.callFromThread(reactor.stop)
 
@@ -88,6 +112,10 @@ def main():
     server = server_cls()
     portal = portal_cls()
     server.register_webserver()
+    portal.register_amp()
+    amp_service = portal.getServiceNamed("PortalAMPServer")
+    amp_factory = amp_service.args[1]
+    amp_service.disownServiceParent()  # built, never listening: no AMP port in this test
     portal.register_webserver()
     root = webserver.get_active_web_root()
     result["classes"] = {
@@ -103,12 +131,14 @@ def main():
         "portal_root": type(next(iter(portal)).args[1].resource).__name__,
         "portal_is_portal": next(iter(portal)).args[1].is_portal,
     }
+    result["classes"]["amp_protocol"] = amp_factory.protocol.__name__
     result["global_protocol_untouched"] = http.HTTPFactory.protocol.__name__
     result["upstream_webserver_imported"] = "evennia.server.webserver" in sys.modules
     for svc in list(server) + list(portal):
         svc.startService()
     proxy_port = settings.WEBSERVER_PORTS[0][0]
-    threading.Thread(target=client_steps, args=(proxy_port,), daemon=True).start()
+    threading.Thread(target=client_steps, args=(proxy_port, portal, amp_factory),
+                     daemon=True).start()
 
     def stop_services():
         from twisted.internet import defer

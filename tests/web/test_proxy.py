@@ -8,7 +8,9 @@ import time
 
 import pytest
 from twisted.internet import protocol, reactor
+from twisted.web import resource, server
 
+from contrib_awsstorage.web.hold import HoldLimits
 from contrib_awsstorage.webserver import EvenniaReverseProxyResource, Website
 
 from .harness import Listener, get, in_reactor, request, wait_for
@@ -16,10 +18,11 @@ from .harness import Listener, get, in_reactor, request, wait_for
 CLIENT = "127.0.0.2"  # Linux routes all of 127/8 to loopback: a client that is not the portal
 
 
-def _portal(port, timeout=5.0):
-    return Listener(
-        Website(EvenniaReverseProxyResource("127.0.0.1", port, "", timeout=timeout), is_portal=True)
-    )
+def _portal(port, timeout=5.0, **proxy_kwargs):
+    proxy = EvenniaReverseProxyResource("127.0.0.1", port, "", timeout=timeout, **proxy_kwargs)
+    listener = Listener(Website(proxy, is_portal=True))
+    listener.proxy = proxy
+    return listener
 
 
 @pytest.fixture
@@ -82,18 +85,23 @@ def test_head_and_status_codes_pass(chain):
     assert code == 404
     code, headers, body = get(portal, "/hello/", method="HEAD")
     assert code == 200 and body == b""
+    assert headers.get("content-length") == "5"  # what the GET would carry
 
 
-def test_backend_down_gives_502_quickly(running_reactor):
+def test_backend_down_is_held_then_503_with_retry_after(running_reactor):
+    """Refused: nothing reached the server, so the request waits for it
+    (``AWSSTORAGE_WEB_HOLD_TIMEOUT``), then gets 503 + Retry-After."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         dead_port = s.getsockname()[1]
-    portal = _portal(dead_port)
+    portal = _portal(dead_port, hold_limits=HoldLimits(timeout=0.5))
     try:
         t0 = time.monotonic()
-        code, _, body = get(portal, "/hello/")
-        assert code == 502 and b"502" in body
-        assert time.monotonic() - t0 < 1.5  # the retry window (0.5 s) and no more
+        code, headers, body = get(portal, "/hello/")
+        elapsed = time.monotonic() - t0
+        assert code == 503 and b"503" in body
+        assert int(headers["retry-after"]) > 0
+        assert 0.45 <= elapsed < 1.5
     finally:
         portal.close()
 
@@ -137,7 +145,7 @@ def test_proxy_getchild_quotes_segments():
     assert isinstance(child, EvenniaReverseProxyResource) and child.timeout == 1
 
 
-def test_listener_replaced_within_the_retry_window_is_bridged(django_site):
+def test_listener_replaced_while_held_is_bridged(django_site):
     """A reload swaps the server's listener: requests in the gap still get 200."""
     server = django_site(maxthreads=2)
     port = server.listener.number
@@ -170,3 +178,121 @@ def test_large_body_streams_through(chain):
     code, _, data = get(portal, "/size/", method="POST", body=body)
     assert code == 200
     assert data.decode() == f"{len(body)} {hashlib.md5(body).hexdigest()}"
+
+
+_WARNINGS_PROBE = r'''
+import json, sys, warnings
+warnings.simplefilter("always")
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    from twisted.internet import reactor
+    from twisted.web import resource
+    from twisted.web.client import Agent, readBody
+    from contrib_awsstorage.webserver import EvenniaReverseProxyResource, Website
+
+    class Hello(resource.Resource):
+        isLeaf = True
+        def render(self, request):
+            return b"hello " + request.method
+
+    backend = reactor.listenTCP(0, Website(Hello()), interface="127.0.0.1")
+    proxy = EvenniaReverseProxyResource("127.0.0.1", backend.getHost().port, "", timeout=5)
+    portal = reactor.listenTCP(0, Website(proxy, is_portal=True), interface="127.0.0.1")
+    out = {}
+
+    def go():
+        url = b"http://127.0.0.1:%d/x" % portal.getHost().port
+        d = Agent(reactor).request(b"GET", url)
+        d.addCallback(lambda r: readBody(r).addCallback(lambda b: out.update(code=r.code, body=b.decode())))
+        d.addErrback(lambda f: out.update(error=str(f)))
+        d.addBoth(lambda _: reactor.stop())
+
+    reactor.callWhenRunning(go)
+    reactor.callLater(20, reactor.stop)
+    reactor.run()
+out["ours"] = [f"{w.filename}:{w.lineno}: {w.message}" for w in caught
+               if issubclass(w.category, DeprecationWarning) and "contrib_awsstorage" in w.filename]
+out["twisted_web_proxy_imported"] = "twisted.web.proxy" in sys.modules
+out["httpclient"] = [str(w.message) for w in caught if "HTTPClient" in str(w.message)]
+print("RESULT " + json.dumps(out))
+'''
+
+
+def test_no_deprecation_warning_from_our_code_and_no_twisted_web_proxy():
+    """Twisted 24.7 deprecated HTTPClient (under twisted.web.proxy): our
+    portal neither imports it nor causes any DeprecationWarning."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    proc = subprocess.run([sys.executable, "-c", _WARNINGS_PROBE], cwd=root, capture_output=True,
+                          text=True, timeout=60, env=dict(os.environ, PYTHONPATH=str(root)))
+    lines = [l for l in proc.stdout.splitlines() if l.startswith("RESULT ")]
+    assert lines, proc.stdout + proc.stderr
+    out = json.loads(lines[-1][7:])
+    assert (out.get("code"), out.get("body")) == (200, "hello GET"), out
+    assert out["ours"] == [] and out["httpclient"] == []
+    assert out["twisted_web_proxy_imported"] is False
+
+
+class _BigAnswer(resource.Resource):
+    """Answers ``size`` bytes in 64 KiB writes, without a Content-Length
+    (chunked), honouring the portal's back-pressure."""
+
+    isLeaf = True
+
+    def __init__(self, size):
+        super().__init__()
+        self.size = size
+        self.data = bytes(range(256)) * (self.size // 256)
+
+    def render(self, request):
+        from twisted.internet.interfaces import IPushProducer
+        from zope.interface import implementer
+
+        data = self.data
+
+        @implementer(IPushProducer)
+        class Sender:
+            paused = False
+            offset = 0
+
+            def pauseProducing(self):
+                self.paused = True
+
+            def resumeProducing(self):
+                self.paused = False
+                reactor.callLater(0, self.send)
+
+            def stopProducing(self):
+                self.paused = True
+
+            def send(self):
+                while not self.paused and self.offset < len(data):
+                    request.write(data[self.offset:self.offset + 65536])
+                    self.offset += 65536
+                if self.offset >= len(data) and not request.finished:
+                    request.unregisterProducer()
+                    request.finish()
+
+        sender = Sender()
+        request.registerProducer(sender, True)
+        sender.send()
+        return server.NOT_DONE_YET
+
+
+def test_large_answer_streams_back(running_reactor):
+    import hashlib
+
+    big = _BigAnswer(8 * 1024 * 1024)
+    backend = Listener(Website(big))
+    portal = _portal(backend.number)
+    try:
+        code, headers, data = get(portal, "/big")
+        assert code == 200 and len(data) == big.size
+        assert hashlib.md5(data).hexdigest() == hashlib.md5(big.data).hexdigest()
+    finally:
+        portal.close()
+        backend.close()

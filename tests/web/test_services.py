@@ -72,7 +72,13 @@ def test_services_build_and_drain_with_our_classes(tmp_path):
     assert r["portal_plugin"] == "portal plugin"
     assert r["static"] == [200, "body{}", True, "text/css; charset=utf-8"]
     assert r["listing"] == 403
-    assert r["during_drain"][0] == 503 and int(r["during_drain"][1]) > 0
+    assert r["server_during_drain"][0] == 503 and int(r["server_during_drain"][1]) > 0
+    assert r["server_during_drain"][2] == "?1"  # refused unseen
+    assert r["held_while_draining"] is True
+    assert r["during_drain"] == [200, "hello"]  # held by the portal, then served
+    assert c["amp_protocol"] == "HoldingAMPServerProtocol"
+    assert r["up_after_stop_server"] is False  # holding as soon as the portal stops the server
+    assert r["after_stop_server"] == 200  # the probe found a server that accepts
     assert r["slow"] == [200, "slept"]
     assert r["drained"] is True and r["drain_result"] == []
     assert r["active_root_after_stop"] is True

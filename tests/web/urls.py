@@ -10,5 +10,6 @@ urlpatterns = [
     path("sleep/", views.sleep),
     path("hang/", views.hang),
     path("size/", views.size),
+    path("claims-unseen/", views.claims_unseen),
     re_path(r"^echo/(?P<rest>.*)$", views.echo),
 ]

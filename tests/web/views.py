@@ -61,3 +61,11 @@ def size(request):
         digest.update(chunk)
         total += len(chunk)
     return _text(f"{total} {digest.hexdigest()}")
+
+
+def claims_unseen(request):
+    """A view that sets the portal's marker: it must never make the portal
+    send its request again (the root drops the field)."""
+    response = _text("from django", status=503)
+    response["AWSStorage-Refused-Unseen"] = "?1"
+    return response
