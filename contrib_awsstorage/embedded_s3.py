@@ -28,6 +28,14 @@ DEFAULT_CREDENTIALS = {
 DEFAULT_REGION = "us-east-1"
 
 
+def browser_cors_rules(origins) -> list[dict]:
+    """The CORS rule the README recommends for a static bucket: browsers on
+    the game's origins may ``GET``/``HEAD`` (fonts, module scripts and
+    ``crossorigin`` tags are CORS fetches, Fetch standard section 3.2)."""
+    return [{"AllowedMethods": ["GET", "HEAD"], "AllowedOrigins": list(origins),
+             "AllowedHeaders": ["*"], "MaxAgeSeconds": 3600}]
+
+
 def _require_loopback(host: str) -> None:
     try:
         is_loopback = ipaddress.ip_address(host).is_loopback
@@ -131,6 +139,11 @@ class EmbeddedS3:
             }
             client.put_bucket_policy(Bucket=name, Policy=json.dumps(policy))
         return name
+
+    def allow_browser_origins(self, bucket: str, origins) -> None:
+        """Give ``bucket`` the README's CORS rule for ``origins`` (e.g. the
+        game's ``http://127.0.0.1:4001``); it replaces any earlier rule."""
+        self.client().put_bucket_cors(Bucket=bucket, CORSConfiguration={"CORSRules": browser_cors_rules(origins)})
 
 
 def main(argv=None) -> int:

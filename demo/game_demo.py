@@ -42,22 +42,12 @@ def s3_target_from_env(embedded: EmbeddedS3 | None) -> S3Target:
             custom_domain=os.environ.get("AWS_S3_CUSTOM_DOMAIN"),
         )
     embedded.create_bucket(DEMO_BUCKET, public_read=True)
-    allow_browser_fetches(embedded)
     return S3Target(
         endpoint_url=embedded.endpoint_url,
         bucket=DEMO_BUCKET,
         region=DEFAULT_REGION,
         access_key=DEFAULT_CREDENTIALS["AWS_ACCESS_KEY_ID"],
         secret_key=DEFAULT_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-    )
-
-
-def allow_browser_fetches(embedded: EmbeddedS3) -> None:
-    """CORS for the webclient's fonts and module scripts, as a CDN bucket needs."""
-    embedded.client().put_bucket_cors(
-        Bucket=DEMO_BUCKET,
-        CORSConfiguration={"CORSRules": [{"AllowedMethods": ["GET", "HEAD"], "AllowedOrigins": ["*"],
-                                          "AllowedHeaders": ["*"], "MaxAgeSeconds": 3600}]},
     )
 
 
@@ -134,6 +124,8 @@ def main(argv=None) -> int:
         s3 = s3_target_from_env(embedded)
         print(f"S3: {s3.endpoint_url or 'AWS'} bucket {s3.bucket!r}", flush=True)
         game = DemoGame(args.game_dir, s3, ports=ports)
+        if embedded is not None:  # the README's CORS rule, for the game's origins
+            embedded.allow_browser_origins(DEMO_BUCKET, game.browser_origins)
         step("Creating the game directory", game.ensure_created)
         step("Configuring it for contrib_awsstorage", game.configure)
         game.stop()  # a leftover game from an interrupted run
