@@ -8,6 +8,8 @@ fixture owns (so a test may stop and restart it on the same port).
 
 from __future__ import annotations
 
+import importlib.util
+import shutil
 from pathlib import Path
 
 import pytest
@@ -17,6 +19,26 @@ from demo.evennia_game import DemoGame, Ports, S3Target
 
 E2E_BUCKET = "e2e-game"
 OUTPUT_DIR = Path(__file__).resolve().parents[2] / "test-output"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
+
+def missing_for(item) -> str | None:
+    """Why ``item`` cannot run here (an optional part is absent), or None."""
+    if item.get_closest_marker("e2e") and importlib.util.find_spec("evennia") is None:
+        return "needs Evennia: pip install 'contrib-awsstorage[evennia]'"
+    if item.get_closest_marker("browser"):
+        if importlib.util.find_spec("playwright") is None:
+            return "needs Playwright: pip install 'contrib-awsstorage[test]'"
+        if not Path(CHROMIUM).is_file():
+            return f"needs Chromium at {CHROMIUM}: make debian-test-deps (apt-get install chromium)"
+    return None
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        reason = missing_for(item)
+        if reason:
+            item.add_marker(pytest.mark.skip(reason=reason))
 
 
 class RestartableS3:
