@@ -16,6 +16,7 @@ import argparse
 import ipaddress
 import json
 import logging
+import os
 import signal
 import sys
 import threading
@@ -61,13 +62,23 @@ class EmbeddedS3:
 
     # -- life cycle -------------------------------------------------------
     def start(self) -> "EmbeddedS3":
+        # Real S3 answers a browser's CORS request only as the bucket's CORS
+        # rule says; moto's server adds Access-Control-Allow-Origin to every
+        # answer unless MOTO_DISABLE_GLOBAL_CORS is set when it loads.
+        os.environ.setdefault("MOTO_DISABLE_GLOBAL_CORS", "true")
         try:
+            from moto.moto_server import werkzeug_app
             from moto.server import ThreadedMotoServer
         except ImportError as exc:  # pragma: no cover - depends on install
             raise RuntimeError(
                 "The embedded S3 server needs moto: "
                 "pip install 'contrib-awsstorage[test]' (or 'moto[server]')."
             ) from exc
+        if not werkzeug_app.DISABLE_GLOBAL_CORS:
+            raise RuntimeError(
+                "moto's server was loaded before EmbeddedS3 could turn off its allow-every-origin CORS: "
+                "set MOTO_DISABLE_GLOBAL_CORS=true in the environment (then the bucket's CORS rule decides)."
+            )
         if self.quiet:  # werkzeug logs one line per request otherwise
             logging.getLogger("werkzeug").setLevel(logging.ERROR)
         with self._lock:
