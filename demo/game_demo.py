@@ -56,9 +56,8 @@ def static_urls_of(html: str) -> list[str]:
 
 
 def game_asset_urls(html: str, s3: S3Target) -> list[str]:
-    """The page's own assets: relative or S3 URLs. Evennia's stock templates
-    also link bootstrap/jquery from public CDNs; those are not the game's
-    files (and not reachable from a closed network), so they are left out."""
+    """The page's own assets: relative or S3 URLs (anything else is a
+    third-party link, which ``verify`` reports)."""
     return [u for u in static_urls_of(html)
             if u.startswith(s3.public_base) or not re.match(r"^(https?:)?//", u)
             or re.match(r"^https?://(127\.0\.0\.1|localhost)[:/]", u)]
@@ -72,6 +71,8 @@ def verify(game: DemoGame, s3: S3Target) -> list[str]:
     assets = game_asset_urls(html, s3)
     if not assets:
         problems.append("the home page references no static files")
+    for url in sorted(set(static_urls_of(html)) - set(assets)):
+        problems.append(f"{url} is linked from a third-party host, not the game's static files")
     for url in assets:
         if not url.startswith(s3.public_base):
             problems.append(f"{url} is not served from S3 ({s3.public_base})")

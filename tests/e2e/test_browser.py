@@ -74,6 +74,10 @@ class BrowserLog:
     def assets(self, types=ASSET_TYPES) -> list[str]:
         return [url for kind, url, _ in self.responses if kind in types]
 
+    def problems(self) -> str:
+        return (f"third-party: {self.third_party}\nfailed: {self.failed}\n"
+                f"bad status: {self.bad_status}\nconsole errors: {self.console_errors}")
+
     def assert_clean(self) -> None:
         assert self.third_party == [], f"requests to third-party hosts: {self.third_party}"
         assert self.failed == [], self.failed
@@ -174,7 +178,10 @@ def test_webclient_logs_in_over_websocket_and_plays(game, game_s3, output_dir):
             page.goto(game.webclient_url, wait_until="networkidle", timeout=60_000)
             timings["page load (network idle)"] = time.monotonic() - started
             client = Webclient(page)
-            client.wait_for(r"connect")  # the connection screen came over the websocket
+            try:
+                client.wait_for(r"connect")  # the connection screen came over the websocket
+            except AssertionError as exc:  # say why: a library or the socket failed
+                raise AssertionError(f"{exc}\n{log.problems()}") from None
             timings["connection screen"] = time.monotonic() - started
             assert page.evaluate("window.jQuery && window.jQuery.fn.jquery") == "3.2.1"
             assert page.evaluate("typeof window.GoldenLayout") == "function"
