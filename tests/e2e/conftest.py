@@ -9,6 +9,7 @@ fixture owns (so a test may stop and restart it on the same port).
 from __future__ import annotations
 
 import importlib.util
+import os
 import shutil
 from pathlib import Path
 
@@ -19,7 +20,8 @@ from demo.evennia_game import DemoGame, Ports, S3Target
 
 E2E_BUCKET = "e2e-game"
 OUTPUT_DIR = Path(__file__).resolve().parents[2] / "test-output"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+# Debian's Chromium; CHROMIUM=/path picks another build
+CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 
 
 def missing_for(item) -> str | None:
