@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import re
+import statistics
 import time
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
@@ -48,6 +49,9 @@ class BrowserLog:
     console_errors: list = field(default_factory=list)
     responses: list = field(default_factory=list)  # (resource type, url, headers)
     websockets: list = field(default_factory=list)
+    frames_sent: list = field(default_factory=list)  # what the client sent over its websocket
+    frames_received: int = 0
+    durations_ms: list = field(default_factory=list)  # request start to response end, per request
 
     def attach(self, page) -> None:
         def only_loopback(route):
@@ -59,12 +63,22 @@ class BrowserLog:
 
         page.route("**/*", only_loopback)
         page.on("request", lambda r: self.requests.append(r))
+        page.on("requestfinished", lambda r: self.durations_ms.append(r.timing.get("responseEnd", -1)))
         page.on("requestfailed", lambda r: self.failed.append(f"{r.url}: {r.failure}"))
         page.on("response", self._on_response)
         page.on("console", lambda m: m.type == "error" and self.console_errors.append(
             f"{m.text} ({m.location.get('url')}:{m.location.get('lineNumber')})"))
         page.on("pageerror", lambda exc: self.console_errors.append(f"uncaught: {exc}"))
-        page.on("websocket", lambda ws: self.websockets.append(ws))
+        page.on("websocket", self._on_websocket)
+
+    def _on_websocket(self, ws) -> None:
+        self.websockets.append(ws)
+        ws.on("framesent", lambda payload: self.frames_sent.append(str(payload)))
+        ws.on("framereceived", lambda payload: self._count_received())
+        ws.on("socketerror", lambda error: self.console_errors.append(f"websocket error: {error}"))
+
+    def _count_received(self) -> None:
+        self.frames_received += 1
 
     def _on_response(self, resp) -> None:
         self.responses.append((resp.request.resource_type, resp.url, resp.headers))
@@ -217,6 +231,9 @@ def test_webclient_logs_in_over_websocket_and_plays(game, game_s3, output_dir):
     timings["total"] = time.monotonic() - started
 
     report = {"requests": len(log.requests), "assets": len(log.assets()),
+              "websocket frames": {"sent": len(log.frames_sent), "received": log.frames_received},
+              "request ms (median, max)": [round(statistics.median(log.durations_ms), 1),
+                                           round(max(log.durations_ms), 1)] if log.durations_ms else None,
               "timings_s": {k: round(v, 2) for k, v in timings.items()}}
     (output_dir / "webclient-timings.json").write_text(json.dumps(report, indent=2) + "\n")
     print(f"webclient: {report}")
@@ -224,6 +241,9 @@ def test_webclient_logs_in_over_websocket_and_plays(game, game_s3, output_dir):
     log.assert_clean()
     # the client talked to the game over its websocket, and kept it open
     assert sockets == [(f"ws://127.0.0.1:{game.ports.websocket}", False)], sockets
+    commands = [json.loads(f)[1][0] for f in log.frames_sent if f.startswith('["text"')]
+    assert [c.split()[0] for c in commands] == ["connect", "@awsstatus", "look"], len(commands)
+    assert not any("/webclientdata" in r.url for r in log.requests), "the client fell back to AJAX"
 
     shown = tables(status)
     static = shown.get("Storage 'staticfiles'", {})
