@@ -4,6 +4,8 @@
 #   make test   - the whole test suite
 #   make bench  - the benchmarks in bench/ (installs the bench extra)
 #   make soak   - the long reliability runs
+#   make webclient-assets - the website's/webclient's JS and CSS libraries
+#                 from npm (demo/vendor/), served by the demo game from S3
 
 PYTHON ?= python3
 VENV   := .venv
@@ -13,7 +15,7 @@ PIP    := $(PY) -m pip
 DEBIAN_TEST_PACKAGES ?= chromium
 DEMO_ARGS ?=
 
-.PHONY: venv test demo demo-storage bench soak clean debian-test-deps
+.PHONY: venv test demo demo-storage bench soak clean debian-test-deps webclient-assets
 
 $(VENV)/.stamp-base: setup.cfg pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -27,6 +29,15 @@ $(VENV)/.stamp-bench: $(VENV)/.stamp-base
 
 venv: $(VENV)/.stamp-base
 
+# npm ci writes node_modules/.package-lock.json: redone when the lock changes
+WEBCLIENT_ASSETS := demo/vendor/node_modules/.package-lock.json
+$(WEBCLIENT_ASSETS): demo/vendor/package.json demo/vendor/package-lock.json
+	@command -v npm >/dev/null || { echo "npm is missing: install Node.js with npm (the demo's webclient libraries come from the npm registry)"; exit 1; }
+	cd demo/vendor && npm ci --ignore-scripts --no-audit --no-fund
+	touch $@
+
+webclient-assets: $(WEBCLIENT_ASSETS)
+
 debian-test-deps:
 	@if [ -n "$(DEBIAN_TEST_PACKAGES)" ]; then \
 	  missing=""; for p in $(DEBIAN_TEST_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -37,11 +48,11 @@ debian-test-deps:
 	  fi; \
 	fi
 
-test: venv debian-test-deps
+test: venv debian-test-deps webclient-assets
 	$(PY) -m pytest
 	$(PY) -m pytest --ds=tests.ingame.settings tests/ingame
 
-demo: venv
+demo: venv webclient-assets
 	$(PY) demo/game_demo.py $(DEMO_ARGS)
 
 demo-storage: venv

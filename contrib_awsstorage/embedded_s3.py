@@ -18,6 +18,7 @@ import argparse
 import ipaddress
 import json
 import logging
+import os
 import signal
 import sys
 import threading
@@ -28,6 +29,14 @@ DEFAULT_CREDENTIALS = {
     "AWS_SECRET_ACCESS_KEY": "embedded-s3-demo-secret-not-a-real-key",
 }
 DEFAULT_REGION = "us-east-1"
+
+
+def browser_cors_rules(origins) -> list[dict]:
+    """The CORS rule the README recommends for a static bucket: browsers on
+    the game's origins may ``GET``/``HEAD`` (fonts, module scripts and
+    ``crossorigin`` tags are CORS fetches, Fetch standard section 3.2)."""
+    return [{"AllowedMethods": ["GET", "HEAD"], "AllowedOrigins": list(origins),
+             "AllowedHeaders": ["*"], "MaxAgeSeconds": 3600}]
 
 
 def _require_loopback(host: str) -> None:
@@ -55,13 +64,23 @@ class EmbeddedS3:
 
     # -- life cycle -------------------------------------------------------
     def start(self) -> "EmbeddedS3":
+        # Real S3 answers a browser's CORS request only as the bucket's CORS
+        # rule says; moto's server adds Access-Control-Allow-Origin to every
+        # answer unless MOTO_DISABLE_GLOBAL_CORS is set when it loads.
+        os.environ.setdefault("MOTO_DISABLE_GLOBAL_CORS", "true")
         try:
+            from moto.moto_server import werkzeug_app
             from moto.server import ThreadedMotoServer
         except ImportError as exc:  # pragma: no cover - depends on install
             raise RuntimeError(
                 "The embedded S3 server needs moto: "
                 "pip install 'contrib-awsstorage[dev-server]'."
             ) from exc
+        if not werkzeug_app.DISABLE_GLOBAL_CORS:
+            raise RuntimeError(
+                "moto's server was loaded before EmbeddedS3 could turn off its allow-every-origin CORS: "
+                "set MOTO_DISABLE_GLOBAL_CORS=true in the environment (then the bucket's CORS rule decides)."
+            )
         if self.quiet:  # werkzeug logs one line per request otherwise
             logging.getLogger("werkzeug").setLevel(logging.ERROR)
         with self._lock:
@@ -133,6 +152,11 @@ class EmbeddedS3:
             }
             client.put_bucket_policy(Bucket=name, Policy=json.dumps(policy))
         return name
+
+    def allow_browser_origins(self, bucket: str, origins) -> None:
+        """Give ``bucket`` the README's CORS rule for ``origins`` (e.g. the
+        game's ``http://127.0.0.1:4001``); it replaces any earlier rule."""
+        self.client().put_bucket_cors(Bucket=bucket, CORSConfiguration={"CORSRules": browser_cors_rules(origins)})
 
 
 def main(argv=None) -> int:

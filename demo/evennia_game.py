@@ -2,8 +2,9 @@
 
 ``DemoGame`` makes (or reuses) a game directory with ``evennia --init``,
 writes ``server/conf/awsstorage_settings.py`` (static and media on S3, our
-web service classes, loopback-only ports) and drives the real launcher:
-migrate, start, reload, stop. Nothing here is a stand-in: the launcher,
+web service classes, loopback-only ports), puts the website's and
+webclient's libraries in its static files (``webclient_vendor``) and
+drives the real launcher: migrate, start, reload, stop. Nothing here is a stand-in: the launcher,
 portal and server are Evennia's own processes.
 """
 
@@ -20,6 +21,8 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from demo import webclient_vendor
 
 EVENNIA = [sys.executable, "-m", "evennia"]
 SETTINGS_MODULE_NAME = "awsstorage_settings"
@@ -100,6 +103,7 @@ class DemoGame:
         if SETTINGS_MODULE_NAME not in text:
             settings_py.write_text(text + _IMPORT_LINE)
         self._add_cmdset()
+        webclient_vendor.install(self.game_dir)
 
     def settings_text(self) -> str:
         s3, p = self.s3, self.ports
@@ -267,6 +271,11 @@ SERVERNAME = "contrib_awsstorage demo"
     @property
     def webclient_url(self) -> str:
         return f"http://127.0.0.1:{self.ports.web}/webclient/"
+
+    @property
+    def browser_origins(self) -> list[str]:
+        """The origins browsers see the game at (what the bucket's CORS rule allows)."""
+        return [f"http://127.0.0.1:{self.ports.web}", f"http://localhost:{self.ports.web}"]
 
     def destroy(self) -> None:
         self.stop()

@@ -42,7 +42,6 @@ def s3_target_from_env(embedded: EmbeddedS3 | None) -> S3Target:
             custom_domain=os.environ.get("AWS_S3_CUSTOM_DOMAIN"),
         )
     embedded.create_bucket(DEMO_BUCKET, public_read=True)
-    allow_browser_fetches(embedded)
     return S3Target(
         endpoint_url=embedded.endpoint_url,
         bucket=DEMO_BUCKET,
@@ -52,23 +51,13 @@ def s3_target_from_env(embedded: EmbeddedS3 | None) -> S3Target:
     )
 
 
-def allow_browser_fetches(embedded: EmbeddedS3) -> None:
-    """CORS for the webclient's fonts and module scripts, as a CDN bucket needs."""
-    embedded.client().put_bucket_cors(
-        Bucket=DEMO_BUCKET,
-        CORSConfiguration={"CORSRules": [{"AllowedMethods": ["GET", "HEAD"], "AllowedOrigins": ["*"],
-                                          "AllowedHeaders": ["*"], "MaxAgeSeconds": 3600}]},
-    )
-
-
 def static_urls_of(html: str) -> list[str]:
     return sorted(set(re.findall(r'(?:src|href)="([^"]+\.(?:css|js|svg|png|ico|jpg|woff2?))"', html)))
 
 
 def game_asset_urls(html: str, s3: S3Target) -> list[str]:
-    """The page's own assets: relative or S3 URLs. Evennia's stock templates
-    also link bootstrap/jquery from public CDNs; those are not the game's
-    files (and not reachable from a closed network), so they are left out."""
+    """The page's own assets: relative or S3 URLs (anything else is a
+    third-party link, which ``verify`` reports)."""
     return [u for u in static_urls_of(html)
             if u.startswith(s3.public_base) or not re.match(r"^(https?:)?//", u)
             or re.match(r"^https?://(127\.0\.0\.1|localhost)[:/]", u)]
@@ -82,6 +71,9 @@ def verify(game: DemoGame, s3: S3Target) -> list[str]:
     assets = game_asset_urls(html, s3)
     if not assets:
         problems.append("the home page references no static files")
+    live_html = re.sub(r"<!--.*?-->", "", html, flags=re.S)  # commented-out links load nothing
+    for url in sorted(set(static_urls_of(live_html)) - set(assets)):
+        problems.append(f"{url} is linked from a third-party host, not the game's static files")
     for url in assets:
         if not url.startswith(s3.public_base):
             problems.append(f"{url} is not served from S3 ({s3.public_base})")
@@ -134,6 +126,8 @@ def main(argv=None) -> int:
         s3 = s3_target_from_env(embedded)
         print(f"S3: {s3.endpoint_url or 'AWS'} bucket {s3.bucket!r}", flush=True)
         game = DemoGame(args.game_dir, s3, ports=ports)
+        if embedded is not None:  # the README's CORS rule, for the game's origins
+            embedded.allow_browser_origins(DEMO_BUCKET, game.browser_origins)
         step("Creating the game directory", game.ensure_created)
         step("Configuring it for contrib_awsstorage", game.configure)
         game.stop()  # a leftover game from an interrupted run

@@ -72,7 +72,9 @@ def test_sdist_contains_project_files(built):
     with tarfile.open(sdist) as tf:
         names = {n.split("/", 1)[1] for n in tf.getnames() if "/" in n}
     for required in ("README.md", "setup.cfg", "pyproject.toml", "MANIFEST.in", "Makefile", ".ci/run",
-                     "tests/conftest.py", "demo/storage_demo.py"):
+                     "tests/conftest.py", "demo/storage_demo.py",
+                     "demo/vendor/package.json", "demo/vendor/package-lock.json"):
         assert required in names, required
+    assert not any(n.startswith("demo/vendor/node_modules/") for n in names), "npm's install went into the sdist"
     missing = _package_files() - names
     assert not missing, f"missing from sdist: {sorted(missing)}"

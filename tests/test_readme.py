@@ -19,10 +19,23 @@ def test_every_json_block_is_valid_json():
     assert len(blocks) >= 2  # the IAM policy and the public-read bucket policy
     for block in blocks:
         doc = json.loads(block)
+        if isinstance(doc, list):  # the CORS configuration, checked below
+            continue
         assert doc["Version"] == "2012-10-17"
         for statement in doc["Statement"]:
             assert statement["Effect"] == "Allow"
             assert statement["Action"] and statement["Resource"]
+
+
+def test_cors_rule_is_the_one_the_embedded_bucket_gets():
+    """The README's CORS advice and what the demo and the browser test use
+    are one rule (embedded_s3.browser_cors_rules)."""
+    from contrib_awsstorage.embedded_s3 import browser_cors_rules
+
+    (cors,) = [json.loads(b) for b in re.findall(r"```json\n(.*?)```", README, re.S)
+               if isinstance(json.loads(b), list)]
+    assert cors == browser_cors_rules(cors[0]["AllowedOrigins"])
+    assert cors[0]["AllowedMethods"] == ["GET", "HEAD"]
 
 
 def test_iam_policy_covers_what_the_storage_and_sync_do():
