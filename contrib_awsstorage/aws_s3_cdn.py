@@ -968,6 +968,11 @@ class S3Boto3Storage(Storage):
             self.__dict__["_url_prefix"] = prefix
         key = self.key_for(name.lstrip("/") if isinstance(name, str) else name)
         if prefix is not None:
+            if self.querystring_auth and self.custom_domain and (self.cloudfront_key_id or self.cloudfront_key):
+                # Private media behind CloudFront: a CloudFront signed URL (s3/cloudfront.py).
+                from .s3.cloudfront import signed_url
+
+                return signed_url(self, object_url(prefix, key, parameters), expire)
             return object_url(prefix, key, parameters)
         try:
             return presigned_url(self.connection, self.bucket_name, self._encode_name(key),
