@@ -25,7 +25,9 @@ from datetime import datetime, timezone
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from . import invalidate as cdn
 from . import record as syncrecord
+from .generations import Retention
 from ..s3.errors import S3StorageError, scrub, translate_client_error
 from .execute import IMMUTABLE_CACHE_CONTROL, Uploader
 from .plan import (
@@ -114,6 +116,8 @@ class SyncReport:
     finished_at: str = ""
     stale: list[str] = field(default_factory=list)  # would be deleted with delete=True
     hashed: int = 0  # local files read for their checksum (the others came from the cache)
+    kept: list[str] = field(default_factory=list)  # stale hashed keys kept for cached pages
+    invalidation: dict | None = None  # the CloudFront invalidation (sync/invalidate.py)
 
     @property
     def ok(self) -> bool:
@@ -127,7 +131,8 @@ class SyncReport:
             "bytes": self.bytes, "seconds": round(self.seconds, 3), "requests": self.requests,
             "dry_run": self.dry_run, "ok": self.ok, "stale": len(self.stale),
             "failures": [{"name": n, "error": e} for n, e in self.failures],
-            "warnings": list(self.warnings),
+            "warnings": list(self.warnings), "kept": len(self.kept),
+            "invalidation": self.invalidation,
         }
 
 
@@ -184,7 +189,7 @@ def sync(storage, files: dict[str, str], *, delete: bool = False, dry_run: bool 
          progress=None, command: str = "sync", source: str = "",
          multipart_threshold: int | None = None,
          stale_multipart_seconds: float = STALE_MULTIPART_SECONDS,
-         on_plan=None) -> SyncReport:
+         on_plan=None, invalidate: bool = True, wait: bool = False) -> SyncReport:
     """Make ``storage`` hold ``files``; return the report.
 
     ``last_names`` go up only after every other upload succeeded (a static
@@ -194,9 +199,12 @@ def sync(storage, files: dict[str, str], *, delete: bool = False, dry_run: bool 
     nothing failed. ``progress(name, outcome)`` is called (in the calling
     thread) as each upload/delete finishes; ``on_plan(uploads, deletes)`` once,
     before the work starts. Planning errors raise ``S3StorageError`` (with its fix);
-    per-file errors are collected in the report.
+    per-file errors are collected in the report. With a CloudFront distribution
+    (``cloudfront_distribution_id``), changed plain-named keys are invalidated
+    afterwards unless ``invalidate`` is false (``wait``: until it completed).
     """
     defaults = setting_defaults()
+    cdn_on = bool(getattr(storage, "cloudfront_distribution_id", None))
     workers = workers or defaults["workers"]
     chunksize = getattr(storage, "file_buffer_size", None) or DEFAULT_PART_SIZE
     # Same rule as the storage's own save(): one part up to the part size.
@@ -217,6 +225,12 @@ def sync(storage, files: dict[str, str], *, delete: bool = False, dry_run: bool 
                                      stale_multipart_seconds)
             cleaner.shutdown(wait=False)
         keys = {name: storage.key_for(name) for name in files}
+        pending = None
+        if cdn_on and not dry_run:  # paths an earlier run could not invalidate, read meanwhile
+            pending = ThreadPoolExecutor(max_workers=1)
+            pending_future = pending.submit(cdn.pending_paths, storage)
+            pending.shutdown(wait=False)
+        retention = Retention(storage, files, last_names)
         hashes = LocalHashes(hash_cache_path(storage, defaults["cache_dir"]))
         plan = _plan(storage, files, keys, force, threshold, chunksize, uploader, workers, hashes)
         if not dry_run:
@@ -224,6 +238,7 @@ def sync(storage, files: dict[str, str], *, delete: bool = False, dry_run: bool 
         report.hashed = hashes.misses
         report.unchanged = len(plan.unchanged)
         report.stale = stale_keys(plan, set(keys.values()))
+        report.stale, report.kept = retention.before(plan, report.stale, delete)
         if on_plan:
             on_plan(len(plan.uploads), len(report.stale) if delete else 0)
         if dry_run:
@@ -232,6 +247,12 @@ def sync(storage, files: dict[str, str], *, delete: bool = False, dry_run: bool 
         else:
             _execute(storage, plan, report, uploader, workers, set(last_names), delete, progress,
                      cleanup)
+            retention.after(report)
+        if cdn_on:
+            report.invalidation = cdn.run(
+                storage, cdn.changed_keys(plan, report, immutable_names),
+                pending_future.result() if pending else (), send=invalidate, wait=wait,
+                dry_run=dry_run, sync_ok=report.ok)
         report.requests = counter.count
     report.seconds = time.monotonic() - started
     report.finished_at = _now()
@@ -364,6 +385,7 @@ def _write_record(storage, report, command, source):
         command=command, source=source, started_at=report.started_at,
         finished_at=report.finished_at, duration_seconds=round(report.seconds, 3),
         failures=summary["failures"][:MAX_RECORDED_FAILURES], host=socket.gethostname(),
+        invalidation=summary["invalidation"],
     )
     try:
         syncrecord.write_last_run(storage, record)
