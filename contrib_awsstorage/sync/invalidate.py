@@ -192,7 +192,7 @@ def run(storage, keys, pending=(), *, send: bool = True, wait: bool = False,
             "Paths": {"Quantity": len(paths), "Items": paths},
             "CallerReference": f"contrib_awsstorage-{uuid.uuid4().hex}"})["Invalidation"]
         result = {"id": response["Id"], "paths": paths, "status": normalise_status(response["Status"])}
-        if wait and result["status"] != "Completed":
+        if wait:  # confirmed by GetInvalidation, whatever CreateInvalidation said
             operation = "GetInvalidation"
             result["status"] = _wait(client, dist_id, result["id"], wait_seconds)
         return result
