@@ -50,7 +50,8 @@ def _setting_name(storage, attr: str, default: str) -> str:
 
 
 # -- the client -------------------------------------------------------------
-def cloudfront_client(storage, *, connect_timeout: float = 5, read_timeout: float = 20):
+def cloudfront_client(storage, *, connect_timeout: float = 5, read_timeout: float = 20,
+                      attempts: int = 3):
     """A boto3 CloudFront client with the storage's credentials (short timeouts:
     an unreachable CloudFront must not hold up a deploy or a reload)."""
     import boto3.session
@@ -65,7 +66,7 @@ def cloudfront_client(storage, *, connect_timeout: float = 5, read_timeout: floa
     else:
         session = boto3.session.Session()
     kwargs = dict(connect_timeout=connect_timeout, read_timeout=read_timeout,
-                  retries={"mode": "standard", "max_attempts": 3})
+                  retries={"mode": "standard", "max_attempts": attempts})
     if storage.proxies:
         kwargs["proxies"] = storage.proxies
     return session.client("cloudfront", region_name=CLOUDFRONT_REGION,

@@ -31,7 +31,7 @@ import uuid
 from urllib.parse import quote, urlsplit
 
 __all__ = ["MAX_PATHS", "MAX_WILDCARDS", "FOLDER_WILDCARD_MIN", "viewer_path", "root_path",
-           "collapse", "changed_keys", "pending_paths", "run", "looks_hashed"]
+           "collapse", "changed_keys", "pending_paths", "run", "looks_hashed", "describe"]
 
 MAX_PATHS = 3000
 MAX_WILDCARDS = 15
@@ -203,3 +203,16 @@ def run(storage, keys, pending=(), *, send: bool = True, wait: bool = False,
     if operation == "GetInvalidation":  # sent; only the wait failed
         return {"id": result["id"], "paths": paths, "status": result["status"], "error": str(error)}
     return {"id": None, "paths": paths, "status": "failed", "error": str(error)}
+
+
+def describe(invalidation) -> str:
+    """One line for @awsstatus: the last invalidation and its state."""
+    if not isinstance(invalidation, dict):
+        return "none recorded"
+    paths = invalidation.get("paths") or []
+    line = f"{invalidation.get('id') or '-'} {invalidation.get('status')}, {len(paths)} path(s)"
+    if paths:
+        line += f": {', '.join(paths[:3])}{' ...' if len(paths) > 3 else ''}"
+    if invalidation.get("status") in PENDING:
+        line += " (the next sync sends them again)"
+    return line
