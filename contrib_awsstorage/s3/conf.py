@@ -121,7 +121,8 @@ _TABLE = [
          minimum=MIN_PART_SIZE),
     # -- URLs ------------------------------------------------------------
     _opt("custom_domain", "AWS_S3_CUSTOM_DOMAIN", (), str, None,
-         "CDN/custom host for URLs, e.g. 'cdn.example.com' (URLs then unsigned)."),
+         "CDN/custom host for URLs, e.g. 'cdn.example.com' (URLs unsigned, or CloudFront-signed "
+         "with cloudfront_key_id)."),
     _opt("querystring_auth", "AWS_QUERYSTRING_AUTH", (), bool, True,
          "Sign URLs (presigned, expiring); False gives plain public URLs.", nullable=False),
     _opt("querystring_expire", "AWS_QUERYSTRING_EXPIRE", (), int, 3600,
