@@ -50,9 +50,9 @@ from .s3.multipart import DEFAULT_PART_WORKERS, upload_in_parts
 from .s3.errors import S3ConfigurationError, S3ObjectNotFound, S3StorageError, translate_client_error
 
 try:
-    import boto3.session
+    # boto3 itself (and botocore's Config) load with the first client: a process
+    # that only builds URLs, or whose sync has nothing to do, never pays for them.
     from botocore import xform_name
-    from botocore.config import Config
     from botocore.exceptions import BotoCoreError, ClientError, ProfileNotFound
 except ImportError as e:  # pragma: no cover - depends on install
     raise ImproperlyConfigured(f"Couldn't load S3 bindings. {e} Fix: pip install boto3") from e
@@ -452,6 +452,8 @@ class S3Boto3Storage(Storage):
     # -- client ----------------------------------------------------------------------
     def client_config(self) -> Config:
         """The botocore Config built from the options (user ``config`` merged over it)."""
+        from botocore.config import Config
+
         kwargs = dict(
             signature_version=self.signature_version or "s3v4",
             max_pool_connections=self.max_pool_connections,
@@ -471,6 +473,8 @@ class S3Boto3Storage(Storage):
         return config
 
     def _create_client(self):
+        import boto3.session
+
         if self.access_key and not self.secret_key and not self.session_profile:
             raise S3ConfigurationError(
                 f"An access key is set ({self.credential_source()}) but no secret key.",

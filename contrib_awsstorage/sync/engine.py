@@ -87,6 +87,7 @@ def setting_defaults() -> dict:
             f"AWS_S3_SYNC_CACHE_DIR is {cache_dir!r}; it must be a folder path, None (the user "
             "cache folder) or False (no cache). Fix: set it to a path or remove it.")
     values["cache_dir"] = os.fspath(cache_dir) if cache_dir is not False else None
+    values["quick_noop"] = bool(getattr(settings, "AWS_S3_SYNC_QUICK_NOOP", True))
     return values
 
 
@@ -211,6 +212,18 @@ def sync(storage, files: dict[str, str], *, delete: bool = False, dry_run: bool 
     threshold = multipart_threshold or defaults["multipart_threshold"] or chunksize
     report = SyncReport(dry_run=dry_run, started_at=_now())
     started = time.monotonic()
+    if not (dry_run or force) and defaults["quick_noop"]:
+        # Nothing to do is told without boto3 (sync/quick.py); anything else: the full sync.
+        from .quick import try_noop
+
+        quick_hashes = LocalHashes(hash_cache_path(storage, defaults["cache_dir"]))
+        if try_noop(storage, files, {n: storage.key_for(n) for n in files}, quick_hashes,
+                    delete=delete, report=report):
+            quick_hashes.save()
+            if on_plan:
+                on_plan(0, 0)
+            report.finished_at = _now()
+            return report
     # Parallel parts of big files share the connection pool with the file workers.
     pool_size = getattr(storage, "max_pool_connections", None) or 10
     uploader = Uploader(storage, threshold=threshold, chunksize=chunksize,
@@ -410,7 +423,9 @@ def sync_directory(storage, root: str, **kwargs) -> SyncReport:
 
 def is_sync_storage(storage) -> bool:
     """True for storages the engine can write to (ours: they prepare uploads)."""
-    return all(hasattr(storage, a) for a in ("connection", "bucket_name", "key_for", "prepare_upload"))
+    # On the class: reading storage.connection would build the boto3 client.
+    return all(hasattr(type(storage), a) or hasattr(storage, a)
+               for a in ("connection", "bucket_name", "key_for", "prepare_upload"))
 
 
 def check_sync_storage(storage, alias: str = "staticfiles"):

@@ -51,7 +51,7 @@ def launched_by_evennia(argv=None) -> bool:
 
 def probe_endpoint(client, timeout: float = PROBE_TIMEOUT) -> None:
     """Fail in seconds, not minutes of retries, when the endpoint is unreachable."""
-    parts = urlsplit(client.meta.endpoint_url)
+    parts = urlsplit(client if isinstance(client, str) else client.meta.endpoint_url)
     port = parts.port or (443 if parts.scheme == "https" else 80)
     try:
         socket.create_connection((parts.hostname, port), timeout=timeout).close()
@@ -59,6 +59,18 @@ def probe_endpoint(client, timeout: float = PROBE_TIMEOUT) -> None:
         raise ConnectionError(f"cannot connect to the S3 endpoint {parts.hostname}:{port} "
                               f"({exc.strerror or exc}); check AWS_S3_ENDPOINT_URL, "
                               "AWS_S3_REGION_NAME and the network") from exc
+
+
+def endpoint_of(storage) -> str:
+    """The storage's endpoint URL without building its boto3 client (the no-op
+    answer under the launcher needs no boto3 at all)."""
+    if storage.endpoint_url:
+        return storage.endpoint_url
+    region = storage.region_name or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    if not region:
+        return storage.connection.meta.endpoint_url  # only boto3's chain knows the region
+    host = "s3.amazonaws.com" if region == "us-east-1" else f"s3.{region}.amazonaws.com"
+    return f"{'https' if storage.use_ssl else 'http'}://{host}"
 
 
 def one_line(exc: BaseException) -> str:
@@ -96,7 +108,7 @@ class Command(FrozenHeapMixin, DjangoCollectstatic):
         try:
             check_sync_storage(storage)
             if soft:
-                probe_endpoint(storage.connection)
+                probe_endpoint(endpoint_of(storage))
             result = self._collect(storage)
         except (S3StorageError, ImproperlyConfigured, ClientError, BotoCoreError, OSError) as exc:
             message = f"static files were not synced to {target}: {one_line(exc)}"
