@@ -86,8 +86,10 @@ def _credentials(storage):
 
 class _Client:
     def __init__(self, storage, creds, region):
-        self.base = unsigned_bucket_url(storage.bucket_name, storage.endpoint_url, region,
-                                        storage.addressing_style, storage.use_ssl)
+        # On AWS: the bucket's regional endpoint (the global one redirects other regions).
+        style = storage.addressing_style or (None if storage.endpoint_url else "virtual")
+        self.base = unsigned_bucket_url(storage.bucket_name, storage.endpoint_url, region, style,
+                                        storage.use_ssl)
         self.creds, self.region = creds, region
         verify = storage.verify
         if verify is None:
