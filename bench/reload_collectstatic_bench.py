@@ -9,7 +9,8 @@ of a vanilla game, against ``rclone sync --checksum --fast-list`` of the
 same tree (wall time of the whole rclone process) in the same run. Both talk
 to moto's S3 in its own process behind the loopback delay proxy (default
 20 ms a request, like a nearby AWS region). Ours is also timed standalone
-(``python -m django collectstatic --noinput``, whole process) for reference.
+(``python -m django collectstatic --noinput``, whole process), and with
+``AWS_S3_SYNC_QUICK_NOOP = False`` (boto3 loaded, the full plan), for reference.
 
     python bench/reload_collectstatic_bench.py [--runs 7] [--delay 0.02]
 
@@ -52,6 +53,7 @@ AWS_S3_ENDPOINT_URL = os.environ["BENCH_ENDPOINT"]
 AWS_LOCATION = "static"
 AWS_S3_REGION_NAME, AWS_S3_ADDRESSING_STYLE = "us-east-1", "path"
 AWS_S3_SYNC_CACHE_DIR = os.environ["BENCH_CACHE"]
+AWS_S3_SYNC_QUICK_NOOP = os.environ.get("BENCH_QUICK", "1") == "1"
 STORAGES = {"default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
             "staticfiles": {"BACKEND": "contrib_awsstorage.aws_s3_cdn.S3StaticStorage"}}
 """
@@ -129,7 +131,8 @@ def main(argv=None) -> int:
         ours_in_launcher(env)
         wall(rclone_cmd(tree, bucket), env)
         results = {"ours (in the launcher)": [], "rclone sync --checksum --fast-list": [],
-                   "ours (standalone collectstatic)": []}
+                   "ours (standalone collectstatic)": [],
+                   "ours in the launcher, full sync path": []}
         requests = {}
         for _ in range(args.runs):  # interleaved, so load changes hit all alike
             proxy.reset()
@@ -142,6 +145,9 @@ def main(argv=None) -> int:
             results["ours (standalone collectstatic)"].append(
                 wall([PY, "-m", "django", "collectstatic", "--noinput", "-v", "0"], env))
             requests["ours (standalone collectstatic)"] = proxy.requests()
+            proxy.reset()  # AWS_S3_SYNC_QUICK_NOOP = False: boto3 loaded, the full plan
+            results["ours in the launcher, full sync path"].append(ours_in_launcher({**env, "BENCH_QUICK": "0"}))
+            requests["ours in the launcher, full sync path"] = proxy.requests()
         print(f"no-op, {args.runs} runs each: median (min) seconds, requests per run")
         medians = {}
         for name, times in results.items():
