@@ -19,7 +19,7 @@ from contrib_awsstorage.sync.record import read_last_run
 
 from .cloudfront import cloudfront, create_distribution, invalidations
 from .helpers import keys, small_tree, write_tree
-from .test_collectstatic import ROOT, _run
+from .test_collectstatic import _run
 
 TREE = {**small_tree(8), "css/site.css": "body{}", "index.txt": "hello"}
 
