@@ -13,6 +13,8 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 # Debian packages the test suite needs (headless browser for end-to-end tests).
 DEBIAN_TEST_PACKAGES ?= chromium
+# Debian packages the benchmarks compare with (rclone: bench/reload_collectstatic_bench.py).
+DEBIAN_BENCH_PACKAGES ?= rclone
 DEMO_ARGS ?=
 
 .PHONY: venv test demo demo-storage bench soak clean debian-test-deps webclient-assets
@@ -64,6 +66,7 @@ soak: venv
 	$(PY) -m pytest tests/reliability -m soak -s -q
 
 bench: $(VENV)/.stamp-bench
+	@$(MAKE) --no-print-directory debian-test-deps DEBIAN_TEST_PACKAGES="$(DEBIAN_BENCH_PACKAGES)"
 	@for b in bench/*_bench.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
 clean:

@@ -58,6 +58,8 @@ from .s3.multipart import DEFAULT_PART_WORKERS, upload_in_parts
 from .s3.objects import SOURCE_MD5_METADATA_KEY, gzip_bytes
 
 try:
+    # boto3 itself (and botocore's Config) load with the first client: a process
+    # that only builds URLs, or whose sync has nothing to do, never pays for them.
     from botocore import xform_name
     from botocore.exceptions import BotoCoreError, ClientError
 
@@ -640,6 +642,11 @@ class S3Boto3Storage(Storage):
             self.__dict__["_url_prefix"] = prefix
         key = self.key_for(name.lstrip("/") if isinstance(name, str) else name)
         if prefix is not None:
+            if self.querystring_auth and self.custom_domain and (self.cloudfront_key_id or self.cloudfront_key):
+                # Private media behind CloudFront: a CloudFront signed URL (s3/cloudfront.py).
+                from .s3.cloudfront import signed_url
+
+                return signed_url(self, object_url(prefix, key, parameters), expire)
             return object_url(prefix, key, parameters)
         try:
             return presigned_url(self.connection, self.bucket_name, self._encode_name(key),

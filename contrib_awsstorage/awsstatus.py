@@ -97,6 +97,10 @@ def storage_sections(snapshot: dict, width: int | None = None) -> list[str]:
         failures = (entry.get("last_sync") or {}).get("failures") or []
         if failures:
             rows.append(("sync failures", "; ".join(str(f) for f in failures[:3])))
+        if (entry.get("last_sync") or {}).get("invalidation"):
+            from contrib_awsstorage.sync.invalidate import describe
+
+            rows.append(("CDN invalidation", describe(entry["last_sync"]["invalidation"])))
         sections.append(_table(f"Storage '{alias}'", rows, width))
     return sections
 

@@ -66,4 +66,7 @@ def run(write: bool = True, online: bool = True, budget: float | None = None) ->
         probe = TargetProbe(target.alias, storage, write=write, proxies=bool(values.get("proxies")),
                             endpoint_answers=endpoint_answers, deadline=deadline)
         results.extend(probe.run())
+        from .cloudfront_probe import cloudfront_checks
+
+        results.extend(cloudfront_checks(storage, target.alias, write=write))
     return results

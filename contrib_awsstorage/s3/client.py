@@ -8,8 +8,6 @@ profile or boto3's own chain; what is shown of them is masked.
 
 from __future__ import annotations
 
-import boto3.session
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ProfileNotFound
 
 from . import conf as s3conf
@@ -18,8 +16,10 @@ from .errors import S3ConfigurationError
 __all__ = ["S3Bucket", "client_config", "create_client"]
 
 
-def client_config(storage) -> Config:
+def client_config(storage):
     """The botocore Config built from the options (user ``config`` merged over it)."""
+    from botocore.config import Config
+
     kwargs = dict(
         signature_version=storage.signature_version or "s3v4",
         max_pool_connections=storage.max_pool_connections,
@@ -40,7 +40,13 @@ def client_config(storage) -> Config:
 
 
 def create_client(storage):
-    """A new boto3 S3 client for ``storage``'s options; clear errors, never a secret."""
+    """A new boto3 S3 client for ``storage``'s options; clear errors, never a secret.
+
+    boto3 is imported here, with the first client: a process that only builds
+    URLs, or whose sync has nothing to do, never loads it.
+    """
+    import boto3.session
+
     if storage.access_key and not storage.secret_key and not storage.session_profile:
         raise S3ConfigurationError(
             f"An access key is set ({storage.credential_source()}) but no secret key.",

@@ -128,7 +128,8 @@ _TABLE = [
          minimum=MIN_PART_SIZE),
     # -- URLs ------------------------------------------------------------
     _opt("custom_domain", "AWS_S3_CUSTOM_DOMAIN", (), str, None,
-         "CDN/custom host for URLs, e.g. 'cdn.example.com' (URLs then unsigned)."),
+         "CDN/custom host for URLs, e.g. 'cdn.example.com' (URLs unsigned, or CloudFront-signed "
+         "with cloudfront_key_id)."),
     _opt("querystring_auth", "AWS_QUERYSTRING_AUTH", (), bool, True,
          "Sign URLs (presigned, expiring); False gives plain public URLs.", nullable=False),
     _opt("querystring_expire", "AWS_QUERYSTRING_EXPIRE", (), int, 3600,
@@ -138,6 +139,19 @@ _TABLE = [
     _opt("url_protocol", "AWS_S3_URL_PROTOCOL", (), str, None,
          "Protocol of custom-domain URLs, 'https:' or 'http:' (None: from secure_urls).",
          choices=("http:", "https:"), extra={"class_default": "http:"}),
+    # -- CDN (CloudFront) ---------------------------------------------------
+    _opt("cloudfront_distribution_id", "AWS_CLOUDFRONT_DISTRIBUTION_ID", "AWS_CLOUDFRONT_DISTRIBUTION_ID",
+         str, None, "CloudFront distribution in front of the bucket: syncs invalidate the changed "
+         "plain-named files there (None: no invalidation)."),
+    _opt("cloudfront_endpoint_url", "AWS_CLOUDFRONT_ENDPOINT_URL",
+         ("AWS_CLOUDFRONT_ENDPOINT_URL", "AWS_ENDPOINT_URL_CLOUDFRONT"), str, None,
+         "Endpoint of a CloudFront-compatible API (tests, moto); None for AWS."),
+    _opt("cloudfront_key_id", "AWS_CLOUDFRONT_KEY_ID", "AWS_CLOUDFRONT_KEY_ID", str, None,
+         "ID of the CloudFront public key: with cloudfront_key, url() of a private storage "
+         "(querystring_auth) behind custom_domain is a CloudFront signed URL."),
+    _opt("cloudfront_key", "AWS_CLOUDFRONT_KEY", "AWS_CLOUDFRONT_KEY", (str, bytes), None,
+         "Private RSA key of that public key: PEM text or the path of a .pem file "
+         "(needs the cloudfront extra).", secret=True),
     # -- client ----------------------------------------------------------
     _opt("addressing_style", "AWS_S3_ADDRESSING_STYLE", (), str, None,
          "'path' or 'virtual' bucket addressing (None: botocore's auto).",
@@ -225,7 +239,7 @@ def _check_value(opt: Option, value, source: str):
         raise ImproperlyConfigured(
             f"{source} cannot begin with a leading slash. Found {value!r}. Use {value.lstrip('/')!r} instead."
         )
-    if opt.attr in ("endpoint_url",) and not re.match(r"^https?://[^/\s]+", value):
+    if opt.attr in ("endpoint_url", "cloudfront_endpoint_url") and not re.match(r"^https?://[^/\s]+", value):
         raise ImproperlyConfigured(
             f"{source} is {value!r}, not an http(s) URL. Fix: give the store's base URL, "
             "e.g. 'https://s3.example.com' or 'http://127.0.0.1:9000'."

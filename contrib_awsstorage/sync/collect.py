@@ -82,7 +82,8 @@ def _post_process(twin, names) -> list[str]:
 
 
 def collect(storage, *, ignore_patterns=(), post_process: bool = True, dry_run: bool = False,
-            clear: bool = False, workers=None, progress=None) -> CollectResult:
+            clear: bool = False, workers=None, progress=None, invalidate: bool = True,
+            wait: bool = False) -> CollectResult:
     """Collect the finders' files into ``storage`` (one of ours) by syncing.
 
     ``clear`` (Django's --clear) re-uploads everything and deletes every
@@ -90,7 +91,8 @@ def collect(storage, *, ignore_patterns=(), post_process: bool = True, dry_run: 
     """
     found, duplicates = find_static_files(list(ignore_patterns))
     kwargs = dict(delete=clear, force=clear, dry_run=dry_run, workers=workers, progress=progress,
-                  command="collectstatic", source="staticfiles finders")
+                  command="collectstatic", source="staticfiles finders", invalidate=invalidate,
+                  wait=wait)
     if not (post_process and isinstance(storage, HashedFilesMixin)):
         files = {}
         folder = None

@@ -50,6 +50,7 @@ def setting_defaults() -> dict:
             f"AWS_S3_SYNC_CACHE_DIR is {cache_dir!r}; it must be a folder path, None (the user "
             "cache folder) or False (no cache). Fix: set it to a path or remove it.")
     values["cache_dir"] = os.fspath(cache_dir) if cache_dir is not False else None
+    values["quick_noop"] = bool(getattr(settings, "AWS_S3_SYNC_QUICK_NOOP", True))
     return values
 
 
@@ -81,6 +82,7 @@ class Destination:
     chunksize: int
     part_workers: int
     cache_path: str | None
+    quick_noop: bool = True
 
     @classmethod
     def of(cls, storage, *, workers: int | None = None,
@@ -96,4 +98,5 @@ class Destination:
             chunksize=chunksize,
             part_workers=max(1, min(DEFAULT_PART_WORKERS, pool_size // workers)),
             cache_path=hash_cache_path(storage, defaults["cache_dir"]),
+            quick_noop=defaults["quick_noop"],
         )

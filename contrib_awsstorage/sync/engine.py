@@ -26,9 +26,11 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from ..media_types import IMMUTABLE_CACHE_CONTROL
 from ..s3.errors import S3StorageError, scrub, translate_client_error
+from . import invalidate as cdn
 from . import record as syncrecord
-from .execute import Uploader
 from .destination import DEFAULT_WORKERS, Destination, setting_defaults
+from .execute import Uploader
+from .generations import Retention
 from .hashcache import LocalHashes
 from .plan import (
     MANIFEST_NAME,
@@ -70,6 +72,8 @@ class SyncReport:
     finished_at: str = ""
     stale: list[str] = field(default_factory=list)  # would be deleted with delete=True
     hashed: int = 0  # local files read for their checksum (the others came from the cache)
+    kept: list[str] = field(default_factory=list)  # stale hashed keys kept for cached pages
+    invalidation: dict | None = None  # the CloudFront invalidation (sync/invalidate.py)
 
     @property
     def ok(self) -> bool:
@@ -83,7 +87,8 @@ class SyncReport:
             "bytes": self.bytes, "seconds": round(self.seconds, 3), "requests": self.requests,
             "dry_run": self.dry_run, "ok": self.ok, "stale": len(self.stale),
             "failures": [{"name": n, "error": e} for n, e in self.failures],
-            "warnings": list(self.warnings),
+            "warnings": list(self.warnings), "kept": len(self.kept),
+            "invalidation": self.invalidation,
         }
 
 
@@ -140,7 +145,7 @@ def sync(storage, files: dict[str, str], *, delete: bool = False, dry_run: bool 
          progress=None, command: str = "sync", source: str = "",
          multipart_threshold: int | None = None,
          stale_multipart_seconds: float = STALE_MULTIPART_SECONDS,
-         on_plan=None) -> SyncReport:
+         on_plan=None, invalidate: bool = True, wait: bool = False) -> SyncReport:
     """Make ``storage`` hold ``files``; return the report.
 
     ``last_names`` go up only after every other upload succeeded (a static
@@ -150,11 +155,26 @@ def sync(storage, files: dict[str, str], *, delete: bool = False, dry_run: bool 
     nothing failed. ``progress(name, outcome)`` is called (in the calling
     thread) as each upload/delete finishes; ``on_plan(uploads, deletes)`` once,
     before the work starts. Planning errors raise ``S3StorageError`` (with its fix);
-    per-file errors are collected in the report.
+    per-file errors are collected in the report. With a CloudFront distribution
+    (``cloudfront_distribution_id``), changed plain-named keys are invalidated
+    afterwards unless ``invalidate`` is false (``wait``: until it completed).
     """
     dest = Destination.of(storage, workers=workers, multipart_threshold=multipart_threshold)
+    cdn_on = bool(getattr(storage, "cloudfront_distribution_id", None))
     report = SyncReport(dry_run=dry_run, started_at=_now())
     started = time.monotonic()
+    if not (dry_run or force) and dest.quick_noop:
+        # Nothing to do is told without boto3 (sync/quick.py); anything else: the full sync.
+        from .quick import try_noop
+
+        quick_hashes = LocalHashes(dest.cache_path)
+        if try_noop(storage, files, {n: storage.key_for(n) for n in files}, quick_hashes,
+                    delete=delete, report=report):
+            quick_hashes.save()
+            if on_plan:
+                on_plan(0, 0)
+            report.finished_at = _now()
+            return report
     uploader = Uploader(storage, threshold=dest.threshold, chunksize=dest.chunksize,
                         immutable_names=immutable_names, part_workers=dest.part_workers)
     with _RequestCounter(dest.client) as counter:
@@ -166,6 +186,12 @@ def sync(storage, files: dict[str, str], *, delete: bool = False, dry_run: bool 
                                      stale_multipart_seconds)
             cleaner.shutdown(wait=False)
         keys = {name: storage.key_for(name) for name in files}
+        pending = None
+        if cdn_on and not dry_run:  # paths an earlier run could not invalidate, read meanwhile
+            pending = ThreadPoolExecutor(max_workers=1)
+            pending_future = pending.submit(cdn.pending_paths, storage)
+            pending.shutdown(wait=False)
+        retention = Retention(storage, files, last_names)
         hashes = LocalHashes(dest.cache_path)
         plan = _plan(dest, files, keys, uploader, hashes, force=force)
         if not dry_run:
@@ -173,6 +199,7 @@ def sync(storage, files: dict[str, str], *, delete: bool = False, dry_run: bool 
         report.hashed = hashes.misses
         report.unchanged = len(plan.unchanged)
         report.stale = stale_keys(plan, set(keys.values()))
+        report.stale, report.kept = retention.before(plan, report.stale, delete)
         if on_plan:
             on_plan(len(plan.uploads), len(report.stale) if delete else 0)
         if dry_run:
@@ -181,6 +208,12 @@ def sync(storage, files: dict[str, str], *, delete: bool = False, dry_run: bool 
         else:
             _execute(dest, plan, report, uploader, cleanup,
                      last_names=set(last_names), delete=delete, progress=progress)
+            retention.after(report)
+        if cdn_on:
+            report.invalidation = cdn.run(
+                storage, cdn.changed_keys(plan, report, immutable_names),
+                pending_future.result() if pending else (), send=invalidate, wait=wait,
+                dry_run=dry_run, sync_ok=report.ok)
         report.requests = counter.count
     report.seconds = time.monotonic() - started
     report.finished_at = _now()
@@ -314,6 +347,7 @@ def _write_record(storage, report, command, source):
         command=command, source=source, started_at=report.started_at,
         finished_at=report.finished_at, duration_seconds=round(report.seconds, 3),
         failures=summary["failures"][:MAX_RECORDED_FAILURES], host=socket.gethostname(),
+        invalidation=summary["invalidation"],
     )
     try:
         syncrecord.write_last_run(storage, record)
@@ -338,7 +372,9 @@ def sync_directory(storage, root: str, **kwargs) -> SyncReport:
 
 def is_sync_storage(storage) -> bool:
     """True for storages the engine can write to (ours: they prepare uploads)."""
-    return all(hasattr(storage, a) for a in ("connection", "bucket_name", "key_for", "prepare_upload"))
+    # On the class: reading storage.connection would build the boto3 client.
+    return all(hasattr(type(storage), a) or hasattr(storage, a)
+               for a in ("connection", "bucket_name", "key_for", "prepare_upload"))
 
 
 def check_sync_storage(storage, alias: str = "staticfiles"):

@@ -192,12 +192,20 @@ def read_state(dest) -> dict[str, StateEntry]:
             return {}
         raise
     try:
-        document = json.loads(body)
+        return state_entries(json.loads(body))
+    except ValueError:
+        return {}  # damaged: every key is verified against its ETag instead
+
+
+def state_entries(document) -> dict[str, StateEntry]:
+    """The entries of a parsed sync manifest; empty when it is of another
+    version or damaged (every key is then verified against its ETag instead)."""
+    try:
         if document.get("version") != STATE_VERSION:
             return {}
         return {k: StateEntry(str(v[0]), str(v[1]), int(v[2])) for k, v in document["entries"].items()}
-    except (ValueError, KeyError, TypeError, IndexError, AttributeError):
-        return {}  # damaged: every key is verified against its ETag instead
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError):
+        return {}
 
 
 def state_document(entries: dict[str, StateEntry]) -> bytes:

@@ -10,7 +10,10 @@ touch.
 Record keys (all present): ``version``, ``command``, ``source``,
 ``started_at``/``finished_at`` (ISO 8601 UTC), ``duration_seconds``,
 ``ok``, ``uploaded``, ``unchanged``, ``deleted``, ``failed``, ``bytes``,
-``requests``, ``failures`` (up to 20 ``{"name", "error"}``), ``host``.
+``requests``, ``failures`` (up to 20 ``{"name", "error"}``), ``host``,
+``invalidation`` (the CloudFront invalidation, ``{"id", "paths", "status"}``
+or ``None``; ``failed``/``pending`` ones are sent again by the next run).
+A run with nothing to do leaves the record as it is (``sync/quick.py``).
 """
 
 from __future__ import annotations

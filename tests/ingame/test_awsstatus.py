@@ -163,3 +163,17 @@ class TestAwsStatus(EvenniaCommandTest):
         assert cmd.access(self.char1, "cmd")  # char1's account is the Developer superuser
         assert cmd.help_category.lower() == "system"
         assert cmd.key == "@awsstatus" and "awsstatus" in cmd.aliases
+
+    def test_last_invalidation_is_shown_with_its_state(self):
+        """The last CloudFront invalidation and its state, from the last-run record."""
+        from contrib_awsstorage.aws_s3_cdn import S3StaticStorage
+        from contrib_awsstorage.sync.record import write_last_run
+
+        storage = S3StaticStorage(**_storages(self.s3_server.endpoint_url, self.bucket)["staticfiles"]["OPTIONS"])
+        write_last_run(storage, {"command": "collectstatic", "uploaded": 1, "unchanged": 3, "deleted": 0,
+                                 "failed": 0, "ok": True, "finished_at": "2026-01-01T00:00:00+00:00",
+                                 "invalidation": {"id": None, "paths": ["/static/css/site.css"],
+                                                  "status": "failed", "error": "cannot reach CloudFront"}})
+        out = flat(self.status())
+        assert "CDN invalidation" in out
+        assert "failed, 1 path(s): /static/css/site.css (the next sync sends them again)" in out

@@ -23,3 +23,6 @@ STORAGES = {
     "staticfiles": {"BACKEND": os.environ.get("SYNC_TEST_BACKEND",
                                               "contrib_awsstorage.aws_s3_cdn.S3StaticStorage")},
 }
+AWS_CLOUDFRONT_DISTRIBUTION_ID = os.environ.get("SYNC_TEST_CF_DISTRIBUTION") or None
+AWS_CLOUDFRONT_ENDPOINT_URL = os.environ.get("SYNC_TEST_CF_ENDPOINT") or None
+AWS_S3_SYNC_QUICK_NOOP = bool(os.environ.get("SYNC_TEST_QUICK"))

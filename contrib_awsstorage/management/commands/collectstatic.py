@@ -23,7 +23,11 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.files.storage import storages
 from django.core.management.base import CommandError
 
-from contrib_awsstorage.management.commands.s3_migrate_static import FrozenHeapMixin
+from contrib_awsstorage.management.commands.s3_migrate_static import (
+    FrozenHeapMixin,
+    add_invalidation_arguments,
+    invalidation_failure,
+)
 from contrib_awsstorage.s3.errors import S3StorageError
 from contrib_awsstorage.sync import check_sync_storage, is_sync_storage
 
@@ -47,7 +51,7 @@ def launched_by_evennia(argv=None) -> bool:
 
 def probe_endpoint(client, timeout: float = PROBE_TIMEOUT) -> None:
     """Fail in seconds, not minutes of retries, when the endpoint is unreachable."""
-    parts = urlsplit(client.meta.endpoint_url)
+    parts = urlsplit(client if isinstance(client, str) else client.meta.endpoint_url)
     port = parts.port or (443 if parts.scheme == "https" else 80)
     try:
         socket.create_connection((parts.hostname, port), timeout=timeout).close()
@@ -57,6 +61,18 @@ def probe_endpoint(client, timeout: float = PROBE_TIMEOUT) -> None:
                               "AWS_S3_REGION_NAME and the network") from exc
 
 
+def endpoint_of(storage) -> str:
+    """The storage's endpoint URL without building its boto3 client (the no-op
+    answer under the launcher needs no boto3 at all)."""
+    if storage.endpoint_url:
+        return storage.endpoint_url
+    region = storage.region_name or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    if not region:
+        return storage.connection.meta.endpoint_url  # only boto3's chain knows the region
+    host = "s3.amazonaws.com" if region == "us-east-1" else f"s3.{region}.amazonaws.com"
+    return f"{'https' if storage.use_ssl else 'http'}://{host}"
+
+
 def one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split()) or type(exc).__name__
 
@@ -64,8 +80,14 @@ def one_line(exc: BaseException) -> str:
 class Command(FrozenHeapMixin, DjangoCollectstatic):
     help = DjangoCollectstatic.help + " With an S3 storage of contrib_awsstorage: an incremental, parallel sync."
 
+    def add_arguments(self, parser):
+        super().add_arguments(parser)
+        add_invalidation_arguments(parser)
+
     def handle(self, **options):
         soft = launched_by_evennia()
+        self._cdn = {"invalidate": not options.pop("no_invalidate", False),
+                     "wait": options.pop("wait", False)}
         try:
             storage = storages["staticfiles"]
         except ImproperlyConfigured as exc:
@@ -86,7 +108,7 @@ class Command(FrozenHeapMixin, DjangoCollectstatic):
         try:
             check_sync_storage(storage)
             if soft:
-                probe_endpoint(storage.connection)
+                probe_endpoint(endpoint_of(storage))
             result = self._collect(storage)
         except (S3StorageError, ImproperlyConfigured, ClientError, BotoCoreError, OSError) as exc:
             message = f"static files were not synced to {target}: {one_line(exc)}"
@@ -108,6 +130,12 @@ class Command(FrozenHeapMixin, DjangoCollectstatic):
                                   "'evennia collectstatic'.")
                 return
             raise CommandError(message)
+        failed = invalidation_failure(report)
+        if failed:
+            if soft:
+                self.stderr.write(f"WARNING: {failed} The game starts anyway.")
+                return
+            raise CommandError(failed, returncode=1)
         return self._summary(result, target)
 
     def _collect(self, storage):
@@ -118,7 +146,7 @@ class Command(FrozenHeapMixin, DjangoCollectstatic):
                 self.log(f"{'Copying' if outcome == 'uploaded' else 'Deleting'} '{name}'", level=2)
 
         return collect(storage, ignore_patterns=self.ignore_patterns, post_process=self.post_process,
-                       dry_run=self.dry_run, clear=self.clear, progress=progress)
+                       dry_run=self.dry_run, clear=self.clear, progress=progress, **self._cdn)
 
     def _confirm(self, target):
         message = ["\n"]
@@ -145,4 +173,9 @@ class Command(FrozenHeapMixin, DjangoCollectstatic):
             parts.append(f"{len(report.deleted)} {'would be ' if self.dry_run else ''}deleted")
         if result.post_processed:
             parts.append(f"{len(result.post_processed)} post-processed")
+        if report.kept:
+            parts.append(f"{len(report.kept)} older hashed kept for cached pages")
+        if report.invalidation:
+            parts.append(f"CloudFront: {len(report.invalidation['paths'])} path(s) "
+                         f"{report.invalidation['status']}")
         return "\n" + ", ".join(parts) + f" ({report.seconds:.2f} s, {report.requests} requests)."

@@ -23,6 +23,23 @@ from contrib_awsstorage.sync import check_sync_storage, sync_directory
 EXIT_FAILED, EXIT_CONFIG = 1, 2
 
 
+def add_invalidation_arguments(parser):
+    parser.add_argument("--no-invalidate", action="store_true",
+                        help="Do not invalidate changed files at the CloudFront distribution "
+                             "(AWS_CLOUDFRONT_DISTRIBUTION_ID).")
+    parser.add_argument("--wait", action="store_true",
+                        help="Wait until the CloudFront invalidation has completed.")
+
+
+def invalidation_failure(report) -> str | None:
+    """One line for a failed invalidation (the upload stays; the next run retries)."""
+    invalidation = report.invalidation or {}
+    if invalidation.get("error") or invalidation.get("status") == "failed":
+        return (f"the files were uploaded, but invalidating {len(invalidation.get('paths') or ())} "
+                f"CloudFront path(s) failed: {invalidation.get('error')}")
+    return None
+
+
 def progress_bar(total: int, stream, enabled: bool):
     """A tqdm bar on ``stream`` when ``enabled`` (a terminal), else ``None``."""
     if not enabled or not total:
@@ -69,6 +86,7 @@ class Command(FrozenHeapMixin, BaseCommand):
         parser.add_argument("--json", action="store_true",
                             help="Print the summary as one JSON object (no progress bar).")
         parser.add_argument("--no-progress", action="store_true", help="No progress bar.")
+        add_invalidation_arguments(parser)
 
     def _source(self, source: str):
         """``(folder, storage alias)`` for --source, or CommandError(2) naming the setting."""
@@ -112,7 +130,8 @@ class Command(FrozenHeapMixin, BaseCommand):
             report = sync_directory(
                 storage, root, delete=options["delete"], dry_run=options["dry_run"],
                 force=options["force"], workers=options["workers"], progress=progress,
-                on_plan=on_plan, command="s3_migrate_static", source=options["source"])
+                on_plan=on_plan, command="s3_migrate_static", source=options["source"],
+                invalidate=not options["no_invalidate"], wait=options["wait"])
         except (S3ConfigurationError, S3AccessDenied, ImproperlyConfigured) as exc:
             raise CommandError(str(exc), returncode=EXIT_CONFIG) from exc
         except S3StorageError as exc:
@@ -129,6 +148,9 @@ class Command(FrozenHeapMixin, BaseCommand):
             raise CommandError(f"{len(report.failures)} file(s) failed; nothing was deleted. "
                                "Fix the cause above and run the command again.",
                                returncode=EXIT_FAILED)
+        failed = invalidation_failure(report)
+        if failed:
+            raise CommandError(failed, returncode=EXIT_FAILED)
 
     def _print_summary(self, report, storage, options):
         for name, error in report.failures:
@@ -147,6 +169,13 @@ class Command(FrozenHeapMixin, BaseCommand):
             f"deleted {len(report.deleted)}, failed {len(report.failures)} "
             f"({human_bytes(report.bytes)}, {report.seconds:.2f} s, {report.requests} requests) "
             f"to {target}.")
+        if report.kept:
+            self.stdout.write(f"{len(report.kept)} older hashed file(s) kept for cached pages "
+                              "(AWS_S3_SYNC_KEEP_GENERATIONS / AWS_S3_SYNC_KEEP_SECONDS).")
+        if report.invalidation:
+            inv = report.invalidation
+            self.stdout.write(f"CloudFront invalidation {inv['id'] or '-'}: {len(inv['paths'])} "
+                              f"path(s), {inv['status']}.")
         if report.stale and not options["delete"]:
             self.stdout.write(f"{len(report.stale)} remote file(s) are not in the source; "
                               "--delete removes them.")
