@@ -148,6 +148,11 @@ class StsGate:
             expiry = self._expiry.get(key)
         return expiry is not None and datetime.now(timezone.utc) >= expiry
 
+    def expiry_of(self, key: str) -> datetime | None:
+        """When the gate starts refusing ``key`` (None: not issued through the gate)."""
+        with self._lock:
+            return self._expiry.get(key)
+
     def issue(self, data: bytes) -> bytes:
         """Cut the lifetime of the credentials in an STS answer; remember them."""
         text = data.decode("utf-8")

@@ -1,0 +1,151 @@
+"""Temporary credentials in a process that runs for weeks.
+
+Against the real moto server, through ``tools.sts_gate`` (STS credentials
+live ``LIFETIME`` seconds, and S3 answers ``ExpiredToken`` to a request
+signed with expired ones, as AWS does). One storage instance, one client,
+no restart: an assumed role, web identity (IRSA) and credential_process
+keep working past the expiry of their first credentials, because the
+client signs with its boto3 session's own credentials object. Keys copied
+out of that object, and a fixed session token, stop working.
+"""
+
+from __future__ import annotations
+
+import urllib.request
+from datetime import datetime, timezone
+
+import pytest
+from django.core.files.base import ContentFile
+
+from contrib_awsstorage.aws_s3_cdn import S3Boto3Storage
+from contrib_awsstorage.s3.credentials import credentials_of, describe
+from contrib_awsstorage.s3.errors import S3InvalidCredentials, S3StorageError
+from tests.short_lived import ShortLivedAws
+
+LIFETIME = 3.0
+
+
+@pytest.fixture
+def aws(s3_server, s3_settings, tmp_path, monkeypatch):
+    env = ShortLivedAws(s3_server, tmp_path, monkeypatch, lifetime=LIFETIME)
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        delattr(s3_settings, name)  # no keys in the settings: the profile or chain decides
+    s3_settings.AWS_S3_ENDPOINT_URL = env.endpoint_url
+    yield env
+    env.stop()
+
+
+def _frozen_copy(storage):
+    """Keys copied out of the storage's credentials, as django-storages #1493 does."""
+    import boto3
+
+    frozen = credentials_of(storage.connection).get_frozen_credentials()
+    return frozen, boto3.client(
+        "s3", region_name="us-east-1", endpoint_url=storage.endpoint_url,
+        aws_access_key_id=frozen.access_key, aws_secret_access_key=frozen.secret_key,
+        aws_session_token=frozen.token)
+
+
+def keeps_working_past_first_expiry(storage, aws):
+    """Use the storage across the expiry of its first credentials; return what happened."""
+    client = storage.connection
+    storage.save("before.txt", ContentFile(b"written with the first credentials"))
+    first_key = aws.gate.s3_keys[0]
+    first_expiry = aws.gate.expiry_of(first_key)
+    assert first_expiry is not None, "the first request was not signed with STS credentials"
+    frozen, frozen_client = _frozen_copy(storage)
+
+    aws.wait_past(max(first_expiry, aws.gate.expiry_of(frozen.access_key)))
+    assert aws.gate.is_expired(first_key)
+    # Past the first expiry: read, write, list and a signed URL, same instance.
+    assert storage.open("before.txt").read() == b"written with the first credentials"
+    storage.save("after.txt", ContentFile(b"written after the first expiry"))
+    assert storage.exists("after.txt")
+    assert sorted(storage.listdir("")[1]) == ["after.txt", "before.txt"]
+    with urllib.request.urlopen(storage.url("after.txt"), timeout=10) as answer:
+        assert answer.read() == b"written after the first expiry"
+
+    assert storage.connection is client  # no new client, no restart
+    assert aws.gate.rejected == [], aws.gate.rejected  # never signed with expired keys
+    late_key = aws.gate.s3_keys[-1]
+    assert late_key != first_key
+    assert aws.gate.expiry_of(late_key) > first_expiry
+    # The control: the same credentials, copied out once, are refused now.
+    with pytest.raises(frozen_client.exceptions.ClientError) as refused:
+        frozen_client.get_object(Bucket=storage.bucket_name, Key="before.txt")
+    assert refused.value.response["Error"]["Code"] == "ExpiredToken"
+    assert {key for key, _ in aws.gate.rejected} == {frozen.access_key}
+    return first_key, late_key
+
+
+def test_assumed_role_profile_keeps_working_past_expiry(aws):
+    storage = S3Boto3Storage(session_profile="game-role")
+    keeps_working_past_first_expiry(storage, aws)
+    info = describe(storage)
+    assert info.method == "assume-role" and info.renewable and not info.fixed_token
+    assert info.source == "profile 'game-role' (an assumed role)"
+    assert info.access_key.startswith("ASIA") and "…" in info.access_key
+    assert 0 < info.expires_in() <= LIFETIME + 1
+    assert info.warnings() == []
+
+
+def test_web_identity_irsa_keeps_working_past_expiry(aws):
+    aws.use_web_identity()  # EKS/IRSA: AWS_ROLE_ARN + AWS_WEB_IDENTITY_TOKEN_FILE, no keys
+    storage = S3Boto3Storage()
+    keeps_working_past_first_expiry(storage, aws)
+    info = describe(storage)
+    assert info.method == "assume-role-with-web-identity" and info.renewable
+    assert info.source == "boto3's chain (web identity (IRSA/OIDC))"
+    assert info.warnings() == []
+
+
+def test_credential_process_keeps_working_past_expiry(aws):
+    storage = S3Boto3Storage(session_profile="game-process")
+    keeps_working_past_first_expiry(storage, aws)
+    info = describe(storage)
+    assert info.method == "custom-process" and info.renewable
+    assert 0 < info.expires_in() <= LIFETIME + 1
+
+
+def test_fixed_session_token_stops_at_its_expiry_with_a_clear_error(aws, s3_settings):
+    temporary = aws.session_token()
+    s3_settings.AWS_ACCESS_KEY_ID = temporary["key"]
+    s3_settings.AWS_SECRET_ACCESS_KEY = temporary["secret"]
+    s3_settings.AWS_SESSION_TOKEN = temporary["token"]
+    storage = S3Boto3Storage()
+    storage.save("a.txt", ContentFile(b"x"))
+    info = describe(storage)
+    assert not info.renewable and info.fixed_token == "setting AWS_SESSION_TOKEN"
+    assert info.expires_at is None  # a pasted token does not say when it ends
+    (token_warning,) = info.warnings()
+    assert "fixed session token" in token_warning[0] and "role_arn" in token_warning[1]
+
+    aws.wait_past(temporary["expiration"])
+    with pytest.raises(S3InvalidCredentials) as failed:
+        storage.listdir("")
+    assert failed.value.code == "ExpiredToken"
+    assert "AWS_SESSION_TOKEN" in failed.value.fix
+    # HEAD answers carry no error code: the bare 400 still points at the credentials.
+    with pytest.raises(S3StorageError) as head_failed:
+        storage.exists("a.txt")
+    assert "ExpiredToken" in str(head_failed.value) and "s3_check" in head_failed.value.fix
+    for error in (failed.value, head_failed.value):
+        text = f"{error} {error.fix}"
+        assert temporary["secret"] not in text and temporary["token"] not in text
+
+
+def test_exported_credentials_show_their_expiry_and_warn_within_a_day(aws, s3_settings, monkeypatch):
+    """``eval $(aws configure export-credentials --format env)``: keys, token and
+    AWS_CREDENTIAL_EXPIRATION in the environment."""
+    temporary = aws.session_token()
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", temporary["key"])
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", temporary["secret"])
+    monkeypatch.setenv("AWS_SESSION_TOKEN", temporary["token"])
+    monkeypatch.setenv("AWS_CREDENTIAL_EXPIRATION", temporary["expiration"].isoformat())
+    info = describe(S3Boto3Storage())
+    assert info.fixed_token == "environment variable AWS_SESSION_TOKEN"
+    assert info.expires_at == temporary["expiration"].astimezone(timezone.utc)
+    messages = [message for message, _ in info.warnings(now=datetime.now(timezone.utc))]
+    assert len(messages) == 2
+    assert "fixed session token" in messages[0] and "within a day" in messages[1]
+    assert not info.expired
