@@ -149,3 +149,18 @@ def test_exported_credentials_show_their_expiry_and_warn_within_a_day(aws, s3_se
     assert len(messages) == 2
     assert "fixed session token" in messages[0] and "within a day" in messages[1]
     assert not info.expired
+
+
+def test_session_token_in_a_credentials_file_is_a_fixed_token(aws, tmp_path, monkeypatch):
+    temporary = aws.session_token()
+    (aws.dir / "credentials").write_text(
+        f"[pasted]\naws_access_key_id = {temporary['key']}\n"
+        f"aws_secret_access_key = {temporary['secret']}\n"
+        f"aws_session_token = {temporary['token']}\n")
+    storage = S3Boto3Storage(session_profile="pasted")
+    assert storage.exists("nothing-here.txt") is False  # the keys work for now
+    info = describe(storage)
+    assert info.method == "shared-credentials-file" and not info.renewable
+    assert info.fixed_token == "a session token in the shared credentials file"
+    assert info.source == "profile 'pasted' (the shared credentials file)"
+    assert [message for message, _ in info.warnings()][0].startswith("a fixed session token")
