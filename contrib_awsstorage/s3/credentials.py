@@ -162,7 +162,9 @@ class CredentialInfo:
                 "renewable": self.renewable, "error": self.error,
                 "expires_at": self.expires_at.timestamp() if self.expires_at else None,
                 "summary": self.summary(with_expiry=False) if self.found else "",
-                "warnings": [message for message, _ in self.warnings()]}
+                "warnings": ([f"the credentials expired {self.expiry_text()} and nothing can "
+                              "renew them."] if self.expired else [])
+                            + [message for message, _ in self.warnings()]}
 
 
 def _duration(seconds: float) -> str:

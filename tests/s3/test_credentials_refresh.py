@@ -149,6 +149,9 @@ def test_exported_credentials_show_their_expiry_and_warn_within_a_day(aws, s3_se
     assert len(messages) == 2
     assert "fixed session token" in messages[0] and "within a day" in messages[1]
     assert not info.expired
+    aws.wait_past(temporary["expiration"])
+    expired = describe(S3Boto3Storage())
+    assert expired.expired and expired.as_dict()["warnings"][0].startswith("the credentials expired")
 
 
 def test_session_token_in_a_credentials_file_is_a_fixed_token(aws, tmp_path, monkeypatch):
