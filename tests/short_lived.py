@@ -45,9 +45,10 @@ _PROCESS_SCRIPT = """\
 class ShortLivedAws:
     """The gate, the AWS config files and the environment for one test."""
 
-    def __init__(self, s3_server, tmp_path, monkeypatch, lifetime: float = 3.0):
+    def __init__(self, s3_server, tmp_path, monkeypatch, lifetime: float = 3.0,
+                 upstream: str | None = None):
         self.s3_server = s3_server
-        self.gate = StsGate(s3_server.endpoint_url, lifetime=lifetime).start()
+        self.gate = StsGate(upstream or s3_server.endpoint_url, lifetime=lifetime).start()
         self.dir = tmp_path / "aws"
         self.dir.mkdir()
         self.monkeypatch = monkeypatch

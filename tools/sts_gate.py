@@ -46,7 +46,7 @@ _EXPIRED_STS = (b'<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15
 
 
 def _iso(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -156,7 +156,8 @@ class StsGate:
     def issue(self, data: bytes) -> bytes:
         """Cut the lifetime of the credentials in an STS answer; remember them."""
         text = data.decode("utf-8")
-        expiry = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(seconds=self.lifetime)
+        moment = datetime.now(timezone.utc) + timedelta(seconds=self.lifetime)
+        expiry = moment.replace(microsecond=moment.microsecond // 1000 * 1000)  # as sent
 
         def cut(match):
             with self._lock:

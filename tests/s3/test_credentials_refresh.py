@@ -167,3 +167,38 @@ def test_session_token_in_a_credentials_file_is_a_fixed_token(aws, tmp_path, mon
     assert info.fixed_token == "a session token in the shared credentials file"
     assert info.source == "profile 'pasted' (the shared credentials file)"
     assert [message for message, _ in info.warnings()][0].startswith("a fixed session token")
+
+
+def test_a_sync_longer_than_the_credentials_lifetime_completes(s3_server, s3_settings, tmp_path,
+                                                                monkeypatch):
+    """Parallel uploads across several expiries (S3 slowed down by the fault
+    proxy so the run outlasts the 2-second credentials): every worker thread
+    signs with current credentials, nothing is refused, nothing fails."""
+    from contrib_awsstorage.sync.engine import sync
+    from tools.faultproxy import FaultProxy
+
+    with FaultProxy(s3_server.endpoint_url, delay=0.1) as slow:
+        aws = ShortLivedAws(s3_server, tmp_path, monkeypatch, lifetime=2.0,
+                            upstream=slow.endpoint_url)
+        try:
+            for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+                delattr(s3_settings, name)
+            s3_settings.AWS_S3_ENDPOINT_URL = aws.endpoint_url
+            source = tmp_path / "static"
+            source.mkdir()
+            files = {}
+            for i in range(60):
+                path = source / f"f{i:02d}.css"
+                path.write_text(f"body {{ order: {i}; }}")
+                files[path.name] = str(path)
+            storage = S3Boto3Storage(session_profile="game-role", location="static")
+            started = datetime.now(timezone.utc)
+            report = sync(storage, files, workers=4)
+            finished = datetime.now(timezone.utc)
+        finally:
+            aws.stop()
+    assert sorted(report.uploaded) == sorted(files) and report.ok, report.failures
+    assert aws.gate.rejected == [], aws.gate.rejected
+    first_expiry = aws.gate.expiry_of(aws.gate.s3_keys[0])
+    assert finished > first_expiry, (started, first_expiry, finished)  # it did outlast them
+    assert len(set(aws.gate.s3_keys)) > 1
