@@ -202,3 +202,36 @@ def test_a_sync_longer_than_the_credentials_lifetime_completes(s3_server, s3_set
     first_expiry = aws.gate.expiry_of(aws.gate.s3_keys[0])
     assert finished > first_expiry, (started, first_expiry, finished)  # it did outlast them
     assert len(set(aws.gate.s3_keys)) > 1
+
+
+def test_a_running_web_server_keeps_serving_past_the_first_expiry(aws, bucket):
+    """The server as a game runs it (our Twisted web stack in its own
+    process, Django's process-wide ``default_storage``): one process, one
+    client, requests before and after the first credentials expire."""
+    import json
+
+    from tests.reliability.loadgen import WebStack
+
+    stack = WebStack(threads=4)
+    stack.env.update(DJANGO_SETTINGS_MODULE="tests.s3.credentials_site",
+                     CREDENTIALS_SITE_BUCKET=bucket, CREDENTIALS_SITE_ENDPOINT=aws.endpoint_url)
+
+    def get(n):
+        url = f"http://127.0.0.1:{stack.portal}/stored?n={n}"
+        with urllib.request.urlopen(url, timeout=30) as answer:
+            return json.load(answer)
+
+    with stack:
+        first = get(1)
+        first_key = aws.gate.s3_keys[0]
+        aws.wait_past(aws.gate.expiry_of(first_key))
+        second = get(2)
+        aws.wait_past(aws.gate.expiry_of(aws.gate.s3_keys[-1]))
+        third = get(3)
+    assert [first["content"], second["content"], third["content"]] == \
+        ["note-1.txt", "note-2.txt", "note-3.txt"]
+    assert third["names"] == ["note-1.txt", "note-2.txt", "note-3.txt"]
+    assert first["pid"] == second["pid"] == third["pid"]  # no restart
+    assert first["client"] == second["client"] == third["client"]  # one client all along
+    assert aws.gate.rejected == [], aws.gate.rejected
+    assert aws.gate.is_expired(first_key) and aws.gate.s3_keys[-1] != first_key
