@@ -16,6 +16,7 @@ so and when they run out.
 from __future__ import annotations
 
 import os
+import threading
 import weakref
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -54,6 +55,7 @@ _NOT_RENEWABLE = frozenset({"env", "explicit", "shared-credentials-file", "confi
 
 # client -> the botocore credentials object it signs with (the session's own).
 _CREDENTIALS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+_CREDENTIALS_LOCK = threading.Lock()
 
 RENEWABLE_FIX = ("for a long-running game use credentials boto3 renews: a profile with role_arn "
                  "and source_profile (AWS_S3_SESSION_PROFILE), an instance or task role, IRSA, or "
@@ -82,13 +84,15 @@ def remember(client, session) -> None:
     when it built the client: this costs no request)."""
     credentials = session.get_credentials()
     if credentials is not None:
-        _CREDENTIALS[client] = credentials
+        with _CREDENTIALS_LOCK:
+            _CREDENTIALS[client] = credentials
 
 
 def credentials_of(client):
     """The botocore credentials object ``client`` signs with, if we built it."""
     try:
-        return _CREDENTIALS.get(client)
+        with _CREDENTIALS_LOCK:
+            return _CREDENTIALS.get(client)
     except TypeError:  # not weak-referenceable: not one of ours
         return None
 
