@@ -62,7 +62,7 @@ def credential_rows(entry: dict | None, now: float | None = None) -> list[tuple[
         left = expires - now
         text = f"{when} (in {_short(left)})" if left > 0 else f"{when} ({_short(-left)} ago)"
         if entry.get("renewable"):
-            text += ", renewed automatically"
+            text += "; boto3 renews them before then"
         rows.append(("expires", text))
     rows.extend(("WARNING", message) for message in entry.get("warnings") or [])
     return rows

@@ -110,7 +110,7 @@ class TargetProbe(ProbeObjectSteps):
             return
         from contrib_awsstorage.s3.credentials import RENEWABLE_FIX, describe
 
-        info = describe(storage, self.client)
+        info = describe(storage)  # reads the client's own credentials; never raises
         if info.error:
             self._add("credentials", FAIL, f"cannot get the credentials from {info.source}: "
                                            f"{info.error}.",
