@@ -66,6 +66,8 @@ def _sync_line(record) -> str:
 
 def storage_sections(snapshot: dict, width: int | None = None) -> list[str]:
     """One table per STORAGES alias: what it is, and the bucket's state."""
+    from .diagnostics.credentials import credential_rows
+
     sections = []
     for entry in snapshot.get("storages", []):
         alias = entry.get("alias")
@@ -88,6 +90,7 @@ def storage_sections(snapshot: dict, width: int | None = None) -> list[str]:
             ("endpoint", entry.get("endpoint") or "AWS"),
             ("location", entry.get("location") or "(bucket root)"),
             ("URL base", entry.get("url_base") or entry.get("custom_domain") or "signed URLs"),
+            *credential_rows(entry.get("credentials")),
             ("bucket state", state),
             *([("fix", entry["fix"])] if not entry.get("reachable") and entry.get("fix") else []),
             ("objects", count),

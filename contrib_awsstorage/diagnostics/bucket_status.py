@@ -14,6 +14,7 @@ import time
 
 from ..s3.keys import STATE_DIR as PROBE_DIR
 from ..s3.keys import prefix_of
+from .credentials import snapshot_entry as credential_entry
 from .settings_checks import resolve, target_settings_checks
 from .storage import probe_storage, url_base
 from .targets import load_targets
@@ -33,7 +34,8 @@ def _describe(target, values) -> dict:
             "endpoint": values.get("endpoint_url"), "location": values.get("location") or "",
             "custom_domain": values.get("custom_domain"), "url_base": None,
             "reachable": None, "reason": "", "fix": "", "objects": None, "bytes": None,
-            "complete": False, "last_sync": None, "last_sync_error": ""}
+            "complete": False, "last_sync": None, "last_sync_error": "",
+            "credentials": None}
     return info
 
 
@@ -81,6 +83,7 @@ def _probe_target(target, deadline: float) -> dict:
         info["endpoint"] = storage.connection.meta.endpoint_url
         info["region"] = storage.connection.meta.region_name
         info["url_base"] = url_base(storage)
+        info["credentials"] = credential_entry(storage)
     except Exception as exc:  # bad client settings: say so, never raise into the game
         info["reachable"], info["reason"] = False, scrub(f"{type(exc).__name__}: {exc}")
         return info
@@ -137,7 +140,9 @@ def snapshot(refresh: bool = False, ttl: float = DEFAULT_TTL, budget: float = DE
     ``region``, ``endpoint``, ``location``, ``custom_domain``, ``url_base``,
     ``reachable``, ``reason`` (one line when unreachable) and ``fix``, ``objects``,
     ``bytes``, ``complete`` (False: counting stopped at the time bound),
-    ``last_sync`` (the sync record or None) and ``last_sync_error``.
+    ``last_sync`` (the sync record or None), ``last_sync_error`` and
+    ``credentials`` (source, masked key, ``expires_at`` epoch, ``renewable``,
+    ``warnings``: see ``diagnostics.credentials``).
     Blocking, but never longer than about ``budget`` seconds: call it off
     the reactor thread.
     """

@@ -108,21 +108,34 @@ class TargetProbe(ProbeObjectSteps):
                       "set AWS_SECRET_ACCESS_KEY (or OPTIONS secret_key) next to it.")
             self.blocker = "incomplete credentials"
             return
-        if storage.access_key:
-            self._add("credentials", OK, f"access key {storage.masked_access_key()} from "
-                                         f"{storage.credential_source()}.")
+        from contrib_awsstorage.s3.credentials import RENEWABLE_FIX, describe
+
+        info = describe(storage)  # reads the client's own credentials; never raises
+        if info.error:
+            self._add("credentials", FAIL, f"cannot get the credentials from {info.source}: "
+                                           f"{info.error}.",
+                      "check the profile's role_arn / source_profile / sso / credential_process "
+                      "settings and that STS is reachable.")
+            self.blocker = "no credentials"
             return
-        found, where = chain_credentials(storage)
-        if found is None:
+        if not info.found:
             from contrib_awsstorage.s3.errors import CREDENTIAL_PLACES
 
+            _, where = chain_credentials(storage)
             self._add("credentials", FAIL,
                       f"no AWS credentials found{where} (looked in: {'; '.join(CREDENTIAL_PLACES)}).",
                       "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in your secret settings "
                       "(or the environment), or configure an AWS profile / instance role.")
             self.blocker = "no credentials"
             return
-        self._add("credentials", OK, f"access key {found} from {where}.")
+        if info.expired:
+            self._add("credentials", FAIL, f"{info.summary()}: they have expired and nothing "
+                                           "can renew them.", RENEWABLE_FIX, "ExpiredToken")
+            self.blocker = "the credentials have expired"
+            return
+        self._add("credentials", OK, f"{info.summary()}.")
+        for message, fix in info.warnings():
+            self._add("credentials", WARN, message, fix)
 
     def check_endpoint(self):
         endpoint = self.client.meta.endpoint_url

@@ -3,7 +3,9 @@
 One client per storage, created on first use and shared by every thread
 (boto3 clients are thread-safe; sessions are not), with a connection pool
 sized for parallel uploads. Credentials come from the options, a named
-profile or boto3's own chain; what is shown of them is masked.
+profile or boto3's own chain (``credentials.session_for``); the client signs
+with the session's own credentials object, so boto3 renews an assumed role,
+SSO or web identity while the game runs. What is shown of them is masked.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 from botocore.exceptions import BotoCoreError, ProfileNotFound
 
 from . import conf as s3conf
+from .credentials import remember, session_for
 from .errors import S3ConfigurationError
 
 __all__ = ["S3Bucket", "client_config", "create_client"]
@@ -42,11 +45,9 @@ def client_config(storage):
 def create_client(storage):
     """A new boto3 S3 client for ``storage``'s options; clear errors, never a secret.
 
-    boto3 is imported here, with the first client: a process that only builds
-    URLs, or whose sync has nothing to do, never loads it.
+    boto3 is imported with the first client (``credentials.session_for``): a
+    process that only builds URLs, or whose sync has nothing to do, never loads it.
     """
-    import boto3.session
-
     if storage.access_key and not storage.secret_key and not storage.session_profile:
         raise S3ConfigurationError(
             f"An access key is set ({storage.credential_source()}) but no secret key.",
@@ -62,18 +63,8 @@ def create_client(storage):
             fix="set AWS_S3_REGION_NAME to the bucket's region, e.g. 'eu-west-1'.",
         )
     try:
-        if storage.session_profile:
-            # A named profile beats keys found elsewhere (as in django-storages).
-            session = boto3.session.Session(profile_name=storage.session_profile)
-        elif storage.access_key:
-            session = boto3.session.Session(
-                aws_access_key_id=storage.access_key,
-                aws_secret_access_key=storage.secret_key,
-                aws_session_token=storage.security_token or None,
-            )
-        else:
-            session = boto3.session.Session()
-        return session.client(
+        session = session_for(storage)
+        client = session.client(
             "s3",
             region_name=storage.region_name,
             use_ssl=storage.use_ssl,
@@ -81,6 +72,8 @@ def create_client(storage):
             config=storage.client_config(),
             verify=storage.verify,
         )
+        remember(client, session)  # for the diagnostics: source and expiry
+        return client
     except ProfileNotFound:
         raise S3ConfigurationError(
             f"The AWS profile {storage.session_profile!r} (AWS_S3_SESSION_PROFILE / OPTIONS "

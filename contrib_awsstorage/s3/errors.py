@@ -277,6 +277,16 @@ def _translate(exc: BaseException, operation: str, bucket: str,
             f"{where} failed: the store rejected the request checksum ({code}).", code=code, **kw,
             fix="set AWS_S3_REQUEST_CHECKSUM_CALCULATION = 'when_required' (S3-compatible stores).",
         )
+    if code == "400" and operation.startswith("Head"):
+        # A HEAD answer has no body, so no error code: S3 sends a bare 400 for
+        # an expired or malformed session token (ExpiredToken, InvalidToken).
+        return S3StorageError(
+            f"{where} failed: 400 Bad Request, without an error code (an answer to HEAD has "
+            "none); with temporary credentials this usually means they expired (ExpiredToken).",
+            code=code, **kw,
+            fix="run 'evennia s3_check': it shows where the credentials come from and when they "
+                "expire; a fixed AWS_SESSION_TOKEN cannot be renewed while the game runs.",
+        )
     message = scrub(error.get("Message") or exc)
     return S3StorageError(
         f"{where} failed: {code or kind}: {message}", code=code or kind, **kw,

@@ -76,7 +76,6 @@ class Destination:
     storage: object
     bucket: str
     prefix: str
-    client: object
     workers: int
     threshold: int
     chunksize: int
@@ -92,11 +91,16 @@ class Destination:
         chunksize = getattr(storage, "file_buffer_size", None) or DEFAULT_PART_SIZE
         pool_size = getattr(storage, "max_pool_connections", None) or 10
         return cls(
-            storage=storage, bucket=storage.bucket_name, prefix=prefix_of(storage),
-            client=storage.connection, workers=workers,
+            storage=storage, bucket=storage.bucket_name, prefix=prefix_of(storage), workers=workers,
             threshold=multipart_threshold or defaults["multipart_threshold"] or chunksize,
             chunksize=chunksize,
             part_workers=max(1, min(DEFAULT_PART_WORKERS, pool_size // workers)),
             cache_path=hash_cache_path(storage, defaults["cache_dir"]),
             quick_noop=defaults["quick_noop"],
         )
+
+    @property
+    def client(self):
+        """The storage's shared boto3 client, built on first use (a no-op that
+        the quick path settles never loads boto3)."""
+        return self.storage.connection
