@@ -467,6 +467,10 @@ class S3Boto3Storage(Storage):
         Opens the file, if it exists (``FileNotFoundError`` otherwise).
         """
         key = self.key_for(name)
+        session, _ = self._stock_session()
+        local = session.open_source(key, mode) if session is not None else None
+        if local is not None:
+            return local  # Django's collectstatic hashing a file it has just compared or copied
         try:
             return S3Boto3StorageFile(key, mode, self)
         except S3ObjectNotFound as err:
@@ -582,9 +586,9 @@ class S3Boto3Storage(Storage):
 
     def exists(self, name):
         """True if the object is there (from the preloaded listing when on)."""
-        session, _ = self._stock_session()
+        session, caller = self._stock_session()
         if session is not None:
-            return session.exists(self.key_for(name))
+            return session.exists(self.key_for(name), caller)
         if self.preload_metadata:
             return self.key_for(name) in self._preloaded()
         try:

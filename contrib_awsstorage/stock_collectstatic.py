@@ -130,6 +130,7 @@ class StockCollectSession:
         self._state = {}
         self._source_md5 = {}  # key -> source MD5 read from the object's metadata (or None)
         self._pending = None  # (key, entry): a delete waiting for the write that replaces it
+        self._sources = {}  # key -> (finder storage, path) of the local file the object now equals
 
     # -- the listing -----------------------------------------------------------------
     @property
@@ -164,12 +165,14 @@ class StockCollectSession:
     def entry(self, key: str):
         return self.entries.get(key)
 
-    def exists(self, key: str) -> bool:
+    def exists(self, key: str, caller=None) -> bool:
         """A file, or a "folder" with files under it (Django's ``--clear``
         asks ``exists("")`` before listing)."""
         with self._lock:
             if key in self.entries:
                 return True
+            if caller is not None and caller.f_code is _get_callers().delete_file:
+                self._source_of(key, caller)  # a new file: Django copies it next
             folder = key if key.endswith("/") or not key else key + "/"
             return folder in self._folder_set()
 
@@ -249,6 +252,8 @@ class StockCollectSession:
         except (OSError, NotImplementedError):
             return ours
         same = self.holds(name, key, data, entry=entry)
+        if same is not None:  # identical, or copied next: either way the object equals the source
+            self._sources[key] = (source_storage, path)
         try:
             if same is True:
                 return max(ours, source_time)
@@ -257,6 +262,22 @@ class StockCollectSession:
         except TypeError:  # one aware, one naive: leave the decision to Django
             pass
         return ours
+
+    def _source_of(self, key: str, caller) -> None:
+        scope = caller.f_locals
+        if scope.get("source_storage") is not None and scope.get("path") is not None:
+            self._sources[key] = (scope["source_storage"], scope["path"])
+
+    def open_source(self, key: str, mode: str):
+        """The local file the object at ``key`` is known to equal (so the
+        manifest's post-processing hashes it without a download), or None."""
+        found = self._sources.get(key)
+        if found is None or "w" in mode:
+            return None
+        try:
+            return found[0].open(found[1], mode)
+        except OSError:
+            return None
 
     # -- writes ------------------------------------------------------------------------
     def delete(self, key: str, caller) -> bool:
@@ -295,6 +316,7 @@ class StockCollectSession:
 
     def forget(self, key: str) -> None:
         with self._lock:
+            self._sources.pop(key, None)
             if self._entries is not None:
                 self._entries.pop(key, None)
             self._state.pop(key, None)

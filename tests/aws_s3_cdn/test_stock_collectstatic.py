@@ -102,3 +102,84 @@ def test_touched_identical_files_stay_and_changed_files_go_up_by_content(
     assert {k for k in after if after[k] != before[k]} == {"static/" + changed}
     body = s3_client.get_object(Bucket=bucket, Key="static/" + changed)["Body"].read()
     assert body.endswith(b"/* changed */\n")
+
+
+def manifest_tree():
+    files = many_files(60)
+    files["css/site.css"] = 'body { background: url("../img/bg.png"); }\n'
+    files["css/deep/more.css"] = '@import url("../site.css");\n.x { background: url("../../img/bg.png"); }\n'
+    files["img/bg.png"] = b"\x89PNG-background"
+    return files
+
+
+def test_manifest_storage_noop_and_changed_css_under_djangos_command(s3_server, bucket, s3_client, tmp_path):
+    files = manifest_tree()
+    source = write_tree(tmp_path / "assets", files)
+    cold = run(source, s3_server, bucket, "-v", "1", backend=MANIFEST)
+    assert cold["app"] == "django.contrib.staticfiles" and "post-processed" in cold["out"]
+    manifest = json.loads(s3_client.get_object(Bucket=bucket, Key="static/staticfiles.json")["Body"].read())
+    before = keys(s3_client, bucket, "static/")
+
+    for name in files:  # a fresh checkout touches everything
+        os.utime(os.path.join(source, *name.split("/")))
+    noop = run(source, s3_server, bucket, "-v", "1", backend=MANIFEST)
+
+    print(f"\nmanifest: cold {len(cold['requests'])} requests, touched no-op {len(noop['requests'])}")
+    assert f"0 static files copied, {len(files)} unmodified" in noop["out"]
+    assert len(noop["requests"]) <= math.ceil(len(files) / 1000) + 5, "\n".join(map(str, noop["requests"]))
+    # Django's multi-pass hashing writes an intermediate more.<hash>.css (its
+    # @import not resolved yet) and deletes it in the next pass: that pair is
+    # the only write left, and the bucket ends as it was.
+    puts = [url for m, url in noop["requests"] if m == "PUT"]
+    assert puts == [url for m, url in noop["requests"] if m == "DELETE"]
+    assert all("/static/css/deep/more." in url for url in puts)
+    assert keys(s3_client, bucket, "static/") == before
+
+    path = os.path.join(source, "img", "bg.png")
+    with open(path, "wb") as handle:
+        handle.write(b"\x89PNG-a-new-background")
+    age(path, 3600)
+    changed = run(source, s3_server, bucket, "-v", "1", backend=MANIFEST)
+
+    assert "1 static file copied" in changed["out"]
+    after = json.loads(s3_client.get_object(Bucket=bucket, Key="static/staticfiles.json")["Body"].read())
+    assert after["paths"]["img/bg.png"] != manifest["paths"]["img/bg.png"]
+    assert after["paths"]["css/site.css"] != manifest["paths"]["css/site.css"]  # it names the new image
+    css = s3_client.get_object(Bucket=bucket, Key="static/" + after["paths"]["css/site.css"])["Body"].read()
+    assert after["paths"]["img/bg.png"].split("/")[-1] in css.decode()
+    hashed = s3_client.get_object(Bucket=bucket, Key="static/" + after["paths"]["img/bg.png"])["Body"].read()
+    assert hashed == b"\x89PNG-a-new-background"
+    assert s3_client.get_object(Bucket=bucket, Key="static/img/bg.png")["Body"].read() == hashed
+
+
+def test_clear_and_dry_run_under_djangos_command(s3_server, bucket, s3_client, tmp_path):
+    files = many_files(12)
+    source = write_tree(tmp_path / "assets", files)
+    run(source, s3_server, bucket, "-v", "0")
+    s3_client.put_object(Bucket=bucket, Key="static/stale/old.css", Body=b"old")
+    s3_client.put_object(Bucket=bucket, Key="elsewhere.txt", Body=b"not ours")
+
+    dry = run(source, s3_server, bucket, "-v", "1", "--clear", "--dry-run")
+    assert set(methods(dry)) == {"GET"} and "Pretending to delete" in dry["out"]
+    assert "static/stale/old.css" in keys(s3_client, bucket)
+
+    cleared = run(source, s3_server, bucket, "-v", "1", "--clear")
+
+    assert f"{len(files)} static files copied" in cleared["out"]
+    found = keys(s3_client, bucket)
+    assert set(found) == {f"static/{n}" for n in files} | {"elsewhere.txt"}
+    deletes = [url for m, url in cleared["requests"] if m == "DELETE"]
+    assert any(url.endswith("/static/stale/old.css") for url in deletes)
+
+
+def test_outside_djangos_command_the_storage_answers_as_before(storage, s3_client, bucket, counted):
+    """No command on the stack: exists() and get_modified_time() ask S3 (a HEAD each)."""
+    from django.core.files.base import ContentFile
+
+    storage.save("plain.txt", ContentFile(b"plain"))
+    counter = counted(storage)
+    assert storage.exists("plain.txt") and not storage.exists("missing.txt")
+    storage.get_modified_time("plain.txt")
+    storage.delete("plain.txt")
+    assert [m for m, _ in counter.requests] == ["HEAD", "HEAD", "HEAD", "DELETE"]
+    assert "plain.txt" not in keys(s3_client, bucket)
