@@ -446,6 +446,9 @@ class S3Boto3Storage(Storage):
     def _remember(self, key, size, etag, response=None):
         """Keep preloaded entries (and a running Django collectstatic's listing) correct after a write."""
         session = self.__dict__.get("_stock_collect_session")
+        if session is not None and session.command() is None:  # that command is over
+            self.__dict__.pop("_stock_collect_session", None)
+            session = None
         with self._entries_lock:
             if self._entries is None and session is None:
                 return

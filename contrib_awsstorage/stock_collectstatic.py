@@ -173,7 +173,9 @@ class StockCollectSession:
                 return True
             if caller is not None and caller.f_code is _get_callers().delete_file:
                 self._source_of(key, caller)  # a new file: Django copies it next
-            folder = key if key.endswith("/") or not key else key + "/"
+            if not key:  # the whole bucket is the storage's
+                return bool(self.entries)
+            folder = key if key.endswith("/") else key + "/"
             return folder in self._folder_set()
 
     def listdir(self, key: str) -> tuple[list, list]:
