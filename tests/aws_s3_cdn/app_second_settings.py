@@ -25,3 +25,5 @@ STORAGES = {
     "staticfiles": {"BACKEND": os.environ.get("STOCK_TEST_BACKEND",
                                               "contrib_awsstorage.aws_s3_cdn.S3StaticStorage")},
 }
+USE_TZ = os.environ.get("STOCK_TEST_USE_TZ", "1") == "1"
+AWS_IS_GZIPPED = os.environ.get("STOCK_TEST_GZIP") == "1"
