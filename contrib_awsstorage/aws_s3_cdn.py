@@ -495,9 +495,15 @@ class S3Boto3Storage(Storage):
                 pass
         data = content.read()
         content_type = getattr(content, "content_type", None)
-        session, _ = self._stock_session()
-        if session is not None and session.unchanged(cleaned_name, key, force_bytes(data), content_type):
-            return cleaned_name  # Django's collectstatic re-saving identical bytes: nothing to send
+        session, caller = self._stock_session()
+        if session is not None:
+            data = force_bytes(data)
+            if session.unchanged(cleaned_name, key, data, content_type):
+                return cleaned_name  # Django's collectstatic re-saving identical bytes: nothing to send
+            if session.hold(cleaned_name, key, data, content_type, content, caller):
+                return cleaned_name  # a new post-processed file: sent before the manifest
+            if caller is not None and caller.f_code is session.callers.save_manifest:
+                session.send_held()
         self._upload(cleaned_name, key, data, content_type)
         return cleaned_name
 

@@ -21,7 +21,12 @@ asks this module instead, and:
 - holds back a delete that Django makes just before writing the same name
   again (``delete_file``, the manifest's post-processing, ``save_manifest``)
   until that write, and skips the write when the bytes are identical: the
-  object never vanishes in between, and nothing is sent.
+  object never vanishes in between, and nothing is sent;
+- with a manifest storage, keeps the *new* rewritten CSS/JS files of the
+  post-processing in memory until ``save_manifest``: Django's multi-pass
+  hashing writes an intermediate copy of a file whose references need a
+  second pass and deletes it in that pass, so such a copy is never sent,
+  and the manifest still goes up last.
 
 Django is not patched: the storage only recognises who is calling it, by
 the code objects of Django's own functions. If a Django version renames
@@ -62,9 +67,10 @@ class _Callers:
         self.collect = command.collect.__code__
         self.delete_file = command.delete_file.__code__
         self.clear_dir = command.clear_dir.__code__
+        self.post_process = HashedFilesMixin._post_process.__code__
+        self.save_manifest = ManifestFilesMixin.save_manifest.__code__
         #: callers whose delete is always followed by a write of a name
-        self.replacing = {self.delete_file, HashedFilesMixin._post_process.__code__,
-                          ManifestFilesMixin.save_manifest.__code__}
+        self.replacing = {self.delete_file, self.post_process, self.save_manifest}
         self.known = self.replacing | {self.clear_dir}
 
 
@@ -122,6 +128,7 @@ class StockCollectSession:
 
     def __init__(self, storage, command):
         self.storage = storage
+        self.callers = _get_callers()
         self.command = weakref.ref(command) if command is not None else (lambda: None)
         self.prefix = prefix_of(storage)
         self._lock = threading.RLock()
@@ -131,6 +138,7 @@ class StockCollectSession:
         self._source_md5 = {}  # key -> source MD5 read from the object's metadata (or None)
         self._pending = None  # (key, entry): a delete waiting for the write that replaces it
         self._sources = {}  # key -> (finder storage, path) of the local file the object now equals
+        self._held = {}  # key -> (name, bytes, content type): new post-processed files, sent before the manifest
 
     # -- the listing -----------------------------------------------------------------
     @property
@@ -169,7 +177,7 @@ class StockCollectSession:
         """A file, or a "folder" with files under it (Django's ``--clear``
         asks ``exists("")`` before listing)."""
         with self._lock:
-            if key in self.entries:
+            if key in self.entries or key in self._held:
                 return True
             if caller is not None and caller.f_code is _get_callers().delete_file:
                 self._source_of(key, caller)  # a new file: Django copies it next
@@ -273,8 +281,15 @@ class StockCollectSession:
     def open_source(self, key: str, mode: str):
         """The local file the object at ``key`` is known to equal (so the
         manifest's post-processing hashes it without a download), or None."""
+        if "w" in mode:
+            return None
+        held = self._held.get(key)
+        if held is not None:
+            from django.core.files.base import ContentFile
+
+            return ContentFile(held[1] if "b" in mode else held[1].decode(), name=held[0])
         found = self._sources.get(key)
-        if found is None or "w" in mode:
+        if found is None:
             return None
         try:
             return found[0].open(found[1], mode)
@@ -285,6 +300,9 @@ class StockCollectSession:
     def delete(self, key: str, caller) -> bool:
         """Take a delete; True if it is held back for the write that follows."""
         with self._lock:
+            if key in self._held and caller is not None and caller.f_code is _get_callers().post_process:
+                del self._held[key]  # an intermediate copy: never sent, nothing to delete
+                return True
             self.flush()
             if caller is not None and caller.f_code in _get_callers().replacing and key in self.entries:
                 self._pending = (key, self.entries.pop(key))
@@ -300,6 +318,29 @@ class StockCollectSession:
                 self.storage._call("DeleteObject", key=pending[0], Key=pending[0])
             except S3ObjectNotFound:
                 pass
+
+    def hold(self, name: str, key: str, data: bytes, content_type, content, caller) -> bool:
+        """Keep a new file of the manifest's post-processing (its rewritten
+        CSS/JS, in memory already) until ``save_manifest``; True if kept."""
+        from django.contrib.staticfiles.storage import ManifestFilesMixin
+        from django.core.files.base import ContentFile
+
+        with self._lock:
+            if (caller is None or caller.f_code is not _get_callers().post_process
+                    or not isinstance(self.storage, ManifestFilesMixin)
+                    or getattr(self.storage, "manifest_storage", None) is not self.storage  # its save_manifest sends them
+                    or not isinstance(content, ContentFile)
+                    or key in self.entries or (self._pending is not None and self._pending[0] == key)):
+                return False
+            self._held[key] = (name, data, content_type)
+            return True
+
+    def send_held(self) -> None:
+        """Upload the held post-processed files (before the manifest)."""
+        with self._lock:
+            held, self._held = self._held, {}
+        for key, (name, data, content_type) in sorted(held.items()):
+            self.storage._upload(name, key, data, content_type)
 
     def unchanged(self, name: str, key: str, data: bytes, content_type=None) -> bool:
         """Before writing ``key``: True (write nothing) if the object already
