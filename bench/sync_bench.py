@@ -11,7 +11,9 @@ tree and its own prefix, through the scenarios:
 - touched: same bytes, every mtime set to now (fresh checkout, CI build);
 - 1% changed: the content of 1 % of the files changed.
 
-Contenders: ours (``s3_migrate_static`` and our ``collectstatic``), Django's
+Contenders: ours (``s3_migrate_static`` and our ``collectstatic``; and
+Django's ``collectstatic`` on our storage, when our app is listed after
+``django.contrib.staticfiles``), Django's
 ``collectstatic`` with django-storages' ``S3Storage``, Collectfasta, and
 ``aws s3 sync``. Trees: a generated one (``--files``, default 2,000; a size
 mix like game assets, two files over the multipart threshold) and the static
@@ -52,6 +54,7 @@ REPEAT_BUDGET = 20.0  # seconds: a cell is repeated only while its runs took les
 CONTENDERS = {
     "ours-sync": ("ours: s3_migrate_static", None),
     "ours-collectstatic": ("ours: collectstatic", None),
+    "ours-listed-second": ("Django collectstatic + ours (app after staticfiles)", "ours-collectstatic"),
     "django-storages": ("Django collectstatic + django-storages", "ours-collectstatic"),
     "collectfasta": ("Collectfasta", "ours-collectstatic"),
     "aws-cli": ("aws s3 sync", "ours-sync"),
@@ -78,6 +81,10 @@ SETTINGS = {
         AWS_S3_SYNC_CACHE_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "hash-cache")
         STORAGES = {"default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
                     "staticfiles": {"BACKEND": "contrib_awsstorage.aws_s3_cdn.S3StaticStorage"}}
+        """,
+    "bench_ours_second": """
+        from bench_ours import *
+        INSTALLED_APPS = ["django.contrib.staticfiles", "contrib_awsstorage"]  # Evennia's += idiom
         """,
     "bench_djstorages": """
         from bench_common import *
@@ -216,6 +223,7 @@ def command_for(contender: str, tree: str, bucket: str, location: str, endpoint:
 
 
 SETTINGS_MODULE = {"ours-sync": "bench_ours", "ours-collectstatic": "bench_ours",
+                   "ours-listed-second": "bench_ours_second",
                    "django-storages": "bench_djstorages", "collectfasta": "bench_collectfasta"}
 
 

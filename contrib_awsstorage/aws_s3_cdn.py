@@ -56,6 +56,7 @@ from .s3.errors import (
 from .s3.keys import location_prefix
 from .s3.multipart import DEFAULT_PART_WORKERS, upload_in_parts
 from .s3.objects import SOURCE_MD5_METADATA_KEY, gzip_bytes
+from .stock_collectstatic import session_for
 
 try:
     # boto3 itself (and botocore's Config) load with the first client: a process
@@ -180,7 +181,7 @@ class S3Boto3Storage(Storage):
     def __getstate__(self):
         state = self.__dict__.copy()
         for name in ("_client", "_client_lock", "_entries", "_entries_lock", "_bucket",
-                     "_bucket_checked", "_bucket_lock", "_url_prefix"):
+                     "_bucket_checked", "_bucket_lock", "_url_prefix", "_stock_collect_session"):
             state.pop(name, None)
         return state
 
@@ -445,9 +446,13 @@ class S3Boto3Storage(Storage):
             pass
 
     def _remember(self, key, size, etag, response=None):
-        """Keep preloaded entries correct after a write."""
+        """Keep preloaded entries (and a running Django collectstatic's listing) correct after a write."""
+        session = self.__dict__.get("_stock_collect_session")
+        if session is not None and session.command() is None:  # that command is over
+            self.__dict__.pop("_stock_collect_session", None)
+            session = None
         with self._entries_lock:
-            if self._entries is None:
+            if self._entries is None and session is None:
                 return
             modified = None
             date = (response or {}).get("ResponseMetadata", {}).get("HTTPHeaders", {}).get("date")
@@ -456,14 +461,21 @@ class S3Boto3Storage(Storage):
                     modified = parsedate_to_datetime(date).astimezone(timezone.utc)
                 except (TypeError, ValueError):
                     modified = None
-            self._entries[key] = {"size": size, "last_modified": modified or _utc_now(),
-                                  "etag": (etag or "").strip('"')}
+            entry = {"size": size, "last_modified": modified or _utc_now(), "etag": (etag or "").strip('"')}
+            if self._entries is not None:
+                self._entries[key] = entry
+        if session is not None:
+            session.remember(key, dict(entry))
 
     def _open(self, name, mode="rb"):
         """
         Opens the file, if it exists (``FileNotFoundError`` otherwise).
         """
         key = self.key_for(name)
+        session, _ = self._stock_session()
+        local = session.open_source(key, mode) if session is not None else None
+        if local is not None:
+            return local  # Django's collectstatic hashing a file it has just compared or copied
         try:
             return S3Boto3StorageFile(key, mode, self)
         except S3ObjectNotFound as err:
@@ -484,8 +496,23 @@ class S3Boto3Storage(Storage):
             except (AttributeError, OSError, ValueError):
                 pass
         data = content.read()
-        self._upload(cleaned_name, key, data, getattr(content, "content_type", None))
+        content_type = getattr(content, "content_type", None)
+        session, caller = self._stock_session()
+        if session is not None:
+            data = force_bytes(data)
+            if session.unchanged(cleaned_name, key, data, content_type):
+                return cleaned_name  # Django's collectstatic re-saving identical bytes: nothing to send
+            if session.hold(cleaned_name, key, data, content_type, content, caller):
+                return cleaned_name  # a new post-processed file: sent before the manifest
+            if caller is not None and caller.f_code is session.callers.save_manifest:
+                session.send_held()
+        self._upload(cleaned_name, key, data, content_type)
         return cleaned_name
+
+    def _stock_session(self):
+        """``(session, caller)`` while Django's own collectstatic runs this
+        call (see ``stock_collectstatic``), else ``(None, None)``."""
+        return session_for(self, depth=3)
 
     # -- metadata ---------------------------------------------------------------------
     def _list_pages(self, prefix, error_key=None, **kwargs):
@@ -555,16 +582,24 @@ class S3Boto3Storage(Storage):
         Deletes a file from S3 (no error if it does not exist).
         """
         key = self.key_for(name)
+        session, caller = self._stock_session()
+        if session is not None and session.delete(key, caller):
+            return  # held back: Django writes this name again right away
         try:
             self._call("DeleteObject", key=key, Key=key)
         except S3ObjectNotFound:
             pass
+        if session is not None:
+            session.forget(key)
         with self._entries_lock:
             if self._entries is not None:
                 self._entries.pop(key, None)
 
     def exists(self, name):
         """True if the object is there (from the preloaded listing when on)."""
+        session, caller = self._stock_session()
+        if session is not None:
+            return session.exists(self.key_for(name), caller)
         if self.preload_metadata:
             return self.key_for(name) in self._preloaded()
         try:
@@ -578,6 +613,9 @@ class S3Boto3Storage(Storage):
         answer it; S3 has no folders, so "directories" are common key prefixes.
         Every page of the listing is read, however many keys there are."""
         path = self.key_for(name)
+        session, _ = self._stock_session()
+        if session is not None:
+            return session.listdir(path)
         # The path needs to end with a slash, but if the root is empty, leave it.
         if path and not path.endswith("/"):
             path += "/"
@@ -592,13 +630,26 @@ class S3Boto3Storage(Storage):
 
     def size(self, name):
         """Bytes the object holds in S3 (its gzipped size when stored gzipped)."""
+        session, _ = self._stock_session()
+        if session is not None and session.entry(self.key_for(name)) is not None:
+            return session.entry(self.key_for(name))["size"]
         if self.preload_metadata:
             return self._entry(name)["size"]
         return self._head(name)["ContentLength"]
 
     def get_modified_time(self, name):
         """When the object was last written: aware (UTC) with ``USE_TZ``, naive
-        local time without, as Django's own storages answer."""
+        local time without, as Django's own storages answer.
+
+        Asked by Django's own collectstatic, the answer compares content,
+        not times (see ``stock_collectstatic``)."""
+        session, caller = self._stock_session()
+        if session is not None:
+            key = self.key_for(name)
+            answer = session.modified_time(key, name, caller, self._as_setting_time)
+            if answer is None:
+                raise self._not_found(name, key)
+            return answer
         if self.preload_metadata:
             modified = self._entry(name)["last_modified"]
         else:
@@ -606,6 +657,11 @@ class S3Boto3Storage(Storage):
         if setting("USE_TZ"):
             return modified
         return make_naive(modified)
+
+    @staticmethod
+    def _as_setting_time(modified):
+        """An aware UTC datetime as ``get_modified_time`` answers it (``USE_TZ``)."""
+        return modified if setting("USE_TZ") else make_naive(modified)
 
     def modified_time(self, name):
         """``get_modified_time`` as a naive local datetime, whatever ``USE_TZ``

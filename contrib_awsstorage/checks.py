@@ -7,7 +7,7 @@ not resolve, ``E006`` legacy ``STATICFILES_STORAGE``/``DEFAULT_FILE_STORAGE``
 ignored, ``E008`` backend not importable, ``E009`` bad endpoint URL; ``W001``
 no storage of ours configured, ``W002`` ``STATIC_URL`` differs from the
 storage URL, ``W003`` no region, ``W004`` signed static URLs, ``W005`` our app
-listed after ``django.contrib.staticfiles``, so Django's slow collectstatic runs). The hint is
+listed after ``django.contrib.staticfiles``, so Django's serial collectstatic runs). The hint is
 the fix. No network: anything needing S3 is ``s3_check``'s job.
 """
 

@@ -99,8 +99,9 @@ def _storages_results(targets: list[Target], require_storage: bool) -> list[Chec
 
 def _app_order_results(ours: list[Target]) -> list[CheckResult]:
     """Django runs the ``collectstatic`` of the first app listed: ours must
-    come before ``django.contrib.staticfiles`` or every reload silently runs
-    the slow one (two requests per file, serial uploads)."""
+    come before ``django.contrib.staticfiles`` or every reload runs Django's
+    (the storage still answers its no-op from one listing, see
+    ``stock_collectstatic``, but uploads are serial)."""
     if not any(t.is_static for t in ours):
         return []
     apps = [str(a) for a in settings.INSTALLED_APPS]
@@ -111,7 +112,9 @@ def _app_order_results(ours: list[Target]) -> list[CheckResult]:
         return []
     return [_result(
         WARN, "INSTALLED_APPS lists 'contrib_awsstorage' after 'django.contrib.staticfiles': "
-              "Django's slow collectstatic runs instead of the parallel, incremental one.",
+              "Django's collectstatic runs instead of ours. The storage keeps its no-op to one "
+              "listing, but changed files go up one at a time, and an S3 error during a start or "
+              "reload is not turned into a warning.",
         'put it first: INSTALLED_APPS = ["contrib_awsstorage"] + [a for a in INSTALLED_APPS '
         'if a != "contrib_awsstorage"].', "staticfiles", "W005")]
 

@@ -2,7 +2,9 @@
 The file object ``S3Boto3Storage.open()`` returns.
 
 Reads download the object once into a spooled temporary file (gunzipped if
-it was stored gzipped) and refuse to keep a partial download. Writes are
+it was stored gzipped) and refuse to keep a partial download. Text mode
+(``"r"``) decodes UTF-8 with universal newlines, exactly as Python's
+``open()`` does; ``"rb"`` returns the stored bytes untouched. Writes are
 buffered: a small file is sent at ``close()`` through the storage's
 ``prepare_upload`` (gzip, metadata, source MD5 exactly as ``save``), a big
 one streams as a multipart upload, part by part. Any failure, or an
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import io
 import os
 from tempfile import SpooledTemporaryFile
 
@@ -92,6 +95,7 @@ class S3Boto3StorageFile(File):
         self._is_dirty = False
         self._raw_bytes_written = 0
         self._file = None
+        self._binary = None  # the downloaded bytes under a text-mode reader
         self._multipart = None  # UploadId
         self._parts = []
         self._closed = False
@@ -125,7 +129,8 @@ class S3Boto3StorageFile(File):
         if "w" in self._mode:
             return self._raw_bytes_written
         if self._head.get("ContentEncoding") == "gzip":
-            return _stream_length(self.file)
+            self._get_file()
+            return _stream_length(self._binary)
         return self._head.get("ContentLength", 0)
 
     def _require_mode(self, letter, word):
@@ -152,6 +157,10 @@ class S3Boto3StorageFile(File):
                     self._file.close()
                     self._file = None
                     raise
+                self._binary = self._file
+                if "b" not in self._mode:
+                    # as open(name, "r"): \r\n and \r read as \n, lines split on all three
+                    self._file = io.TextIOWrapper(self._file, encoding="utf-8", newline=None)
         return self._file
 
     def _download(self, target):
@@ -200,6 +209,15 @@ class S3Boto3StorageFile(File):
 
     def readlines(self):
         return list(self)
+
+    def __iter__(self):
+        """Lines as Python's ``open()`` gives them: in text mode split on
+        ``\n``, ``\r\n`` and ``\r`` (and nothing else), in binary mode as
+        Django's ``File`` splits bytes."""
+        self._require_mode("r", "read")
+        if "b" in self._mode:
+            return super().__iter__()
+        return iter(self.file)
 
     # -- writing -------------------------------------------------------------------
     def write(self, content):
@@ -288,6 +306,9 @@ class S3Boto3StorageFile(File):
         if self._file is not None:
             self._file.close()
             self._file = None
+        if self._binary is not None:
+            self._binary.close()
+            self._binary = None
 
     def close(self):
         """

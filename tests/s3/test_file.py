@@ -119,3 +119,63 @@ def test_failed_part_upload_aborts(storage, s3_client, bucket):
         f.write(b"c" * 10)
     f.close()
     assert not storage.exists("bad.bin")
+
+
+MIXED = "one\r\ntwo\rthree\nfour\u2028still four\x0cand this\r\n\r\rlast é€".encode()
+
+
+def python_open(tmp_path, data, mode):
+    path = tmp_path / "local.txt"
+    path.write_bytes(data)
+    kwargs = {} if "b" in mode else {"encoding": "utf-8"}
+    with open(path, mode, **kwargs) as handle:
+        return handle.read(), _lines(open(path, mode, **kwargs))
+
+
+def _lines(handle):
+    with handle:
+        return handle.readlines()
+
+
+@pytest.mark.parametrize("gzipped", [False, True], ids=["plain", "gzip"])
+def test_text_mode_translates_newlines_as_python_open_does(make_storage, s3_client, bucket, tmp_path, gzipped):
+    storage = make_storage(gzip=gzipped)
+    storage.save("mixed.css", ContentFile(MIXED))
+    assert (s3_client.head_object(Bucket=bucket, Key="mixed.css").get("ContentEncoding") == "gzip") is gzipped
+    expected_text, expected_lines = python_open(tmp_path, MIXED, "r")
+    assert expected_lines[:3] == ["one\n", "two\n", "three\n"]  # what open() gives, for the reader
+
+    with storage.open("mixed.css", "r") as f:
+        assert f.read() == expected_text
+    with storage.open("mixed.css", "r") as f:
+        assert f.readlines() == expected_lines
+    with storage.open("mixed.css", "r") as f:
+        assert list(f) == expected_lines
+    with storage.open("mixed.css", "r") as f:
+        lines = []
+        while line := f.readline():
+            lines.append(line)
+        assert lines == expected_lines
+        assert f.size == (len(MIXED) if gzipped else s3_client.head_object(
+            Bucket=bucket, Key="mixed.css")["ContentLength"])
+
+
+def test_binary_mode_stays_byte_exact(storage, tmp_path):
+    storage.save("mixed.bin", ContentFile(MIXED))
+    expected_bytes, expected_lines = python_open(tmp_path, MIXED, "rb")
+    with storage.open("mixed.bin", "rb") as f:
+        assert f.read() == MIXED == expected_bytes
+    with storage.open("mixed.bin", "rb") as f:
+        assert b"".join(f.readlines()) == MIXED
+    with storage.open("mixed.bin") as f:  # the default mode is binary
+        assert f.read() == MIXED
+
+
+def test_text_mode_reads_characters_across_chunks(storage):
+    text = ("é€ line\r\n" * 40000)  # > 1 MiB download chunk, multi-byte characters cut at chunk edges
+    storage.save("big.txt", ContentFile(text.encode()))
+    with storage.open("big.txt", "r") as f:
+        head = f.read(5)
+        rest = f.read()
+    assert head == "é€ li"
+    assert head + rest == text.replace("\r\n", "\n")
