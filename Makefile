@@ -1,11 +1,11 @@
 # contrib_awsstorage: every target sets up what it needs on a fresh clone.
 #   make demo   - an Evennia game with its web side on the embedded S3 server
 #                 (DEMO_ARGS=--check: start, verify, reload, verify, stop)
-#   make test   - the whole test suite
+#   make test   - the whole test suite on every stack of the matrix below
+#   make test-STACK - one stack only (e.g. make test-py312-django61)
 #   make bench  - the benchmarks in bench/ (installs the bench extra)
 #   make soak   - the long reliability runs
 
-PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
@@ -13,19 +13,75 @@ PIP    := $(PY) -m pip
 DEBIAN_TEST_PACKAGES ?= chromium
 DEMO_ARGS ?=
 
-.PHONY: venv test demo demo-storage bench soak clean debian-test-deps
+# -- interpreters -------------------------------------------------------------
+# The newest CPython X.Y installed by pyenv (~/.pyenv/versions/X.Y.N), else
+# pythonX.Y on PATH; empty when there is none (the venv rule then says so).
+PYENV_ROOT ?= $(HOME)/.pyenv
+find_python = $(or $(lastword $(shell ls -d $(PYENV_ROOT)/versions/$(1).*/bin/python 2>/dev/null \
+    | grep -E '/$(subst .,\.,$(1))\.[0-9]+/bin/python$$' | sort -V)),$(shell command -v python$(1) 2>/dev/null))
+PYTHON311 ?= $(call find_python,3.11)
+PYTHON312 ?= $(call find_python,3.12)
+PYTHON313 ?= $(call find_python,3.13)
 
-$(VENV)/.stamp-base: setup.cfg pyproject.toml
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PIP) install -q --upgrade pip setuptools wheel
-	$(PIP) install -q -e '.[test]'
-	touch $@
+# -- the matrix -----------------------------------------------------------------
+# One venv per stack that users run; setup.cfg declares what these prove.
+#   py311-evennia50  Python 3.11, Evennia 5.0 (Django 5.2, Twisted 24.11)   .venv, also make demo/bench
+#   py312-evennia61  Python 3.12, Evennia 6.1 (Django 6.0, Twisted 24.11)
+#   py313-evennia61  Python 3.13, Evennia 6.1
+#   py312-django61   Python 3.12, Django 6.1, Twisted 26, no Evennia: a plain
+#                    Django site (`pip install . 'django>=6.1' 'twisted>=26'`);
+#                    tests marked `evennia` are left out, with their reason
+STACKS := py311-evennia50 py312-evennia61 py313-evennia61 py312-django61
+
+venv_of = $(if $(filter py311-evennia50,$(1)),$(VENV),.venv-$(1))
+
+# Per stack: its interpreter, what pip installs, whether Evennia is in it.
+PYTHON_py311-evennia50  := $(PYTHON311)
+INSTALL_py311-evennia50 := -e '.[test,evennia]' 'evennia~=5.0.0'
+EVENNIA_py311-evennia50 := 1
+PYTHON_py312-evennia61  := $(PYTHON312)
+INSTALL_py312-evennia61 := -e '.[test,evennia]' 'evennia~=6.1.0'
+EVENNIA_py312-evennia61 := 1
+PYTHON_py313-evennia61  := $(PYTHON313)
+INSTALL_py313-evennia61 := -e '.[test,evennia]' 'evennia~=6.1.0'
+EVENNIA_py313-evennia61 := 1
+# exactly what a plain Django 6.1 site runs; then made editable for the tests
+PYTHON_py312-django61   := $(PYTHON312)
+INSTALL_py312-django61  := '.[test]' 'django>=6.1' 'twisted>=26'
+EVENNIA_py312-django61  :=
+
+# $(1) stack, $(2) its interpreter, $(3) what pip installs, $(4) 1 if Evennia is in it
+define STACK
+$(call venv_of,$(1))/.stamp-base: setup.cfg pyproject.toml
+	@test -n "$(2)" || { echo "error: stack $(1) needs Python $(subst py3,3.,$(firstword $(subst -, ,$(1)))), not found in $(PYENV_ROOT)/versions/ nor on PATH (pyenv install it, or set PYTHON$(subst py,,$(firstword $(subst -, ,$(1))))=/path/to/python)" >&2; exit 1; }
+	test -x $(call venv_of,$(1))/bin/python || $(2) -m venv $(call venv_of,$(1))
+	$(call venv_of,$(1))/bin/python -m pip install -q --upgrade pip setuptools wheel
+	$(call venv_of,$(1))/bin/python -m pip install -q $(3)
+	$(if $(4),,$(call venv_of,$(1))/bin/python -m pip install -q --no-deps -e .)
+	$(call venv_of,$(1))/bin/python tools/stack_report.py $(if $(4),--evennia,--no-evennia)
+	touch $$@
+
+venv-$(1): $(call venv_of,$(1))/.stamp-base
+.PHONY: venv-$(1) test-$(1)
+
+test-$(1): $(call venv_of,$(1))/.stamp-base debian-test-deps
+	@echo "== stack $(1): $$$$($(call venv_of,$(1))/bin/python tools/stack_report.py)"
+	@start=$$$$(date +%s); \
+	$(call venv_of,$(1))/bin/python -m pytest -p no:cacheprovider $$(PYTEST_ARGS_$(1)) && \
+	$(if $(4),$(call venv_of,$(1))/bin/python -m pytest -p no:cacheprovider --ds=tests.ingame.settings tests/ingame &&,echo "tests/ingame needs Evennia: left out on this stack" &&) \
+	echo "== stack $(1): passed in $$$$(( $$$$(date +%s) - start )) s"
+endef
+$(foreach s,$(STACKS),$(eval $(call STACK,$(s),$(PYTHON_$(s)),$(INSTALL_$(s)),$(EVENNIA_$(s)))))
+
+
+.PHONY: venv venvs test demo demo-storage bench soak clean debian-test-deps
 
 $(VENV)/.stamp-bench: $(VENV)/.stamp-base
-	$(PIP) install -q -e '.[test,bench]'
+	$(PIP) install -q -e '.[test,evennia,bench]' 'evennia~=5.0.0'
 	touch $@
 
 venv: $(VENV)/.stamp-base
+venvs: $(addprefix venv-,$(STACKS))
 
 debian-test-deps:
 	@if [ -n "$(DEBIAN_TEST_PACKAGES)" ]; then \
@@ -37,9 +93,9 @@ debian-test-deps:
 	  fi; \
 	fi
 
-test: venv debian-test-deps
-	$(PY) -m pytest
-	$(PY) -m pytest --ds=tests.ingame.settings tests/ingame
+# The whole matrix, one stack after another (the reliability and drain tests
+# time things; two stacks side by side on 2 cores would make them flaky).
+test: $(addprefix test-,$(STACKS))
 
 demo: venv
 	$(PY) demo/game_demo.py $(DEMO_ARGS)
@@ -56,4 +112,4 @@ bench: $(VENV)/.stamp-bench
 	@for b in bench/*_bench.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info .pytest_cache
+	rm -rf $(VENV) $(addprefix .venv-,$(STACKS)) build dist *.egg-info .pytest_cache

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.evennia]
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ASSET_TYPES = {"stylesheet", "script", "image", "font"}
