@@ -35,19 +35,24 @@ STACKS := py311-evennia50 py312-evennia61 py313-evennia61 py312-django61
 
 venv_of = $(if $(filter py311-evennia50,$(1)),$(VENV),.venv-$(1))
 
-# Per stack: its interpreter, what pip installs, whether Evennia is in it.
+# Per stack: its interpreter, what pip installs, what the venv must then hold
+# (tools/stack_report.py checks it), whether Evennia is in it.
 PYTHON_py311-evennia50  := $(PYTHON311)
 INSTALL_py311-evennia50 := -e '.[test,evennia]' 'evennia~=5.0.0'
+EXPECT_py311-evennia50  := python=3.11 evennia=5.0 django=5.2 twisted=24
 EVENNIA_py311-evennia50 := 1
 PYTHON_py312-evennia61  := $(PYTHON312)
 INSTALL_py312-evennia61 := -e '.[test,evennia]' 'evennia~=6.1.0'
+EXPECT_py312-evennia61  := python=3.12 evennia=6.1 django=6.0 twisted=24
 EVENNIA_py312-evennia61 := 1
 PYTHON_py313-evennia61  := $(PYTHON313)
 INSTALL_py313-evennia61 := -e '.[test,evennia]' 'evennia~=6.1.0'
+EXPECT_py313-evennia61  := python=3.13 evennia=6.1 django=6.0 twisted=24
 EVENNIA_py313-evennia61 := 1
 # exactly what a plain Django 6.1 site runs; then made editable for the tests
 PYTHON_py312-django61   := $(PYTHON312)
 INSTALL_py312-django61  := '.[test]' 'django>=6.1' 'twisted>=26'
+EXPECT_py312-django61   := python=3.12 evennia=absent django=6.1 twisted=26
 EVENNIA_py312-django61  :=
 
 # $(1) stack, $(2) its interpreter, $(3) what pip installs, $(4) 1 if Evennia is in it
@@ -58,14 +63,14 @@ $(call venv_of,$(1))/.stamp-base: setup.cfg pyproject.toml
 	$(call venv_of,$(1))/bin/python -m pip install -q --upgrade pip setuptools wheel
 	$(call venv_of,$(1))/bin/python -m pip install -q $(3)
 	$(if $(4),,$(call venv_of,$(1))/bin/python -m pip install -q --no-deps -e .)
-	$(call venv_of,$(1))/bin/python tools/stack_report.py $(if $(4),--evennia,--no-evennia)
+	$(call venv_of,$(1))/bin/python tools/stack_report.py --expect $$(EXPECT_$(1))
 	touch $$@
 
 venv-$(1): $(call venv_of,$(1))/.stamp-base
 .PHONY: venv-$(1) test-$(1)
 
 test-$(1): $(call venv_of,$(1))/.stamp-base debian-test-deps
-	@echo "== stack $(1): $$$$($(call venv_of,$(1))/bin/python tools/stack_report.py)"
+	@printf '== stack $(1): '; $(call venv_of,$(1))/bin/python tools/stack_report.py --expect $$(EXPECT_$(1))
 	@start=$$$$(date +%s); \
 	$(call venv_of,$(1))/bin/python -m pytest -p no:cacheprovider $$(PYTEST_ARGS_$(1)) && \
 	$(if $(4),$(call venv_of,$(1))/bin/python -m pytest -p no:cacheprovider --ds=tests.ingame.settings tests/ingame &&,echo "tests/ingame needs Evennia: left out on this stack" &&) \

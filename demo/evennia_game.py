@@ -32,6 +32,20 @@ _CMDSET_IMPORT = "from contrib_awsstorage.awsstatus import AwsStatusCmdSet\n"
 _CMDSET_ADD = "        self.add(AwsStatusCmdSet)  # contrib_awsstorage: @awsstatus\n"
 
 
+DEFAULT_ADMIN_USER = "admin"
+DEFAULT_ADMIN_PASSWORD = "demo-admin-pass"
+
+
+def admin_from_env(environ=None) -> tuple[str, str, bool]:
+    """``(user, password, from_env)``: Evennia's own ``EVENNIA_SUPERUSER_USERNAME``
+    and ``EVENNIA_SUPERUSER_PASSWORD`` when set, else the demo's defaults."""
+    environ = os.environ if environ is None else environ
+    user = environ.get("EVENNIA_SUPERUSER_USERNAME") or DEFAULT_ADMIN_USER
+    password = environ.get("EVENNIA_SUPERUSER_PASSWORD") or DEFAULT_ADMIN_PASSWORD
+    from_env = any(environ.get(name) for name in ("EVENNIA_SUPERUSER_USERNAME", "EVENNIA_SUPERUSER_PASSWORD"))
+    return user, password, from_env
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as sock:
         sock.bind((host, 0))
@@ -78,8 +92,8 @@ class DemoGame:
     game_dir: Path
     s3: S3Target
     ports: Ports = field(default_factory=Ports)
-    admin_user: str = "admin"
-    admin_password: str = "demo-admin-pass"
+    admin_user: str = DEFAULT_ADMIN_USER
+    admin_password: str = DEFAULT_ADMIN_PASSWORD
     extra_settings: str = ""
     drain_timeout: float = 10.0
 

@@ -1,6 +1,8 @@
 """Say which stack a venv holds (Python, Django, Twisted, Evennia), for the
-matrix in the Makefile; with --evennia / --no-evennia, also fail when the
-venv does not hold the stack it was built for."""
+matrix in the Makefile. With ``--expect``, fail when the venv does not hold
+the stack it was built for (a resolver that picked another Django, or an
+Evennia that crept into the no-Evennia stack), so each stack proves what
+its name says."""
 
 from __future__ import annotations
 
@@ -9,29 +11,41 @@ import platform
 import sys
 from importlib import metadata
 
+PARTS = ("python", "django", "twisted", "evennia")
 
-def version(dist: str) -> str | None:
-    try:
-        return metadata.version(dist)
-    except metadata.PackageNotFoundError:
-        return None
+
+def versions() -> dict[str, str]:
+    """``{part: version or "absent"}``."""
+    found = {"python": platform.python_version()}
+    for dist in PARTS[1:]:
+        try:
+            found[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            found[dist] = "absent"
+    return found
+
+
+def mismatches(found: dict[str, str], expected: list[str]) -> list[str]:
+    """``part=prefix`` items (``evennia=absent``, ``django=6.1``) that ``found`` does not meet."""
+    wrong = []
+    for item in expected:
+        part, _, want = item.partition("=")
+        have = found.get(part, "absent")
+        if not (have == want or have.startswith(want + ".")):
+            wrong.append(f"{part} {have}, expected {want}")
+    return wrong
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    want = parser.add_mutually_exclusive_group()
-    want.add_argument("--evennia", action="store_true", help="fail unless Evennia is installed")
-    want.add_argument("--no-evennia", action="store_true", help="fail if Evennia is installed")
+    parser.add_argument("--expect", nargs="*", default=[], metavar="PART=VERSION",
+                        help=f"parts ({', '.join(PARTS)}) and version prefixes, or 'absent'")
     args = parser.parse_args(argv)
-    evennia = version("evennia")
-    print(f"Python {platform.python_version()}, Django {version('django')}, "
-          f"Twisted {version('twisted')}, Evennia {evennia or 'absent'}")
-    if args.evennia and not evennia:
-        print("error: this stack is meant to have Evennia, and it is not installed", file=sys.stderr)
-        return 1
-    if args.no_evennia and evennia:
-        print(f"error: this stack is meant to run without Evennia, and Evennia {evennia} is installed "
-              "(something in setup.cfg's install_requires or the test extra pulls it in)", file=sys.stderr)
+    found = versions()
+    print(", ".join(f"{part.capitalize()} {found[part]}" for part in PARTS))
+    wrong = mismatches(found, args.expect)
+    if wrong:
+        print("error: this venv is not the stack it was built for: " + "; ".join(wrong), file=sys.stderr)
         return 1
     return 0
 
