@@ -32,6 +32,12 @@ _CMDSET_IMPORT = "from contrib_awsstorage.awsstatus import AwsStatusCmdSet\n"
 _CMDSET_ADD = "        self.add(AwsStatusCmdSet)  # contrib_awsstorage: @awsstatus\n"
 
 
+# Evennia's server log lines around the one restart after a new game's initial
+# setup (evennia.server.initial_setup.reset_server).
+_SETUP_RUNS = "Initial setup: "
+_SETUP_DONE = "Initial setup complete. Restarting Server once."
+_RESET_DONE = "successfully restarted in 'reset' mode"
+
 DEFAULT_ADMIN_USER = "admin"
 DEFAULT_ADMIN_PASSWORD = "demo-admin-pass"
 
@@ -224,6 +230,7 @@ SERVERNAME = "contrib_awsstorage demo"
             raise RuntimeError(f"evennia migrate made no database:\n{result.stdout[-3000:]}\n{result.stderr[-2000:]}")
 
     def start(self) -> subprocess.CompletedProcess:
+        log_before = len(self._server_log())
         result = self.evennia("start")
         try:
             self.wait_until_up()
@@ -232,7 +239,27 @@ SERVERNAME = "contrib_awsstorage demo"
             # before it starts the server; asking again starts what is missing.
             result = self.evennia("start")
             self.wait_until_up()
+        if _SETUP_RUNS in self._server_log()[log_before:]:
+            self.wait_for_setup_restart(log_before)
         return result
+
+    def wait_for_setup_restart(self, log_from: int = 0, timeout: float = 90) -> None:
+        """A new game's server restarts once right after its initial setup; the
+        website may answer just before, and a login then is cut ("Server
+        restarted"). Up means up after that restart."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            log = self._server_log()[log_from:]
+            if _SETUP_DONE in log and _RESET_DONE in log.split(_SETUP_DONE, 1)[1]:
+                self.wait_until_up(max(5.0, deadline - time.monotonic()))
+                return
+            time.sleep(0.3)
+        raise TimeoutError(f"the game's server did not restart after its initial setup in {timeout}s:\n"
+                           f"{self.log_tail()}")
+
+    def _server_log(self) -> str:
+        log = self.game_dir / "server" / "logs" / "server.log"
+        return log.read_text(errors="replace") if log.exists() else ""
 
     def reload(self, timeout: float = 120) -> subprocess.CompletedProcess:
         result = self.evennia("reload", timeout=timeout)
