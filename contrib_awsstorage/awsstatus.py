@@ -11,6 +11,10 @@ from __future__ import annotations
 
 import time
 
+from .evennia_extra import require_evennia
+
+require_evennia(__name__)
+
 from django.conf import settings
 from evennia.commands.cmdset import CmdSet
 from evennia.utils.evtable import EvTable

@@ -15,6 +15,10 @@ Evennia's own ``shutdown()`` then drains through our bounded
 
 from __future__ import annotations
 
+from .evennia_extra import require_evennia
+
+require_evennia(__name__)
+
 from django.conf import settings
 from evennia.server.portal.service import EvenniaPortalService
 from evennia.server.service import EvenniaServerService

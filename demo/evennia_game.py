@@ -35,6 +35,26 @@ _CMDSET_IMPORT = "from contrib_awsstorage.awsstatus import AwsStatusCmdSet\n"
 _CMDSET_ADD = "        self.add(AwsStatusCmdSet)  # contrib_awsstorage: @awsstatus\n"
 
 
+# Evennia's server log lines around the one restart after a new game's initial
+# setup (evennia.server.initial_setup.reset_server).
+_SETUP_RUNS = "Initial setup: "
+_SETUP_DONE = "Initial setup complete. Restarting Server once."
+_RESET_DONE = "successfully restarted in 'reset' mode"
+
+DEFAULT_ADMIN_USER = "admin"
+DEFAULT_ADMIN_PASSWORD = "demo-admin-pass"
+
+
+def admin_from_env(environ=None) -> tuple[str, str, bool]:
+    """``(user, password, from_env)``: Evennia's own ``EVENNIA_SUPERUSER_USERNAME``
+    and ``EVENNIA_SUPERUSER_PASSWORD`` when set, else the demo's defaults."""
+    environ = os.environ if environ is None else environ
+    user = environ.get("EVENNIA_SUPERUSER_USERNAME") or DEFAULT_ADMIN_USER
+    password = environ.get("EVENNIA_SUPERUSER_PASSWORD") or DEFAULT_ADMIN_PASSWORD
+    from_env = any(environ.get(name) for name in ("EVENNIA_SUPERUSER_USERNAME", "EVENNIA_SUPERUSER_PASSWORD"))
+    return user, password, from_env
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as sock:
         sock.bind((host, 0))
@@ -81,8 +101,8 @@ class DemoGame:
     game_dir: Path
     s3: S3Target
     ports: Ports = field(default_factory=Ports)
-    admin_user: str = "admin"
-    admin_password: str = "demo-admin-pass"
+    admin_user: str = DEFAULT_ADMIN_USER
+    admin_password: str = DEFAULT_ADMIN_PASSWORD
     extra_settings: str = ""
     drain_timeout: float = 10.0
 
@@ -214,6 +234,7 @@ SERVERNAME = "contrib_awsstorage demo"
             raise RuntimeError(f"evennia migrate made no database:\n{result.stdout[-3000:]}\n{result.stderr[-2000:]}")
 
     def start(self) -> subprocess.CompletedProcess:
+        log_before = len(self._server_log())
         result = self.evennia("start")
         try:
             self.wait_until_up()
@@ -222,7 +243,27 @@ SERVERNAME = "contrib_awsstorage demo"
             # before it starts the server; asking again starts what is missing.
             result = self.evennia("start")
             self.wait_until_up()
+        if _SETUP_RUNS in self._server_log()[log_before:]:
+            self.wait_for_setup_restart(log_before)
         return result
+
+    def wait_for_setup_restart(self, log_from: int = 0, timeout: float = 90) -> None:
+        """A new game's server restarts once right after its initial setup; the
+        website may answer just before, and a login then is cut ("Server
+        restarted"). Up means up after that restart."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            log = self._server_log()[log_from:]
+            if _SETUP_DONE in log and _RESET_DONE in log.split(_SETUP_DONE, 1)[1]:
+                self.wait_until_up(max(5.0, deadline - time.monotonic()))
+                return
+            time.sleep(0.3)
+        raise TimeoutError(f"the game's server did not restart after its initial setup in {timeout}s:\n"
+                           f"{self.log_tail()}")
+
+    def _server_log(self) -> str:
+        log = self.game_dir / "server" / "logs" / "server.log"
+        return log.read_text(errors="replace") if log.exists() else ""
 
     def reload(self, timeout: float = 120) -> subprocess.CompletedProcess:
         result = self.evennia("reload", timeout=timeout)

@@ -27,7 +27,7 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
 from contrib_awsstorage.embedded_s3 import DEFAULT_CREDENTIALS, DEFAULT_REGION, EmbeddedS3  # noqa: E402
-from demo.evennia_game import DemoGame, Ports, S3Target  # noqa: E402
+from demo.evennia_game import DemoGame, Ports, S3Target, admin_from_env  # noqa: E402
 from demo.telnet_client import TelnetSession  # noqa: E402
 
 DEMO_BUCKET = "evennia-demo"
@@ -95,14 +95,25 @@ def verify(game: DemoGame, s3: S3Target) -> list[str]:
     return problems
 
 
-def banner(game: DemoGame, s3: S3Target) -> str:
+def admin_line(game: DemoGame, from_env: bool, db_existed: bool) -> str:
+    if from_env:  # the user's own password: named, not printed
+        line = f"{game.admin_user} / (EVENNIA_SUPERUSER_PASSWORD)"
+    else:
+        line = (f"{game.admin_user} / {game.admin_password}   (set EVENNIA_SUPERUSER_USERNAME and "
+                "EVENNIA_SUPERUSER_PASSWORD to choose)")
+    if db_existed:
+        line += f"\n                  (made on this game's first run; delete {game.game_dir.name}/ to make it anew)"
+    return line
+
+
+def banner(game: DemoGame, s3: S3Target, admin: str) -> str:
     return f"""
   contrib_awsstorage demo is running
   ----------------------------------
   Website:        {game.website_url}
   Webclient:      {game.webclient_url}
   Telnet:         telnet 127.0.0.1 {game.ports.telnet}
-  Admin login:    {game.admin_user} / {game.admin_password}
+  Admin login:    {admin}
   Static files:   {s3.public_base}/static/   (bucket {s3.bucket!r}{', embedded S3' if s3.access_key else ''})
   Media files:    {s3.public_base}/media/
   Try in game:    @awsstatus    (and @awsstatus/check)
@@ -116,6 +127,8 @@ def main(argv=None) -> int:
     parser.add_argument("--game-dir", type=Path, default=ROOT / "demo_game")
     parser.add_argument("--free-ports", action="store_true", help="use free ports instead of Evennia's defaults")
     args = parser.parse_args(argv)
+    # a pipe or a file gets each line as it is printed (the banner at once)
+    sys.stdout.reconfigure(line_buffering=True)
 
     signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops as cleanly as Ctrl-C
     use_real_aws = bool(os.environ.get("AWS_STORAGE_BUCKET_NAME"))
@@ -125,7 +138,9 @@ def main(argv=None) -> int:
     try:
         s3 = s3_target_from_env(embedded)
         print(f"S3: {s3.endpoint_url or 'AWS'} bucket {s3.bucket!r}", flush=True)
-        game = DemoGame(args.game_dir, s3, ports=ports)
+        user, password, from_env = admin_from_env()
+        game = DemoGame(args.game_dir, s3, ports=ports, admin_user=user, admin_password=password)
+        db_existed = (game.game_dir / "server" / "evennia.db3").exists()
         if embedded is not None:  # the README's CORS rule, for the game's origins
             embedded.allow_browser_origins(DEMO_BUCKET, game.browser_origins)
         step("Creating the game directory", game.ensure_created)
@@ -135,7 +150,7 @@ def main(argv=None) -> int:
         step("Starting Evennia (collectstatic uploads to S3)", game.start)
         if args.check:
             return run_check(game, s3)
-        print(banner(game, s3), flush=True)
+        print(banner(game, s3, admin_line(game, from_env, db_existed)), flush=True)
         try:
             threading.Event().wait()
         except KeyboardInterrupt:

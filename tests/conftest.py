@@ -7,6 +7,7 @@ talk HTTP to it through boto3; nothing patches boto3 internals.
 
 from __future__ import annotations
 
+import importlib.util
 import itertools
 import os
 import threading
@@ -92,6 +93,19 @@ def request_counter():
 
 
 INGAME_SETTINGS = "tests.ingame.settings"
+
+# Evennia is an extra: tests marked ``evennia`` are left out, with this
+# reason, on a stack without it (and always run where it is installed).
+EVENNIA_INSTALLED = importlib.util.find_spec("evennia") is not None
+NEEDS_EVENNIA = "needs Evennia: pip install contrib-awsstorage[evennia]"
+
+
+def pytest_collection_modifyitems(config, items):
+    if EVENNIA_INSTALLED:
+        return
+    for item in items:
+        if item.get_closest_marker("evennia"):
+            item.add_marker(pytest.mark.skip(reason=NEEDS_EVENNIA))
 
 
 def pytest_ignore_collect(collection_path, config):

@@ -61,10 +61,18 @@ def test_wheel_declares_runtime_requirements(built):
         (meta,) = [n for n in zf.namelist() if n.endswith(".dist-info/METADATA")]
         text = zf.read(meta).decode()
     requires = [line for line in text.splitlines() if line.startswith("Requires-Dist:")]
-    assert any(r.startswith("Requires-Dist: evennia") for r in requires)
+    # Django and Twisted directly, in the ranges the matrix proves; Evennia only as an extra
+    assert "Requires-Dist: Django<6.2,>=5.2" in requires
+    assert "Requires-Dist: twisted<27,>=24.11" in requires
     assert any(r.startswith("Requires-Dist: boto3") for r in requires)
+    assert [r for r in requires if "evennia" in r.lower()] == ['Requires-Dist: evennia<8,>=5.0; extra == "evennia"']
     assert any("moto[server]" in r and 'extra == "test"' in r for r in requires)
     assert "Requires-Python: >=3.11" in text
+    classifiers = {line.split(": ", 1)[1] for line in text.splitlines() if line.startswith("Classifier:")}
+    for proven in ("Programming Language :: Python :: 3.11", "Programming Language :: Python :: 3.12",
+                   "Programming Language :: Python :: 3.13", "Framework :: Django :: 5.2",
+                   "Framework :: Django :: 6.0", "Framework :: Django :: 6.1"):
+        assert proven in classifiers, proven
 
 
 def test_sdist_contains_project_files(built):

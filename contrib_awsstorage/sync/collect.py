@@ -23,11 +23,50 @@ from django.contrib.staticfiles.storage import HashedFilesMixin, ManifestStaticF
 from .engine import SyncReport, sync
 from .plan import walk_tree
 
-__all__ = ["find_static_files", "collect", "CollectResult"]
+__all__ = ["find_static_files", "collect", "CollectResult", "PostProcessError"]
 
 # Settings of a manifest storage the local twin must share to hash the same way.
 _MANIFEST_ATTRS = ("manifest_name", "manifest_strict", "keep_intermediate_files",
                    "max_post_process_passes", "patterns", "support_js_module_import_aggregation")
+
+
+class PostProcessError(ValueError):
+    """A static file failed post-processing (say, a CSS file refers to an
+    image that is not there). Names the file, and the referring line: Django
+    6.1 notes it on the error, and the local twin does the same on 5.2/6.0."""
+
+    def __init__(self, name: str, error: Exception):
+        self.name = name
+        notes = "\n".join(getattr(error, "__notes__", ()))
+        super().__init__(f"post-processing '{name}' failed: {error}" + (f"\n{notes}" if notes else ""))
+
+
+class _NotedReferences:
+    """Like Django 6.1, note which file refers to a missing file, and on which
+    line, on every Django version (6.1 notes it itself: noted only once)."""
+
+    def url_converter(self, name, hashed_files, *args, **kwargs):
+        convert = super().url_converter(name, hashed_files, *args, **kwargs)
+
+        def converter(matchobj):
+            try:
+                return convert(matchobj)
+            except ValueError as exc:
+                if not getattr(exc, "__notes__", None):
+                    line = _line_at(matchobj.string, matchobj.start())
+                    exc.add_note(f"{name!r} contains this reference {matchobj['matched']!r} on line {line}")
+                raise
+
+        return converter
+
+
+def _line_at(content: str, position: int) -> str:
+    """``"\\n<number>: <line>"`` (just the number when the line is long), as Django 6.1 puts it."""
+    start = content.rfind("\n", 0, position) + 1
+    end = content.find("\n", position)
+    number = content.count("\n", 0, start) + 1
+    text = f"\n{number}: {content[start:end if end != -1 else len(content)]}"
+    return text if len(text) <= 79 else f"\n{number}"
 
 
 @dataclass
@@ -66,7 +105,9 @@ def _stage(found: dict, folder: str) -> None:
 def _local_twin(target, folder: str):
     """A local manifest storage hashing exactly like ``target``."""
     attrs = {a: getattr(target, a) for a in _MANIFEST_ATTRS if hasattr(target, a)}
-    twin_class = type("LocalTwinManifestStorage", (ManifestStaticFilesStorage,), attrs)
+    # errors name the storage: name the user's, not this twin
+    attrs["__repr__"] = lambda self: f"<{type(target).__name__} (hashed locally before the upload)>"
+    twin_class = type("LocalTwinManifestStorage", (_NotedReferences, ManifestStaticFilesStorage), attrs)
     return twin_class(location=folder, base_url=settings.STATIC_URL)
 
 
@@ -75,7 +116,7 @@ def _post_process(twin, names) -> list[str]:
     for original, _processed_path, processed in twin.post_process(
             {name: (twin, name) for name in names}, dry_run=False):
         if isinstance(processed, Exception):
-            raise processed
+            raise PostProcessError(original, processed) from processed
         if processed:
             processed_names.append(original)
     return processed_names
@@ -113,7 +154,7 @@ def collect(storage, *, ignore_patterns=(), post_process: bool = True, dry_run: 
             # An unknown post-processor works on the remote files, as Django's would.
             for original, _path, processed in storage.post_process(found, dry_run=False):
                 if isinstance(processed, Exception):
-                    raise processed
+                    raise PostProcessError(original, processed) from processed
                 if processed:
                     post_processed.append(original)
         return CollectResult(report, post_processed, duplicates)

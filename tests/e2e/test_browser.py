@@ -24,7 +24,7 @@ import pytest
 
 from tests.e2e.conftest import CHROMIUM
 
-pytestmark = [pytest.mark.e2e, pytest.mark.browser]
+pytestmark = [pytest.mark.e2e, pytest.mark.evennia, pytest.mark.browser]
 
 ASSET_TYPES = {"stylesheet", "script", "font"}
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}

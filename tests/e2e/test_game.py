@@ -13,7 +13,7 @@ import pytest
 from demo.game_demo import game_asset_urls
 from demo.telnet_client import TelnetSession
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.evennia]
 
 EXPECTED_TYPES = {
     ".css": ("text/css",),

@@ -18,6 +18,8 @@ from contrib_awsstorage import diagnostics, webserver
 from contrib_awsstorage.awsstatus import CmdAwsStatus
 from contrib_awsstorage.embedded_s3 import DEFAULT_CREDENTIALS
 
+pytestmark = pytest.mark.evennia
+
 SECRET = DEFAULT_CREDENTIALS["AWS_SECRET_ACCESS_KEY"]
 
 

@@ -104,11 +104,13 @@ def check_scan(runs: dict) -> None:
         assert_clean(f"{label} (stderr)", proc.stderr)
 
 
+@pytest.mark.evennia  # the @awsstatus paths
 def test_no_secret_in_any_command_or_error_path(scan_env):
     check_scan(scan(scan_env, full=False))
 
 
 @pytest.mark.soak
+@pytest.mark.evennia
 def test_no_secret_in_any_command_or_error_path_full(scan_env):
     runs = scan(scan_env, full=True)
     check_scan(runs)

@@ -216,6 +216,7 @@ def _run(code_or_args, env_extra):
                           text=True, timeout=60)
 
 
+@pytest.mark.evennia
 def test_unreachable_s3_warns_once_under_the_launcher_and_fails_when_run_directly(tmp_path):
     env = {"SYNC_TEST_BUCKET": "some-bucket", "SYNC_TEST_ENDPOINT": _closed_port_endpoint(),
            "SYNC_TEST_STATICFILES_DIR": write_tree(tmp_path / "assets", {"a.css": "a{}"})}
@@ -235,6 +236,7 @@ def test_unreachable_s3_warns_once_under_the_launcher_and_fails_when_run_directl
     assert "AWS_S3_ENDPOINT_URL" in direct.stderr
 
 
+@pytest.mark.evennia
 def test_bucket_missing_under_the_launcher_is_one_warning(s3_server, tmp_path):
     env = {"SYNC_TEST_BUCKET": "missing-bucket-x", "SYNC_TEST_ENDPOINT": s3_server.endpoint_url,
            "SYNC_TEST_STATICFILES_DIR": write_tree(tmp_path / "assets", {"a.css": "a{}"})}

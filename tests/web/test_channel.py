@@ -98,21 +98,56 @@ def _size_answer(size):
     return b"%d %s" % (size, hashlib.md5(b"z" * size).hexdigest().encode())
 
 
-def _read_answer(sock):
-    """One response from ``sock`` -> (status, body); the connection stays usable."""
-    import http.client
+class _Connection:
+    """A client connection whose responses are all read through one buffered
+    reader. Pipelined answers can arrive in one segment: a reader made per
+    response would buffer the next answer too, and lose it with itself."""
 
-    resp = http.client.HTTPResponse(sock)
-    resp.begin()
-    return resp.status, resp.read()
+    def __init__(self, port, timeout=10):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        self._reader = self.sock.makefile("rb")
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self._reader.close()
+        self.sock.close()
+
+    def sendall(self, data):
+        self.sock.sendall(data)
+
+    def answer(self):
+        """The next response -> (status, body); the connection stays usable."""
+        import http.client
+
+        resp = http.client.HTTPResponse(_Lent(self._reader))
+        resp.begin()
+        return resp.status, resp.read()
+
+    def closed(self):
+        """True once the server has closed: EOF (not a reset), nothing more sent."""
+        try:
+            return self._reader.read1(65536) == b""
+        except ConnectionResetError:
+            return False
 
 
-def _closed(sock):
-    """True once the server has closed: EOF (not a reset), nothing more sent."""
-    try:
-        return sock.recv(65536) == b""
-    except ConnectionResetError:
-        return False
+class _Lent:
+    """The connection's reader, lent to one ``http.client`` response (which
+    asks a socket for ``makefile()`` and closes what it got when done)."""
+
+    def __init__(self, reader):
+        self._reader = reader
+
+    def makefile(self, mode):
+        return self
+
+    def __getattr__(self, name):
+        return getattr(self._reader, name)
+
+    def close(self):
+        """The connection outlives each response on it."""
 
 
 @pytest.fixture
@@ -133,10 +168,10 @@ def counted_site(running_reactor, wsgi_app):
 
 
 def test_chunked_body_over_limit_refused(counted_site):
-    with socket.create_connection(("127.0.0.1", counted_site.listener.number), timeout=10) as sock:
-        sock.sendall(_chunked(LIMIT + 1))
-        assert _read_answer(sock) == (413, b"")
-        assert _closed(sock)
+    with _Connection(counted_site.listener.number) as conn:
+        conn.sendall(_chunked(LIMIT + 1))
+        assert conn.answer() == (413, b"")
+        assert conn.closed()
     assert counted_site.calls == []
     assert get(counted_site.listener, "/hello/")[2] == b"hello"  # still serving
     assert counted_site.calls == ["/hello/"]  # the refused request never reached Django
@@ -144,50 +179,50 @@ def test_chunked_body_over_limit_refused(counted_site):
 
 def test_chunked_stream_refused_while_it_streams(counted_site):
     """16 MiB announced as nothing: refused after LIMIT bytes, not spooled."""
-    with socket.create_connection(("127.0.0.1", counted_site.listener.number), timeout=10) as sock:
+    with _Connection(counted_site.listener.number) as conn:
         t0 = time.monotonic()
         try:
-            sock.sendall(b"POST /size/ HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
+            conn.sendall(b"POST /size/ HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
             for _ in range(16):
-                sock.sendall(b"100000\r\n" + b"z" * (1024 * 1024) + b"\r\n")
+                conn.sendall(b"100000\r\n" + b"z" * (1024 * 1024) + b"\r\n")
         except (BrokenPipeError, ConnectionResetError):
             pass
-        status, _ = _read_answer(sock)
+        status, _ = conn.answer()
         assert status == 413
-        assert _closed(sock)
+        assert conn.closed()
         assert time.monotonic() - t0 < 5
     assert counted_site.calls == []
 
 
 @pytest.mark.parametrize("size", [0, 1, LIMIT - 1, LIMIT])
 def test_chunked_body_within_limit_is_served(counted_site, size):
-    with socket.create_connection(("127.0.0.1", counted_site.listener.number), timeout=10) as sock:
-        sock.sendall(_chunked(size))
-        assert _read_answer(sock) == (200, _size_answer(size))
+    with _Connection(counted_site.listener.number) as conn:
+        conn.sendall(_chunked(size))
+        assert conn.answer() == (200, _size_answer(size))
     assert counted_site.calls == ["/size/"]
 
 
 def test_chunked_limit_is_per_request_on_keepalive(counted_site):
     """Each request on a kept-alive connection gets the whole limit; the one
     over it is refused, and the connection closed after its 413."""
-    with socket.create_connection(("127.0.0.1", counted_site.listener.number), timeout=10) as sock:
+    with _Connection(counted_site.listener.number) as conn:
         for _ in range(3):  # together far over LIMIT; each one within it
-            sock.sendall(_chunked(LIMIT))
-            assert _read_answer(sock) == (200, _size_answer(LIMIT))
-        sock.sendall(_chunked(LIMIT + 1, path=b"/echo/over"))
-        assert _read_answer(sock)[0] == 413
-        assert _closed(sock)
+            conn.sendall(_chunked(LIMIT))
+            assert conn.answer() == (200, _size_answer(LIMIT))
+        conn.sendall(_chunked(LIMIT + 1, path=b"/echo/over"))
+        assert conn.answer()[0] == 413
+        assert conn.closed()
     assert counted_site.calls == ["/size/"] * 3
 
 
 def test_chunked_limit_with_pipelined_requests(counted_site):
     """A request over the limit queued behind one within it (replayed by the
     channel from its buffer once the first is answered) is refused too."""
-    with socket.create_connection(("127.0.0.1", counted_site.listener.number), timeout=10) as sock:
-        sock.sendall(_chunked(LIMIT) + _chunked(LIMIT + 1, path=b"/echo/over"))
-        assert _read_answer(sock) == (200, _size_answer(LIMIT))
-        assert _read_answer(sock)[0] == 413
-        assert _closed(sock)
+    with _Connection(counted_site.listener.number) as conn:
+        conn.sendall(_chunked(LIMIT) + _chunked(LIMIT + 1, path=b"/echo/over"))
+        assert conn.answer() == (200, _size_answer(LIMIT))
+        assert conn.answer()[0] == 413
+        assert conn.closed()
     assert counted_site.calls == ["/size/"]
 
 
@@ -195,6 +230,6 @@ def test_chunked_body_without_limit_reaches_django_whole(django_site):
     """No limit: nothing is counted, and Django still gets the decoded body."""
     site = django_site(maxthreads=2, max_body_size=None)
     size = 3 * 1024 * 1024 + 5
-    with socket.create_connection(("127.0.0.1", site.listener.number), timeout=10) as sock:
-        sock.sendall(_chunked(size, piece=256 * 1024))
-        assert _read_answer(sock) == (200, _size_answer(size))
+    with _Connection(site.listener.number) as conn:
+        conn.sendall(_chunked(size, piece=256 * 1024))
+        assert conn.answer() == (200, _size_answer(size))

@@ -30,6 +30,7 @@ from contrib_awsstorage.management.commands.s3_migrate_static import (
 )
 from contrib_awsstorage.s3.errors import S3StorageError
 from contrib_awsstorage.sync import check_sync_storage, is_sync_storage
+from contrib_awsstorage.sync.collect import PostProcessError
 
 LAUNCHER_MODULE = "evennia.server.evennia_launcher"
 LAUNCHER_ACTIONS = {"start", "reload", "restart", "reboot", "istart", "sstart", "ipstart"}
@@ -110,7 +111,8 @@ class Command(FrozenHeapMixin, DjangoCollectstatic):
             if soft:
                 probe_endpoint(endpoint_of(storage))
             result = self._collect(storage)
-        except (S3StorageError, ImproperlyConfigured, ClientError, BotoCoreError, OSError) as exc:
+        except (S3StorageError, ImproperlyConfigured, ClientError, BotoCoreError, OSError,
+                PostProcessError) as exc:
             message = f"static files were not synced to {target}: {one_line(exc)}"
             if soft:
                 self.stderr.write(f"WARNING: {message} The game starts anyway; fix this and "
