@@ -188,6 +188,7 @@ def test_a_hashed_change_invalidates_only_plain_names(cdn_settings, tmp_path, cf
     assert sent == [["/static/css/site.css", "/static/staticfiles.json"]]  # no hashed name
 
 
+@pytest.mark.evennia  # runs Evennia's launcher
 def test_invalidation_failure_under_the_launcher_is_one_warning(s3_server, bucket, cf, tmp_path):
     dist = create_distribution(cf, bucket)["Id"]
     assets = write_tree(tmp_path / "assets", {"a.css": "a{}", "b.css": "b{}"})

@@ -99,6 +99,7 @@ def test_a_failed_last_run_is_not_answered_quickly(quick, storage, tmp_path, cou
     assert counter.count > 0
 
 
+@pytest.mark.evennia  # runs Evennia's launcher
 def test_a_noop_reload_never_imports_boto3(s3_server, bucket, tmp_path):
     """Under Evennia's launcher, a collectstatic with nothing to do loads no boto3."""
     from .test_collectstatic import _run

@@ -171,8 +171,10 @@ def test_hold_count_limit_answers_503_at_once_and_keeps_the_held(portals):
     port = _free_port()
     portal = portals(port, max_requests=2)
     with ThreadPoolExecutor(3) as ex:
-        held = [ex.submit(get, portal.listener, f"/held/{n}") for n in range(2)]
-        portal.wait_held(2)
+        held = []
+        for n in range(2):  # one after the other: arrival order is then known
+            held.append(ex.submit(get, portal.listener, f"/held/{n}"))
+            portal.wait_held(n + 1)
         t0 = time.monotonic()
         code, headers, _ = get(portal.listener, "/third")
         assert code == 503 and int(headers["retry-after"]) > 0
