@@ -42,9 +42,11 @@ def _start_drain(root):
 
 
 def test_fifty_sleeping_requests_all_finish_and_latecomers_get_503(django_site):
-    site = django_site(maxthreads=25, drain_timeout=10)  # 50 x 0.5 s on 25 threads: ~1 s
+    # 50 x 2 s on 25 threads: ~4 s. All 50 must be in before the first 25 end:
+    # 2 s leaves room for a busy CI machine (0.5 s did not, now and then)
+    site = django_site(maxthreads=25, drain_timeout=10)
     with ThreadPoolExecutor(50) as ex:
-        futures = [ex.submit(get, site.listener, "/sleep/?s=0.5") for _ in range(50)]
+        futures = [ex.submit(get, site.listener, "/sleep/?s=2") for _ in range(50)]
         wait_for(lambda: in_reactor(site.root.status)["pending"] == 50, what="50 pending")
         status = in_reactor(site.root.status)
         assert status["pool"]["queued"] > 0  # some wait in the queue, not only in threads
