@@ -20,7 +20,7 @@ from evennia.commands.cmdset import CmdSet
 from evennia.utils.evtable import EvTable
 from evennia.utils.utils import class_from_module
 
-from .humanize import human_bytes
+from .humanize import human_bytes, human_duration
 from .web.offreactor import call_bounded
 
 COMMAND_DEFAULT_CLASS = class_from_module(settings.COMMAND_DEFAULT_CLASS)
@@ -32,14 +32,7 @@ CHECK_BUDGET = 60.0  # seconds the full diagnostics may take
 def _ago(epoch) -> str:
     if not epoch:
         return "never"
-    seconds = max(0, time.time() - float(epoch))
-    if seconds < 120:
-        return f"{seconds:.0f} s ago"
-    if seconds < 7200:
-        return f"{seconds / 60:.0f} min ago"
-    if seconds < 172800:
-        return f"{seconds / 3600:.0f} h ago"
-    return f"{seconds / 86400:.0f} days ago"
+    return f"{human_duration(max(0, time.time() - float(epoch)))} ago"
 
 
 def _table(title: str, rows, width: int | None = None) -> str:

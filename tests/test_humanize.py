@@ -11,3 +11,12 @@ from contrib_awsstorage.humanize import human_bytes
 ])
 def test_human_bytes(size, text):
     assert human_bytes(size) == text
+
+
+@pytest.mark.parametrize("seconds,text", [
+    (0, "0 s"), (119, "119 s"), (-30, "30 s"), (5400, "90 min"), (18000, "5.0 h"), (3 * 86400, "3 days"),
+])
+def test_human_duration(seconds, text):
+    from contrib_awsstorage.humanize import human_duration
+
+    assert human_duration(seconds) == text

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
+from ..humanize import human_duration
 from ..s3.errors import mask_access_key
 
 
@@ -60,15 +61,9 @@ def credential_rows(entry: dict | None, now: float | None = None) -> list[tuple[
         now = datetime.now(timezone.utc).timestamp() if now is None else now
         when = datetime.fromtimestamp(expires, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
         left = expires - now
-        text = f"{when} (in {_short(left)})" if left > 0 else f"{when} ({_short(-left)} ago)"
+        text = f"{when} (in {human_duration(left)})" if left > 0 else f"{when} ({human_duration(-left)} ago)"
         if entry.get("renewable"):
             text += "; boto3 renews them before then"
         rows.append(("expires", text))
     rows.extend(("WARNING", message) for message in entry.get("warnings") or [])
     return rows
-
-
-def _short(seconds: float) -> str:
-    from ..s3.credentials import _duration
-
-    return _duration(seconds)

@@ -21,6 +21,7 @@ import weakref
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
+from ..humanize import human_duration
 from .errors import mask_access_key
 
 __all__ = ["CredentialInfo", "EXPIRY_WARN_SECONDS", "credentials_of", "describe",
@@ -125,7 +126,7 @@ class CredentialInfo:
         if left is None:
             return ""
         when = self.expires_at.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
-        return f"{when} ({'in ' + _duration(left) if left > 0 else _duration(-left) + ' ago'})"
+        return f"{when} ({'in ' + human_duration(left) if left > 0 else human_duration(-left) + ' ago'})"
 
     def summary(self, now: datetime | None = None, with_expiry: bool = True) -> str:
         """One line: which key, from where, renewed or not, and until when."""
@@ -169,17 +170,6 @@ class CredentialInfo:
                 "warnings": ([f"the credentials expired {self.expiry_text()} and nothing can "
                               "renew them."] if self.expired else [])
                             + [message for message, _ in self.warnings()]}
-
-
-def _duration(seconds: float) -> str:
-    seconds = abs(seconds)
-    if seconds < 120:
-        return f"{seconds:.0f} s"
-    if seconds < 7200:
-        return f"{seconds / 60:.0f} min"
-    if seconds < 172800:
-        return f"{seconds / 3600:.1f} h"
-    return f"{seconds / 86400:.0f} days"
 
 
 def _aware(value) -> datetime | None:
