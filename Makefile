@@ -57,6 +57,10 @@ PINS_py312-evennia61    := 'evennia~=6.1.0'
 INSTALL_py312-evennia61 := -e '.[test,evennia]' 'evennia~=6.1.0'
 EXPECT_py312-evennia61  := python=3.12 evennia=6.1 django=6.0 twisted=24
 EVENNIA_py312-evennia61 := 1
+# Time: the load, drain and fault runs of tests/reliability test our Twisted
+# web layer and sync engine, not Evennia; they run on Twisted 24.11 (3.11) and
+# Twisted 26 (the Django 6.1 stack), not again here.
+SKIP_py312-evennia61    := --ignore=tests/reliability
 
 PYTHON_py313-evennia61  := $(PYTHON313)
 EXTRAS_py313-evennia61  := test evennia
