@@ -216,14 +216,19 @@ def _run(code_or_args, env_extra):
                           text=True, timeout=60)
 
 
+def run_under_launcher(env_extra, then: str = "print('GAME STARTS')"):
+    """Evennia's launcher's own collectstatic step (Django set up first, as the
+    launcher does), then ``then``, in a fresh process."""
+    return _run(["-c", "import sys, django; django.setup()\n"
+                       "from evennia.server import evennia_launcher\n"
+                       "evennia_launcher.collectstatic()\n" + then], env_extra)
+
+
 @pytest.mark.evennia
 def test_unreachable_s3_warns_once_under_the_launcher_and_fails_when_run_directly(tmp_path):
     env = {"SYNC_TEST_BUCKET": "some-bucket", "SYNC_TEST_ENDPOINT": _closed_port_endpoint(),
            "SYNC_TEST_STATICFILES_DIR": write_tree(tmp_path / "assets", {"a.css": "a{}"})}
-    launcher = _run(["-c", "import django; django.setup()\n"
-                           "from evennia.server import evennia_launcher\n"
-                           "evennia_launcher.collectstatic()\n"
-                           "print('GAME STARTS')"], env)
+    launcher = run_under_launcher(env)
     assert launcher.returncode == 0, launcher.stderr
     assert launcher.stdout.strip() == "GAME STARTS"
     lines = launcher.stderr.strip().splitlines()
@@ -240,9 +245,7 @@ def test_unreachable_s3_warns_once_under_the_launcher_and_fails_when_run_directl
 def test_bucket_missing_under_the_launcher_is_one_warning(s3_server, tmp_path):
     env = {"SYNC_TEST_BUCKET": "missing-bucket-x", "SYNC_TEST_ENDPOINT": s3_server.endpoint_url,
            "SYNC_TEST_STATICFILES_DIR": write_tree(tmp_path / "assets", {"a.css": "a{}"})}
-    launcher = _run(["-c", "import django; django.setup()\n"
-                           "from evennia.server import evennia_launcher\n"
-                           "evennia_launcher.collectstatic()"], env)
+    launcher = run_under_launcher(env, then="")
     assert launcher.returncode == 0
     lines = launcher.stderr.strip().splitlines()
     assert len(lines) == 1 and "missing-bucket-x" in lines[0] and "AWS_STORAGE_BUCKET_NAME" in lines[0]

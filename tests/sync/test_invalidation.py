@@ -19,7 +19,7 @@ from contrib_awsstorage.sync.record import read_last_run
 
 from .cloudfront import cloudfront, create_distribution, invalidations
 from .helpers import keys, small_tree, write_tree
-from .test_collectstatic import _run
+from .test_collectstatic import _run, run_under_launcher
 
 TREE = {**small_tree(8), "css/site.css": "body{}", "index.txt": "hello"}
 
@@ -198,10 +198,7 @@ def test_invalidation_failure_under_the_launcher_is_one_warning(s3_server, bucke
     assert _run(["-m", "django", "collectstatic", "--noinput"], env).returncode == 0
     write_tree(tmp_path / "assets", {"a.css": "a{color:red}"})
     env["SYNC_TEST_CF_ENDPOINT"] = _closed_port()
-    launcher = _run(["-c", "import django; django.setup()\n"
-                           "from evennia.server import evennia_launcher\n"
-                           "evennia_launcher.collectstatic()\n"
-                           "print('GAME STARTS')"], env)
+    launcher = run_under_launcher(env)
     assert launcher.returncode == 0, launcher.stderr
     assert launcher.stdout.strip() == "GAME STARTS"
     lines = launcher.stderr.strip().splitlines()

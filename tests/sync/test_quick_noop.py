@@ -102,15 +102,12 @@ def test_a_failed_last_run_is_not_answered_quickly(quick, storage, tmp_path, cou
 @pytest.mark.evennia  # runs Evennia's launcher
 def test_a_noop_reload_never_imports_boto3(s3_server, bucket, tmp_path):
     """Under Evennia's launcher, a collectstatic with nothing to do loads no boto3."""
-    from .test_collectstatic import _run
+    from .test_collectstatic import _run, run_under_launcher
 
     env = {"SYNC_TEST_BUCKET": bucket, "SYNC_TEST_ENDPOINT": s3_server.endpoint_url, "SYNC_TEST_QUICK": "1",
            "SYNC_TEST_STATICFILES_DIR": write_tree(tmp_path / "assets", small_tree(6))}
     assert _run(["-m", "django", "collectstatic", "--noinput"], env).returncode == 0
-    launcher = _run(["-c", "import sys, django; django.setup()\n"
-                           "from evennia.server import evennia_launcher\n"
-                           "evennia_launcher.collectstatic()\n"
-                           "print('boto3' in sys.modules, 'botocore.session' in sys.modules)"], env)
+    launcher = run_under_launcher(env, then="print('boto3' in sys.modules, 'botocore.session' in sys.modules)")
     assert launcher.returncode == 0 and launcher.stderr == "", launcher.stderr
     assert launcher.stdout.split() == ["False", "False"]
     # and a change still goes up (the full sync, boto3 and all)
