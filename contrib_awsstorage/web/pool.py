@@ -4,9 +4,10 @@
 from __future__ import annotations
 
 import threading
+from queue import SimpleQueue
 
 from twisted.logger import Logger
-from twisted.python import threadpool
+from twisted.python import failure, threadpool
 
 from .config import get_reactor
 from .waiters import Waiters
@@ -24,6 +25,104 @@ def _daemon_thread(*args, **kwargs):
     return threading.Thread(*args, **kwargs)
 
 
+class _Statistics:
+    __slots__ = ("idleWorkerCount", "busyWorkerCount", "backloggedWorkCount")
+
+    def __init__(self, idle, busy, backlogged):
+        self.idleWorkerCount, self.busyWorkerCount, self.backloggedWorkCount = idle, busy, backlogged
+
+
+_STOP = object()
+
+
+class _QueueTeam:
+    """The pool's workers, fed from one C queue (``queue.SimpleQueue``).
+
+    ``ThreadPool`` asks its team to ``do``, ``grow``, ``shrink``, ``quit``
+    and give ``statistics``; Twisted's own team routes every task through a
+    coordinator lock and a per-worker ``queue.Queue`` (a Python condition
+    variable), which costs a web request more than Django's own handling
+    of a small page. Here a task is one ``put``; an idle worker takes it.
+    As in Twisted's team: a worker is started only when no idle one is
+    left and the pool's limit allows; work queued before a ``quit`` is
+    still done; ``shrink`` stops idle workers (after the queued work).
+    """
+
+    def __init__(self, current_limit, thread_factory):
+        self._limit = current_limit
+        self._thread_factory = thread_factory
+        self._queue = SimpleQueue()
+        self._lock = threading.Lock()
+        self._threads = 0  # started and not yet stopped
+        self._busy = 0
+        self._backlog = 0  # queued, not yet taken
+        self._stopping = 0  # stop tokens queued, not yet taken
+        self._quit = False
+
+    def _idle(self):
+        return self._threads - self._busy - self._stopping
+
+    def _start_workers(self, count):
+        for _ in range(count):
+            self._thread_factory(target=self._work).start()
+
+    def do(self, task):
+        with self._lock:
+            if self._quit:
+                raise RuntimeError("the web thread pool has stopped")
+            self._backlog += 1
+            start = self._idle() < self._backlog and self._threads < self._limit()
+            if start:
+                self._threads += 1
+        self._queue.put(task)
+        if start:
+            self._start_workers(1)
+
+    def grow(self, count):
+        with self._lock:
+            count = max(0, min(count, self._limit() - self._threads))
+            self._threads += count
+        self._start_workers(count)
+
+    def shrink(self, count=None):
+        with self._lock:
+            idle = self._idle()
+            count = idle if count is None else max(0, min(count, idle))
+            self._stopping += count
+        for _ in range(count):
+            self._queue.put(_STOP)
+
+    def quit(self):
+        with self._lock:
+            self._quit = True
+            count = self._threads - self._stopping
+            self._stopping += count
+        for _ in range(count):
+            self._queue.put(_STOP)
+
+    def statistics(self):
+        with self._lock:
+            return _Statistics(self._idle(), self._busy, self._backlog)
+
+    def _work(self):
+        take, lock = self._queue.get, self._lock
+        while True:
+            task = take()
+            with lock:
+                if task is _STOP:
+                    self._stopping -= 1
+                    self._threads -= 1
+                    return
+                self._backlog -= 1
+                self._busy += 1
+            try:
+                task()
+            except BaseException:
+                _log.failure("Web thread pool task failed", failure.Failure())
+            with lock:
+                self._busy -= 1
+
+
 class LockableThreadPool(threadpool.ThreadPool):
     """Threadpool that can be locked from accepting new requests.
 
@@ -33,6 +132,7 @@ class LockableThreadPool(threadpool.ThreadPool):
     """
 
     threadFactory = staticmethod(_daemon_thread)
+    _pool = staticmethod(_QueueTeam)  # ThreadPool builds its team with this
 
     def __init__(self, *args, **kwargs):
         self._accept_new = True

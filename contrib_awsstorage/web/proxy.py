@@ -94,21 +94,16 @@ class _BackendEndpoints:
     """Every URI goes to the one backend, without a name lookup for an IP literal."""
 
     def __init__(self, reactor, host, port, connect_timeout):
-        self.reactor, self.host, self.port, self.connect_timeout = (
-            reactor,
-            host,
-            port,
-            connect_timeout,
-        )
+        if isIPAddress(host):
+            endpoint = TCP4ClientEndpoint(reactor, host, port, connect_timeout)
+        elif isIPv6Address(host):
+            endpoint = TCP6ClientEndpoint(reactor, host, port, connect_timeout)
+        else:
+            endpoint = HostnameEndpoint(reactor, host, port, connect_timeout)
+        self._endpoint = _NoDelay(endpoint)  # asked for on every request: built once
 
     def endpointForURI(self, uri):
-        if isIPAddress(self.host):
-            endpoint = TCP4ClientEndpoint(self.reactor, self.host, self.port, self.connect_timeout)
-        elif isIPv6Address(self.host):
-            endpoint = TCP6ClientEndpoint(self.reactor, self.host, self.port, self.connect_timeout)
-        else:
-            endpoint = HostnameEndpoint(self.reactor, self.host, self.port, self.connect_timeout)
-        return _NoDelay(endpoint)
+        return self._endpoint
 
 
 @implementer(IStreamClientEndpoint)
@@ -458,13 +453,13 @@ class EvenniaReverseProxyResource(resource.Resource):
         as this one, except that its path also contains the segment given by
         path at the end.
         """
-        return self.__class__(
-            self.host,
-            self.port,
-            self.path + b"/" + urlquote(path, safe=b"").encode("ascii"),
-            self.reactor,
-            backend=self.backend,
+        child = self.__class__(
+            self.host, self.port, self.path + _segment(path), self.reactor, backend=self.backend
         )
+        # The rest of the path goes with it (``render``): one resource per
+        # request, not one per path segment.
+        child.isLeaf = True
+        return child
 
     def render(self, request):
         """Render a request by forwarding it to the proxied server."""
@@ -472,9 +467,12 @@ class EvenniaReverseProxyResource(resource.Resource):
         body.seek(0, 2)
         length = body.tell()
         body.seek(0)
+        path = self.path
+        if self.isLeaf and request.postpath:
+            path += b"".join(map(_segment, request.postpath))
         qs = request.uri.partition(b"?")[2].partition(b"#")[0]
         qs = _NOT_URI.sub(lambda m: b"%%%02X" % m.group()[0], qs)
-        rest = self.path + b"?" + qs if qs else self.path
+        rest = path + b"?" + qs if qs else path
         if not rest.startswith(b"/"):
             rest = b"/" + rest
         with_body = length or request.method not in _NO_BODY_METHODS
@@ -493,6 +491,11 @@ class EvenniaReverseProxyResource(resource.Resource):
     def close(self):
         """Close the idle backend connections (tests; a stopping portal)."""
         return self.backend.close()
+
+
+def _segment(name):
+    """``/`` and one path segment, re-quoted (every byte outside unreserved)."""
+    return b"/" + urlquote(name, safe=b"").encode("ascii")
 
 
 def _forward_headers(request):

@@ -8,15 +8,14 @@ import time
 
 from twisted.logger import Logger
 from twisted.web import http, resource
-from twisted.web.wsgi import WSGIResource
 
 from .config import DEFAULT_DRAIN_TIMEOUT, get_reactor, positive_seconds, setting
 from .pool import PoolLockedError
 from .unseen import MARKER, MARKER_VALUE, is_probe, without_marker
 from .waiters import Waiters
+from .wsgi import WSGIResource
 
 _log = Logger(namespace="contrib_awsstorage.webserver")
-
 
 
 class _ServiceUnavailable(resource.Resource):
