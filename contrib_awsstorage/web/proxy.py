@@ -16,7 +16,9 @@ from twisted.internet.abstract import isIPAddress, isIPv6Address
 from twisted.internet.endpoints import HostnameEndpoint, TCP4ClientEndpoint, TCP6ClientEndpoint
 from twisted.internet.interfaces import IPushProducer, IStreamClientEndpoint
 from twisted.logger import Logger
-from twisted.web import client, http, resource
+from twisted.web import client, resource
+from twisted.web.client import PotentialDataLoss, RequestNotSent, ResponseDone
+from twisted.web.http import BAD_GATEWAY, GATEWAY_TIMEOUT, SERVICE_UNAVAILABLE
 from twisted.web.http_headers import Headers
 from twisted.web.iweb import UNKNOWN_LENGTH, IAgentEndpointFactory, IBodyProducer
 from twisted.web.server import NOT_DONE_YET
@@ -34,6 +36,8 @@ from .hold import Hold, HoldLimits
 from .unseen import MARKER, PROBE, PROBE_VALUE, refused_unseen
 
 _log = Logger(namespace="contrib_awsstorage.webserver")
+# (Names are imported, not looked up per request: ``twisted.web.client`` and
+# ``twisted.web.http`` are deprecation proxies, and each attribute read costs.)
 
 # RFC 9110 section 7.6.1: connection-specific fields are not forwarded.
 _HOP_BY_HOP = frozenset(
@@ -308,8 +312,9 @@ class _Forward:
             producer,
         )
         self._deferred = d
-        if not d.called:
-            self._timer = self.backend.reactor.callLater(self.backend.timeout, self._time_out)
+        # Armed whatever ``d.called`` says: over a pooled connection ``d`` has
+        # "called" at once, though the answer is still to come.
+        self._timer = self.backend.reactor.callLater(self.backend.timeout, self._time_out)
         d.addCallbacks(self._answered, self._failed)
         d.addErrback(lambda f: _log.failure("Proxying to the webserver failed", f))
 
@@ -330,7 +335,7 @@ class _Forward:
             response.deliverBody(_Discard(cut=True))
             hold.done(self)
             return
-        if response.code == http.SERVICE_UNAVAILABLE and refused_unseen(response.headers):
+        if response.code == SERVICE_UNAVAILABLE and refused_unseen(response.headers):
             response.deliverBody(_Discard())
             hold.refused(self)  # not seen: held, and sent to the new server
             return
@@ -358,15 +363,15 @@ class _Forward:
             hold.done(self)
             return
         if self._timed_out or failure.check(error.TimeoutError, error.TCPTimedOutError):
-            _error_page(self.request, http.GATEWAY_TIMEOUT, b"Gateway Timeout")
-        elif failure.check(error.ConnectError, client.RequestNotSent):
+            _error_page(self.request, GATEWAY_TIMEOUT, b"Gateway Timeout")
+        elif failure.check(error.ConnectError, RequestNotSent):
             # Refused, or not one byte sent: the server saw nothing (held).
             hold.refused(self)
             return
         else:
             # Sent, then lost (ResponseNeverReceived, RequestTransmissionFailed):
             # it may have reached Django, so it is not sent again.
-            _error_page(self.request, http.BAD_GATEWAY, b"Bad Gateway")
+            _error_page(self.request, BAD_GATEWAY, b"Bad Gateway")
         hold.done(self)
 
     def relayed(self, relay, reason):
@@ -376,10 +381,10 @@ class _Forward:
         if not self.gone and not request.finished and not request._disconnected:
             if relay.registered and request.producer is relay:
                 request.unregisterProducer()
-            if reason.check(client.ResponseDone, client.PotentialDataLoss):
+            if reason.check(ResponseDone, PotentialDataLoss):
                 request.finish()
             else:
-                _error_page(request, http.BAD_GATEWAY, b"Bad Gateway")
+                _error_page(request, BAD_GATEWAY, b"Bad Gateway")
         self.backend.hold.done(self)
 
     # -- the hold's calls --
@@ -387,7 +392,7 @@ class _Forward:
     def refuse(self):
         """Beyond a hold limit: today's 503 with Retry-After."""
         _error_page(
-            self.request, http.SERVICE_UNAVAILABLE, b"Service Unavailable", retry_after=RETRY_AFTER
+            self.request, SERVICE_UNAVAILABLE, b"Service Unavailable", retry_after=RETRY_AFTER
         )
 
     def client_gone(self):

@@ -125,6 +125,26 @@ def test_backend_silent_gives_504_at_the_timeout(running_reactor):
         backend.close()
 
 
+def test_504_also_on_a_pooled_connection(django_site):
+    """The timeout holds for a request sent on a kept-alive backend
+    connection too, not only on a new one."""
+    from . import views
+
+    views.RELEASE_HANGING.clear()
+    server = django_site(maxthreads=4, trusted_upstreams=["127.0.0.1"])
+    portal = _portal(server.listener.number, timeout=0.5)
+    try:
+        assert get(portal, "/hello/")[0] == 200  # the backend connection is now pooled
+        t0 = time.monotonic()
+        code, _, _ = get(portal, "/hang/")
+        elapsed = time.monotonic() - t0
+        assert code == 504
+        assert 0.4 <= elapsed < 2.0
+    finally:
+        views.RELEASE_HANGING.set()
+        portal.close()
+
+
 def test_client_disconnecting_early_causes_no_traceback(chain, log_capture):
     server, portal = chain
     for _ in range(3):
