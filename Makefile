@@ -13,8 +13,8 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 # Debian packages the test suite needs (headless browser for end-to-end tests).
 DEBIAN_TEST_PACKAGES ?= chromium
-# Debian packages the benchmarks compare with (rclone: bench/reload_collectstatic_bench.py).
-DEBIAN_BENCH_PACKAGES ?= rclone
+# Debian packages the benchmarks use (rclone: bench/reload_collectstatic_bench.py; wrk: bench/portal_bench.py).
+DEBIAN_BENCH_PACKAGES ?= rclone wrk
 DEMO_ARGS ?=
 
 # -- interpreters -------------------------------------------------------------
