@@ -206,16 +206,18 @@ warnings.simplefilter("always")
 with warnings.catch_warnings(record=True) as caught:
     warnings.simplefilter("always")
     from twisted.internet import reactor
-    from twisted.web import resource
     from twisted.web.client import Agent, readBody
-    from contrib_awsstorage.webserver import EvenniaReverseProxyResource, Website
+    from contrib_awsstorage.webserver import (
+        DjangoWebRoot, EvenniaReverseProxyResource, LockableThreadPool, Website)
 
-    class Hello(resource.Resource):
-        isLeaf = True
-        def render(self, request):
-            return b"hello " + request.method
+    def hello(environ, start_response):  # the server side: our root, pool and WSGI bridge
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"hello " + environ["REQUEST_METHOD"].encode()]
 
-    backend = reactor.listenTCP(0, Website(Hello()), interface="127.0.0.1")
+    pool = LockableThreadPool(1, 2)
+    pool.start()
+    backend = reactor.listenTCP(0, Website(DjangoWebRoot(pool, application=hello, drain_timeout=5)),
+                                interface="127.0.0.1")
     proxy = EvenniaReverseProxyResource("127.0.0.1", backend.getHost().port, "", timeout=5)
     portal = reactor.listenTCP(0, Website(proxy, is_portal=True), interface="127.0.0.1")
     out = {}
@@ -230,6 +232,7 @@ with warnings.catch_warnings(record=True) as caught:
     reactor.callWhenRunning(go)
     reactor.callLater(20, reactor.stop)
     reactor.run()
+    pool.stop()
 out["ours"] = [f"{w.filename}:{w.lineno}: {w.message}" for w in caught
                if issubclass(w.category, DeprecationWarning) and "contrib_awsstorage" in w.filename]
 out["twisted_web_proxy_imported"] = "twisted.web.proxy" in sys.modules
@@ -240,7 +243,8 @@ print("RESULT " + json.dumps(out))
 
 def test_no_deprecation_warning_from_our_code_and_no_twisted_web_proxy():
     """Twisted 24.7 deprecated HTTPClient (under twisted.web.proxy): our
-    portal neither imports it nor causes any DeprecationWarning."""
+    portal neither imports it nor causes any DeprecationWarning, and nor
+    does the server side (root, pool, WSGI bridge)."""
     import os
     import subprocess
     import sys
