@@ -149,6 +149,8 @@ class _Answer:
     def write(self, data):
         """PEP 3333's ``write``, and each piece of a streamed body: written
         on the reactor before the next is asked for."""
+        if self.status is None:
+            raise RuntimeError("the WSGI application sent a body before calling start_response")
         try:
             blockingCallFromThread(self.reactor, self._write, data, self.sent)
         finally:
@@ -167,6 +169,8 @@ class _Answer:
                             self.write(piece)
                         if self.gone:
                             break
+                if self.status is None:
+                    raise RuntimeError("the WSGI application returned without calling start_response")
             finally:
                 close = getattr(result, "close", None)
                 if close is not None:
