@@ -140,3 +140,6 @@ class HTTPChannelWithXForwardedFor(http.HTTPChannel):
         if self._linger_call is not None and self._linger_call.active():
             self._linger_call.cancel()
         super().connectionLost(reason)
+        closed = getattr(getattr(self, "site", None), "channel_closed", None)
+        if closed is not None:
+            closed(self)

@@ -45,7 +45,8 @@ class _QueueTeam:
     of a small page. Here a task is one ``put``; an idle worker takes it.
     As in Twisted's team: a worker is started only when no idle one is
     left and the pool's limit allows; work queued before a ``quit`` is
-    still done; ``shrink`` stops idle workers (after the queued work).
+    still done; ``shrink`` stops workers, idle ones first, busy ones when
+    they are done (after the queued work).
     """
 
     def __init__(self, current_limit, thread_factory):
@@ -60,7 +61,7 @@ class _QueueTeam:
         self._quit = False
 
     def _idle(self):
-        return self._threads - self._busy - self._stopping
+        return max(0, self._threads - self._busy - self._stopping)
 
     def _start_workers(self, count):
         for _ in range(count):
@@ -86,8 +87,8 @@ class _QueueTeam:
 
     def shrink(self, count=None):
         with self._lock:
-            idle = self._idle()
-            count = idle if count is None else max(0, min(count, idle))
+            left = self._threads - self._stopping  # busy ones stop when they are done
+            count = left if count is None else max(0, min(count, left))
             self._stopping += count
         for _ in range(count):
             self._queue.put(_STOP)

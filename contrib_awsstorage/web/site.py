@@ -10,9 +10,9 @@ from twisted.web import server
 from .channel import HTTPChannelWithXForwardedFor
 from .config import DEFAULT_MAX_BODY_SIZE, DEFAULT_UPSTREAM_IPS, UNSET, get_reactor, setting
 from .forwarded import TrustedProxies
+from .waiters import Waiters
 
 _log = Logger(namespace="contrib_awsstorage.webserver")
-
 
 
 class Website(server.Site):
@@ -55,6 +55,46 @@ class Website(server.Site):
         self.max_body_size = max_body_size
         if is_portal is not None:
             self.is_portal = is_portal
+        self._channels = set()  # open connections (``close_connections``)
+        self._all_closed = None
+
+    def buildProtocol(self, addr):
+        channel = super().buildProtocol(addr)
+        if channel is not None:
+            self._channels.add(channel)
+        return channel
+
+    def channel_closed(self, channel):
+        """Called by the channel when its connection is gone."""
+        self._channels.discard(channel)
+        if not self._channels and self._all_closed is not None:
+            self._all_closed.fire(True)
+
+    def close_connections(self, reactor, timeout):
+        """Close every open connection once it has written what it holds
+        (``loseConnection``), so that an answer finished just before a stop
+        still reaches its client; past ``timeout`` seconds, abort the rest.
+        The Deferred fires when all are closed."""
+        if self._all_closed is None:
+            self._all_closed = Waiters()
+            if not self._channels:
+                self._all_closed.fire(True)
+            for channel in list(self._channels):
+                if channel.transport is not None:
+                    channel.loseConnection()  # HTTPChannel's: unregisters itself first
+            if not self._all_closed.done:
+                timer = reactor.callLater(timeout, self._abort_open)
+                self._all_closed.wait().addCallback(
+                    lambda result: timer.cancel() if timer.active() else None
+                )
+        return self._all_closed.wait()
+
+    def _abort_open(self):
+        for channel in list(self._channels):
+            if channel.transport is not None:
+                channel.transport.abortConnection()
+        if self._all_closed is not None and not self._all_closed.done:
+            self._all_closed.fire(False)
 
     def logPrefix(self):
         "How to be named in logs"
@@ -71,7 +111,8 @@ class WSGIWebServer(internet.TCPServer):
     The TCP service of the server's web site. It starts the thread pool
     after the service itself started, and stops it off the reactor thread,
     bounded by ``stop_timeout``, so a request in flight cannot deadlock
-    shutdown.
+    shutdown; then it closes the open connections once their answers are
+    written (``Website.close_connections``).
 
     Call it as ``WSGIWebServer(pool, port, site, interface="127.0.0.1")``:
     ``pool`` is the site's ``LockableThreadPool``; the other arguments go to
@@ -106,7 +147,19 @@ class WSGIWebServer(internet.TCPServer):
         d = defer.maybeDeferred(super().stopService)
         d.addErrback(lambda f: _log.failure("Webserver stopService error.", f))
         d.addCallback(lambda _: self._stop_pool())
+        d.addCallback(lambda _: self._close_connections())
         return d
+
+    #: seconds the open connections get to write out what they hold at a stop
+    close_timeout = 2.0
+
+    def _close_connections(self):
+        site = self.args[1] if len(self.args) > 1 else None
+        close = getattr(site, "close_connections", None)
+        if close is None:
+            return None
+        reactor = get_reactor(getattr(self, "reactor", None))
+        return close(reactor, min(self.close_timeout, self.stop_timeout)).addCallback(lambda _: None)
 
     def _stop_pool(self):
         reactor = get_reactor(getattr(self, "reactor", None))

@@ -16,13 +16,13 @@ The environ is Twisted's, key for key.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Sequence
 
 from twisted.internet.threads import blockingCallFromThread
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.web import http
+from twisted.web.http_headers import Headers
 from twisted.web.resource import IResource
 from twisted.web.server import NOT_DONE_YET
 from zope.interface import implementer
@@ -176,7 +176,7 @@ class _Answer:
                 if close is not None:
                     close()
         except BaseException:
-            self.reactor.callFromThread(self._failed, self.sent, Failure(*sys.exc_info()))
+            self.reactor.callFromThread(self._failed, Failure())
         else:
             self.reactor.callFromThread(self._finish, self.sent, body)
 
@@ -220,19 +220,26 @@ class _Answer:
             for piece in body or ():
                 request.write(piece)
         except Exception:
-            self._failed(sent or request.startedWriting, Failure())
+            self._failed(Failure())
             return
         request.finish()
 
-    def _failed(self, sent, failure):
+    def _failed(self, failure):
         _log.failure("WSGI application error", failure=failure)
         if self.gone:
             return
-        if sent:  # part of the answer is out: it must not look complete
-            self.request.loseConnection()
-        else:
-            self.request.setResponseCode(http.INTERNAL_SERVER_ERROR)
-            self.request.finish()
+        request = self.request
+        if request.startedWriting:  # part of the answer is out: it must not look complete
+            request.loseConnection()
+            return
+        kept = Headers()  # the server's own fields; none of the application's
+        for name in (b"server", b"date"):
+            values = request.responseHeaders.getRawHeaders(name)
+            if values:
+                kept.setRawHeaders(name, values)
+        request.responseHeaders = kept
+        request.setResponseCode(http.INTERNAL_SERVER_ERROR)
+        request.finish()
 
 
 @implementer(IResource)
