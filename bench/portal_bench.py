@@ -155,12 +155,20 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def machine_ticks():
+    """(busy, total) CPU ticks of the whole machine so far (Linux /proc/stat)."""
+    with open("/proc/stat") as fh:
+        fields = [int(v) for v in fh.readline().split()[1:9]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    return sum(fields) - idle, sum(fields)
+
+
 def rounds(ports, pids, control, args):
     """Every round runs each target once, in a shuffled order."""
     script = Path(tempfile.mkdtemp()) / "report.lua"
     script.write_text(WRK_REPORT)
-    out = {key: {"runs": [], "opened": 0, "cpu": {"portal": 0.0, "server": 0.0}}
-           for _, key in TARGETS}
+    out = {key: {"runs": [], "opened": 0, "cpu": {"portal": 0.0, "server": 0.0},
+                 "machine": [0, 0]} for _, key in TARGETS}
     for _, key in TARGETS:  # warm up: threads, caches, pooled connections
         wrk(ports[key], 1, args.connections, script)
     shuffle = random.Random(20261201).shuffle
@@ -170,8 +178,12 @@ def rounds(ports, pids, control, args):
         for _, key in order:
             before = counts(control)[key]
             cpu_before = {role: cpu_seconds(pid) for role, pid in pids.items()}
+            busy_before, total_before = machine_ticks()
             run = wrk(ports[key], args.seconds, args.connections, script)
+            busy_after, total_after = machine_ticks()
             row = out[key]
+            row["machine"][0] += busy_after - busy_before
+            row["machine"][1] += total_after - total_before
             for role, pid in pids.items():
                 row["cpu"][role] += cpu_seconds(pid) - cpu_before[role]
             row["opened"] += counts(control)[key] - before
@@ -262,6 +274,11 @@ def report(results, args, logged_errors):
     )
     print(f"  ratio CPU per request (portal + server) Evennia/ours {up['cpu'] / ours['cpu']:.2f}"
           " (> 1: ours costs less)")
+    busy = {key: 100 * results[key]["machine"][0] / max(1, results[key]["machine"][1])
+            for _, key in TARGETS}
+    print(f"  machine busy during the rounds: ours {busy['ours']:.0f} %, Evennia "
+          f"{busy['evennia']:.0f} % of {os.cpu_count()} cores (below 100 %: req/s is set by "
+          "the round trip through three processes, not by CPU)")
     print(f"  ratio req/s ours/Evennia {ratio:.2f} (median of the rounds' ratios; target >= 1.5: "
           f"{'PASS' if ratio >= 1.5 else 'FAIL'})")
     print(f"  ratio latency Evennia/ours: p50 {up['p50'] / ours['p50']:.2f}, "
