@@ -96,10 +96,7 @@ class _QueueTeam:
     def quit(self):
         with self._lock:
             self._quit = True
-            count = self._threads - self._stopping
-            self._stopping += count
-        for _ in range(count):
-            self._queue.put(_STOP)
+        self.shrink()
 
     def statistics(self):
         with self._lock:

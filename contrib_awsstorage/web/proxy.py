@@ -18,7 +18,7 @@ from twisted.internet.interfaces import IPushProducer, IStreamClientEndpoint
 from twisted.logger import Logger
 from twisted.web import client, resource
 from twisted.web.client import PotentialDataLoss, RequestNotSent, ResponseDone
-from twisted.web.http import BAD_GATEWAY, GATEWAY_TIMEOUT, SERVICE_UNAVAILABLE
+from twisted.web.http import BAD_GATEWAY, GATEWAY_TIMEOUT, NO_BODY_CODES, SERVICE_UNAVAILABLE
 from twisted.web.http_headers import Headers
 from twisted.web.iweb import UNKNOWN_LENGTH, IAgentEndpointFactory, IBodyProducer
 from twisted.web.server import NOT_DONE_YET
@@ -57,8 +57,6 @@ _HOP_BY_HOP = frozenset(
 _CONTRACT = frozenset({MARKER.lower(), PROBE.lower()})
 #: Methods whose empty body needs no ``Content-Length: 0`` (RFC 9110 section 8.6).
 _NO_BODY_METHODS = frozenset({b"GET", b"HEAD", b"DELETE", b"OPTIONS", b"TRACE"})
-#: RFC 9110 section 8.6: no Content-Length on these answers.
-_NO_LENGTH_CODES = frozenset({204, 304})
 #: Bytes the agent refuses in a request target (``_newclient._VALID_URI``).
 _NOT_URI = re.compile(rb"[^\x21-\x7e]")
 #: Retry-After seconds on the portal's own 503s (hold limits).
@@ -351,7 +349,7 @@ class _Forward:
             length = response.headers.getRawHeaders(b"content-length")
             if length:
                 request.responseHeaders.setRawHeaders(b"content-length", length[:1])
-        elif response.length is not UNKNOWN_LENGTH and response.code not in _NO_LENGTH_CODES:
+        elif response.length is not UNKNOWN_LENGTH and response.code not in NO_BODY_CODES:
             request.responseHeaders.setRawHeaders(b"content-length", [b"%d" % response.length])
         self._relay = _Relay(self)
         response.deliverBody(self._relay)

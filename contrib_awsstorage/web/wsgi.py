@@ -22,6 +22,7 @@ from twisted.internet.threads import blockingCallFromThread
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.web import http
+from twisted.web.http import NO_BODY_CODES  # 204, 304: no Content-Length (RFC 9110 8.6)
 from twisted.web.http_headers import Headers
 from twisted.web.resource import IResource
 from twisted.web.server import NOT_DONE_YET
@@ -31,8 +32,6 @@ _log = Logger(namespace="contrib_awsstorage.webserver")
 
 #: The server sets these itself (Twisted's rule): never the application's.
 _SERVER_FIELDS = frozenset({"server", "date"})
-#: RFC 9110 sections 8.6 and 15.2: no Content-Length is added to these answers.
-_NO_LENGTH_CODES = frozenset({204, 304})
 
 
 def _native(value: bytes) -> str:
@@ -199,7 +198,7 @@ class _Answer:
             and not has_length
             and request.method != b"HEAD"  # a HEAD answer's length is a GET's (RFC 9110 8.6)
             and int(code) >= 200
-            and int(code) not in _NO_LENGTH_CODES
+            and int(code) not in NO_BODY_CODES
         ):
             add(b"Content-Length", b"%d" % length)
 
