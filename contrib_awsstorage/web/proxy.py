@@ -24,6 +24,7 @@ from twisted.web.iweb import UNKNOWN_LENGTH, IAgentEndpointFactory, IBodyProduce
 from twisted.web.server import NOT_DONE_YET
 from zope.interface import implementer
 
+from . import eager
 from .config import (
     DEFAULT_BACKEND_POOL_SIZE,
     DEFAULT_PROXY_TIMEOUT,
@@ -111,16 +112,19 @@ class _BackendEndpoints:
 @implementer(IStreamClientEndpoint)
 class _NoDelay:
     """A persistent connection carries one small request after another: no
-    Nagle delay waiting for the previous answer's ACK (RFC 896, RFC 1122 4.2.3.2)."""
+    Nagle delay waiting for the previous answer's ACK (RFC 896, RFC 1122
+    4.2.3.2), and each request leaves in the call that writes it (``eager``)."""
 
     def __init__(self, endpoint):
         self._endpoint = endpoint
 
     def connect(self, factory):
         def no_delay(proto):
-            set_no_delay = getattr(getattr(proto, "transport", None), "setTcpNoDelay", None)
+            transport = getattr(proto, "transport", None)
+            set_no_delay = getattr(transport, "setTcpNoDelay", None)
             if set_no_delay is not None:
                 set_no_delay(True)
+            eager.install(transport)
             return proto
 
         return self._endpoint.connect(factory).addCallback(no_delay)
