@@ -4,7 +4,8 @@
 from __future__ import annotations
 
 import threading
-from queue import SimpleQueue
+import time
+from collections import deque
 
 from twisted.logger import Logger
 from twisted.python import failure, threadpool
@@ -36,53 +37,94 @@ _STOP = object()
 
 
 class _QueueTeam:
-    """The pool's workers, fed from one C queue (``queue.SimpleQueue``).
+    """The pool's workers: one queue, and a worker woken only when the ones
+    already awake will not take the work soon.
 
     ``ThreadPool`` asks its team to ``do``, ``grow``, ``shrink``, ``quit``
-    and give ``statistics``; Twisted's own team routes every task through a
-    coordinator lock and a per-worker ``queue.Queue`` (a Python condition
-    variable), which costs a web request more than Django's own handling
-    of a small page. Here a task is one ``put``; an idle worker takes it.
-    As in Twisted's team: a worker is started only when no idle one is
-    left and the pool's limit allows; work queued before a ``quit`` is
+    and give ``statistics``. Twisted's own team routes every task through a
+    coordinator lock and a per-worker ``queue.Queue``, and wakes a worker
+    per task: with the GIL, eight woken workers run one at a time, and the
+    reactor, which must read the next requests and write the answers,
+    waits its turn behind all of them. Here a task is appended to a deque;
+    a worker that finishes takes the next one without sleeping. A sleeping
+    worker (the most recently active one: its memory is warm) is woken
+    only when no worker is awake, or when queued work has waited
+    ``wake_after`` seconds while no awake worker took any, which means
+    they are blocked (a slow query, a sleeping view); then as many are
+    woken as there are tasks waiting, up to the pool's limit.
+
+    As in Twisted's team: a worker is started only when no idle one can be
+    woken and the pool's limit allows; work queued before a ``quit`` is
     still done; ``shrink`` stops workers, idle ones first, busy ones when
     they are done (after the queued work).
     """
 
+    #: seconds queued work waits, with no awake worker taking any, before
+    #: more workers are woken
+    wake_after = 0.002
+
     def __init__(self, current_limit, thread_factory):
         self._limit = current_limit
         self._thread_factory = thread_factory
-        self._queue = SimpleQueue()
         self._lock = threading.Lock()
+        self._tasks = deque()  # tasks and stop tokens, in order
+        self._sleepers = []  # one lock per sleeping worker, the latest last
         self._threads = 0  # started and not yet stopped
+        self._awake = 0  # started and not asleep: busy, or about to take a task
         self._busy = 0
-        self._backlog = 0  # queued, not yet taken
+        self._backlog = 0  # tasks queued, not yet taken
         self._stopping = 0  # stop tokens queued, not yet taken
+        self._taken = 0  # tasks taken so far: the watchdog's mark of progress
+        self._watching = threading.Event()
+        self._watchdog_started = False
         self._quit = False
 
     def _idle(self):
         return max(0, self._threads - self._busy - self._stopping)
 
-    def _start_workers(self, count):
-        for _ in range(count):
-            self._thread_factory(target=self._work).start()
+    # -- under self._lock --
+
+    def _wake(self, count):
+        """Wake up to ``count`` sleepers, then start threads for the rest
+        while the limit allows; returns the threads to start."""
+        while count > 0 and self._sleepers:
+            self._sleepers.pop().release()
+            self._awake += 1
+            count -= 1
+        start = max(0, min(count, self._limit() - self._threads))
+        self._threads += start
+        self._awake += start
+        return start
+
+    def _waiting(self):
+        """Tasks that no awake worker is free to take."""
+        return self._backlog - (self._awake - self._busy)
+
+    # -- any thread --
 
     def do(self, task):
+        start = 0
+        watch = False
         with self._lock:
             if self._quit:
                 raise RuntimeError("the web thread pool has stopped")
+            self._tasks.append(task)
             self._backlog += 1
-            start = self._idle() < self._backlog and self._threads < self._limit()
-            if start:
-                self._threads += 1
-        self._queue.put(task)
+            if self._waiting() > 0:
+                if self._awake == 0:
+                    start = self._wake(1)
+                else:  # the busy ones may be back for it at once; if not, the watchdog
+                    watch = not self._watching.is_set()
         if start:
-            self._start_workers(1)
+            self._start_workers(start)
+        if watch:
+            self._watch()
 
     def grow(self, count):
         with self._lock:
             count = max(0, min(count, self._limit() - self._threads))
             self._threads += count
+            self._awake += count
         self._start_workers(count)
 
     def shrink(self, count=None):
@@ -90,35 +132,89 @@ class _QueueTeam:
             left = self._threads - self._stopping  # busy ones stop when they are done
             count = left if count is None else max(0, min(count, left))
             self._stopping += count
-        for _ in range(count):
-            self._queue.put(_STOP)
+            self._tasks.extend([_STOP] * count)
+            for _ in range(min(count, len(self._sleepers))):  # idle ones first
+                self._sleepers.pop().release()
+                self._awake += 1
 
     def quit(self):
         with self._lock:
             self._quit = True
         self.shrink()
+        self._watching.set()  # the watchdog sees the quit and ends
 
     def statistics(self):
         with self._lock:
             return _Statistics(self._idle(), self._busy, self._backlog)
 
-    def _work(self):
-        take, lock = self._queue.get, self._lock
+    def _start_workers(self, count):
+        for _ in range(count):
+            self._thread_factory(target=self._work).start()
+
+    def _watch(self):
+        with self._lock:
+            if self._quit:
+                return
+            first = not self._watchdog_started
+            self._watchdog_started = True
+        if first:
+            threading.Thread(target=self._watchdog, name="web-pool-watchdog", daemon=True).start()
+        self._watching.set()
+
+    # -- the watchdog's thread --
+
+    def _watchdog(self):
         while True:
-            task = take()
-            with lock:
-                if task is _STOP:
-                    self._stopping -= 1
-                    self._threads -= 1
+            self._watching.wait()
+            with self._lock:
+                if self._quit:
                     return
-                self._backlog -= 1
-                self._busy += 1
+                mark = self._taken
+            time.sleep(self.wake_after)
+            start = 0
+            with self._lock:
+                if self._quit:
+                    return
+                waiting = self._waiting()
+                if waiting > 0 and self._taken == mark:
+                    start = self._wake(waiting)
+                if self._waiting() <= 0 or not (self._sleepers or self._threads < self._limit()):
+                    self._watching.clear()  # nothing waits, or nothing more to wake
+            if start:
+                self._start_workers(start)
+
+    # -- a worker's thread --
+
+    def _work(self):
+        lock, tasks = self._lock, self._tasks
+        me = threading.Lock()
+        me.acquire()  # held while awake: the next acquire sleeps until released
+        task = None
+        while True:
+            with lock:
+                if task is not None:
+                    self._busy -= 1
+                if tasks:
+                    task = tasks.popleft()
+                    if task is _STOP:
+                        self._stopping -= 1
+                        self._threads -= 1
+                        self._awake -= 1
+                        return
+                    self._backlog -= 1
+                    self._busy += 1
+                    self._taken += 1
+                else:
+                    task = None
+                    self._awake -= 1
+                    self._sleepers.append(me)
+            if task is None:
+                me.acquire()  # woken: counted awake again by whoever released it
+                continue
             try:
                 task()
             except BaseException:
                 _log.failure("Web thread pool task failed", failure.Failure())
-            with lock:
-                self._busy -= 1
 
 
 class LockableThreadPool(threadpool.ThreadPool):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import threading
+import time
 
 import pytest
 from twisted.python.threadpool import ThreadPool
@@ -283,3 +284,53 @@ def test_lock_refuses_and_unlock_accepts(make_pool):
     assert not pool.locked
     pool.callInThread(ran.set)
     assert ran.wait(2)
+
+
+def test_a_burst_of_quick_work_is_done_by_the_awake_worker(make_pool):
+    """Workers are woken only when the awake ones do not take the work:
+    with the GIL, more awake workers only take turns, and the reactor
+    waits behind them."""
+    pool = make_pool(minthreads=4, maxthreads=8)
+    pool._team.wake_after = 5.0  # the watchdog cannot step in during this test
+    threads = []
+    done = threading.Event()
+
+    def quick(n):
+        threads.append(threading.current_thread())
+        if n == 199:
+            done.set()
+
+    for n in range(200):
+        pool.callInThread(quick, n)
+    assert done.wait(5)
+    assert len(threads) == 200
+    assert len(set(threads)) == 1, f"{len(set(threads))} workers woken for quick work"
+
+
+def test_a_blocked_worker_gets_help_once_work_has_waited(make_pool):
+    pool = make_pool(minthreads=1, maxthreads=4)
+    pool._team.wake_after = 0.2
+    tasks = Blocking(make_pool)
+    pool.callInThread(tasks)
+    tasks.running(1)
+    ran = threading.Event()
+    when = []
+    start = time.monotonic()
+    pool.callInThread(lambda: (when.append(time.monotonic() - start), ran.set()))
+    assert ran.wait(5), "queued work waited behind a blocked worker"
+    assert when[0] >= 0.2  # not before the watchdog's wait: the busy worker might have come back
+    assert pool.status()["workers"] == 2
+    tasks.gate.set()
+    tasks.finished(1)
+
+
+def test_many_blocked_tasks_wake_as_many_workers_at_once(make_pool):
+    pool = make_pool(minthreads=1, maxthreads=6)
+    pool._team.wake_after = 0.05
+    tasks = Blocking(make_pool)
+    for _ in range(6):
+        pool.callInThread(tasks)
+    tasks.running(6)  # one watchdog round wakes (or starts) one worker per waiting task
+    assert pool.status()["queued"] == 0
+    tasks.gate.set()
+    tasks.finished(6)
