@@ -66,7 +66,9 @@ class _QueueTeam:
     def __init__(self, current_limit, thread_factory):
         self._limit = current_limit
         self._thread_factory = thread_factory
-        self._lock = threading.Lock()
+        # Reentrant: the pool's thread factory names a new thread from
+        # ``statistics`` while the lock is held (``_start_workers``).
+        self._lock = threading.RLock()
         self._tasks = deque()  # tasks and stop tokens, in order
         self._sleepers = []  # one lock per sleeping worker, the latest last
         self._threads = 0  # started and not yet stopped
@@ -86,15 +88,20 @@ class _QueueTeam:
 
     def _wake(self, count):
         """Wake up to ``count`` sleepers, then start threads for the rest
-        while the limit allows; returns the threads to start."""
+        while the limit allows."""
         while count > 0 and self._sleepers:
             self._sleepers.pop().release()
             self._awake += 1
             count -= 1
-        start = max(0, min(count, self._limit() - self._threads))
-        self._threads += start
-        self._awake += start
-        return start
+        self._start_workers(min(count, self._limit() - self._threads))
+
+    def _start_workers(self, count):
+        # Started under the lock: ``ThreadPool.stop`` quits the team (which
+        # takes the lock), then joins every thread its factory has made.
+        for _ in range(max(0, count)):
+            self._thread_factory(target=self._work).start()
+            self._threads += 1
+            self._awake += 1
 
     def _waiting(self):
         """Tasks that no awake worker is free to take."""
@@ -103,7 +110,6 @@ class _QueueTeam:
     # -- any thread --
 
     def do(self, task):
-        start = 0
         watch = False
         with self._lock:
             if self._quit:
@@ -112,20 +118,15 @@ class _QueueTeam:
             self._backlog += 1
             if self._waiting() > 0:
                 if self._awake == 0:
-                    start = self._wake(1)
+                    self._wake(1)
                 else:  # the busy ones may be back for it at once; if not, the watchdog
                     watch = not self._watching.is_set()
-        if start:
-            self._start_workers(start)
         if watch:
             self._watch()
 
     def grow(self, count):
         with self._lock:
-            count = max(0, min(count, self._limit() - self._threads))
-            self._threads += count
-            self._awake += count
-        self._start_workers(count)
+            self._start_workers(min(count, self._limit() - self._threads))
 
     def shrink(self, count=None):
         with self._lock:
@@ -147,10 +148,6 @@ class _QueueTeam:
         with self._lock:
             return _Statistics(self._idle(), self._busy, self._backlog)
 
-    def _start_workers(self, count):
-        for _ in range(count):
-            self._thread_factory(target=self._work).start()
-
     def _watch(self):
         with self._lock:
             if self._quit:
@@ -171,17 +168,14 @@ class _QueueTeam:
                     return
                 mark = self._taken
             time.sleep(self.wake_after)
-            start = 0
             with self._lock:
                 if self._quit:
                     return
                 waiting = self._waiting()
                 if waiting > 0 and self._taken == mark:
-                    start = self._wake(waiting)
+                    self._wake(waiting)
                 if self._waiting() <= 0 or not (self._sleepers or self._threads < self._limit()):
                     self._watching.clear()  # nothing waits, or nothing more to wake
-            if start:
-                self._start_workers(start)
 
     # -- a worker's thread --
 

@@ -292,6 +292,7 @@ def test_a_burst_of_quick_work_is_done_by_the_awake_worker(make_pool):
     waits behind them."""
     pool = make_pool(minthreads=4, maxthreads=8)
     pool._team.wake_after = 5.0  # the watchdog cannot step in during this test
+    wait_for(lambda: len(pool._team._sleepers) == 4, timeout=5, what="the 4 workers asleep")
     threads = []
     done = threading.Event()
 
@@ -334,3 +335,46 @@ def test_many_blocked_tasks_wake_as_many_workers_at_once(make_pool):
     assert pool.status()["queued"] == 0
     tasks.gate.set()
     tasks.finished(6)
+
+
+def test_stop_while_the_watchdog_starts_a_worker_joins_every_thread(make_pool):
+    """The watchdog starts workers from its own thread; ``stop`` must join
+    every thread the pool made, none caught between made and started."""
+    starting = threading.Event()
+
+    class SlowStart(threading.Thread):
+        def start(self):
+            starting.set()
+            time.sleep(0.2)  # a wide window between "made" and "started"
+            super().start()
+
+    class Pool(LockableThreadPool):
+        threadFactory = staticmethod(lambda *a, **kw: SlowStart(*a, daemon=True, **kw))
+
+    pool = Pool(1, 3, name=f"test-pool-{next(_names)}")
+    pool.start()
+    wait_for(lambda: pool.workers == 1 and len(pool._team._sleepers) == 1, timeout=5,
+             what="the first worker asleep")
+    pool._team.wake_after = 0.01
+    tasks = Blocking(make_pool)
+    pool.callInThread(tasks)
+    tasks.running(1)
+    starting.clear()
+    ran = threading.Event()
+    pool.callInThread(ran.set)  # waits behind a blocked worker: the watchdog starts one
+    assert starting.wait(5)
+    errors = []
+
+    def stop():
+        try:
+            pool.stop()
+        except Exception as exc:  # "cannot join thread before it is started"
+            errors.append(exc)
+
+    stopper = threading.Thread(target=stop, daemon=True)
+    stopper.start()
+    tasks.gate.set()
+    stopper.join(10)
+    assert not stopper.is_alive() and errors == []
+    assert ran.is_set()  # queued before the stop: done
+    assert _alive(pool) == []
