@@ -103,14 +103,14 @@ class _BackendEndpoints:
             endpoint = TCP6ClientEndpoint(reactor, host, port, connect_timeout)
         else:
             endpoint = HostnameEndpoint(reactor, host, port, connect_timeout)
-        self._endpoint = _NoDelay(endpoint)  # asked for on every request: built once
+        self._endpoint = _PromptSending(endpoint)  # asked for on every request: built once
 
     def endpointForURI(self, uri):
         return self._endpoint
 
 
 @implementer(IStreamClientEndpoint)
-class _NoDelay:
+class _PromptSending:
     """A persistent connection carries one small request after another: no
     Nagle delay waiting for the previous answer's ACK (RFC 896, RFC 1122
     4.2.3.2), and each request leaves in the call that writes it (``eager``)."""
@@ -119,7 +119,7 @@ class _NoDelay:
         self._endpoint = endpoint
 
     def connect(self, factory):
-        def no_delay(proto):
+        def send_promptly(proto):
             transport = getattr(proto, "transport", None)
             set_no_delay = getattr(transport, "setTcpNoDelay", None)
             if set_no_delay is not None:
@@ -127,7 +127,7 @@ class _NoDelay:
             eager.install(transport)
             return proto
 
-        return self._endpoint.connect(factory).addCallback(no_delay)
+        return self._endpoint.connect(factory).addCallback(send_promptly)
 
 
 @implementer(IBodyProducer)
