@@ -1,7 +1,9 @@
 # contrib_awsstorage: every target sets up what it needs on a fresh clone.
 #   make demo   - an Evennia game with its web side on the embedded S3 server
 #                 (DEMO_ARGS=--check: start, verify, reload, verify, stop)
-#   make test   - the whole test suite on every stack of the matrix below
+#   make test   - ruff (format and lint), then the whole test suite on every
+#                 stack of the matrix below
+#   make lint   - ruff only (make format rewrites the files)
 #   make test-STACK - one stack only (e.g. make test-py312-django61)
 #   make bench  - the benchmarks in bench/ (installs the bench extra)
 #   make soak   - the long reliability runs
@@ -112,7 +114,7 @@ test-$(1): $(2)/.stamp-base debian-test-deps
 endef
 $(foreach s,$(STACKS),$(eval $(call STACK,$(s),$(call venv_of,$(s)))))
 
-.PHONY: venv venvs test demo demo-storage bench soak clean debian-test-deps webclient-assets
+.PHONY: lint format venv venvs test demo demo-storage bench soak clean debian-test-deps webclient-assets
 
 $(VENV)/.stamp-bench: $(VENV)/.stamp-base
 	$(PIP) install -q -e '.[test,evennia,bench]' 'evennia~=5.0.0'
@@ -141,12 +143,22 @@ debian-test-deps:
 	  fi; \
 	fi
 
+# ruff, as pinned in the test extra: one formatting and one lint for the tree
+lint: $(VENV)/.stamp-deps
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/ruff check .
+
+format: $(VENV)/.stamp-deps
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
 # The whole matrix: every stack's downloads at once, then the stacks' tests one
 # after another (the reliability and drain tests time things; two stacks side
 # by side on 2 cores would make them flaky).
 test: webclient-assets
 	@start=$$(date +%s); $(MAKE) --no-print-directory -j4 -O $(addprefix deps-,$(STACKS)) && \
 	echo "== venvs ready in $$(( $$(date +%s) - start )) s"
+	@$(MAKE) --no-print-directory lint
 	@$(MAKE) --no-print-directory $(addprefix test-,$(STACKS))
 
 demo: venv webclient-assets

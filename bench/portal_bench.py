@@ -58,16 +58,22 @@ urlpatterns = []  # filled by configure(): this module is the bench's ROOT_URLCO
 
 def configure():
     import django
+    import evennia.settings_default as evennia_defaults  # Evennia's module reads a few at import
     from django.conf import settings
     from django.urls import path
 
-    import evennia.settings_default as evennia_defaults  # Evennia's module reads a few at import
-
     conf = {k: getattr(evennia_defaults, k) for k in dir(evennia_defaults) if k.isupper()}
     conf.update(
-        LOGGING_CONFIG=None, DEBUG=False, SECRET_KEY="bench-only", ALLOWED_HOSTS=["*"],
-        ROOT_URLCONF=__name__, INSTALLED_APPS=[], MIDDLEWARE=[], UPSTREAM_IPS=["127.0.0.1"],
-        USE_TZ=True, WEBSERVER_THREADPOOL_LIMITS=(1, 20),
+        LOGGING_CONFIG=None,
+        DEBUG=False,
+        SECRET_KEY="bench-only",
+        ALLOWED_HOSTS=["*"],
+        ROOT_URLCONF=__name__,
+        INSTALLED_APPS=[],
+        MIDDLEWARE=[],
+        UPSTREAM_IPS=["127.0.0.1"],
+        USE_TZ=True,
+        WEBSERVER_THREADPOOL_LIMITS=(1, 20),
     )
     settings.configure(**conf)
     django.setup()
@@ -81,11 +87,11 @@ def configure():
 def serve():
     """Both server sites, counting accepted connections; a control port reports them."""
     configure()
+    from evennia.server import webserver as upstream
     from twisted.internet import reactor
     from twisted.web import resource
 
     from contrib_awsstorage import webserver as ours
-    from evennia.server import webserver as upstream
 
     counts = {"ours": 0, "evennia": 0}
     pools = [ours.LockableThreadPool(1, 20), upstream.LockableThreadPool(1, 20)]
@@ -110,8 +116,11 @@ def serve():
         def render_GET(self, request):
             return json.dumps(counts).encode()
 
-    ports["control"] = reactor.listenTCP(0, ours.Website(Counts(), debug=False),
-                                         interface="127.0.0.1").getHost().port
+    ports["control"] = (
+        reactor.listenTCP(0, ours.Website(Counts(), debug=False), interface="127.0.0.1")
+        .getHost()
+        .port
+    )
     for pool in pools:
         pool.start()
     ports["pid"] = os.getpid()
@@ -137,15 +146,27 @@ end
 
 def wrk(port, seconds, connections, script):
     """One wrk run (one thread, ``connections`` keep-alive connections)."""
-    cmd = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "-s", script,
-           f"http://127.0.0.1:{port}{PATH}"]
+    cmd = [
+        "wrk",
+        "-t1",
+        f"-c{connections}",
+        f"-d{seconds}s",
+        "-s",
+        script,
+        f"http://127.0.0.1:{port}{PATH}",
+    ]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60).stdout
     line = next((l for l in out.splitlines() if l.startswith("WRK ")), None)
     if line is None:
         raise RuntimeError(f"wrk printed no report: {out[-500:]!r}")
     requests, micros, p50, p99, status_errors, socket_errors = map(int, line.split()[1:])
-    return {"requests": requests, "rps": requests / (micros / 1e6), "p50": p50 / 1e3,
-            "p99": p99 / 1e3, "errors": status_errors + socket_errors}
+    return {
+        "requests": requests,
+        "rps": requests / (micros / 1e6),
+        "p50": p50 / 1e3,
+        "p99": p99 / 1e3,
+        "errors": status_errors + socket_errors,
+    }
 
 
 def cpu_seconds(pid):
@@ -167,8 +188,10 @@ def rounds(ports, pids, control, args):
     """Every round runs each target once, in a shuffled order."""
     script = Path(tempfile.mkdtemp()) / "report.lua"
     script.write_text(WRK_REPORT)
-    out = {key: {"runs": [], "opened": 0, "cpu": {"portal": 0.0, "server": 0.0},
-                 "machine": [0, 0]} for _, key in TARGETS}
+    out = {
+        key: {"runs": [], "opened": 0, "cpu": {"portal": 0.0, "server": 0.0}, "machine": [0, 0]}
+        for _, key in TARGETS
+    }
     for _, key in TARGETS:  # warm up: threads, caches, pooled connections
         wrk(ports[key], 1, args.connections, script)
     shuffle = random.Random(20261201).shuffle
@@ -200,33 +223,36 @@ def counts(control_port):
 
 
 def portal(args):
-    server = subprocess.Popen([sys.executable, __file__, "--serve"], stdout=subprocess.PIPE,
-                              text=True)
+    server = subprocess.Popen(
+        [sys.executable, __file__, "--serve"], stdout=subprocess.PIPE, text=True
+    )
     try:
         line = server.stdout.readline()
         if not line.startswith("READY "):
             raise RuntimeError(f"server did not start: {line!r}")
         backends = json.loads(line[6:])
         configure()
+        from evennia.server import webserver as upstream
         from twisted.internet import reactor
         from twisted.logger import globalLogBeginner
 
         from contrib_awsstorage import webserver as ours
-        from evennia.server import webserver as upstream
 
         ours_proxy = ours.EvenniaReverseProxyResource("127.0.0.1", backends["ours"], "")
         up_proxy = upstream.EvenniaReverseProxyResource("127.0.0.1", backends["evennia"], "")
         up_site = upstream.Website(up_proxy)
         up_site.is_portal = True
-        sites = {"ours": ours.Website(ours_proxy, is_portal=True, debug=False),
-                 "evennia": up_site}
-        ports = {k: reactor.listenTCP(0, s, interface="127.0.0.1").getHost().port
-                 for k, s in sites.items()}
+        sites = {"ours": ours.Website(ours_proxy, is_portal=True, debug=False), "evennia": up_site}
+        ports = {
+            k: reactor.listenTCP(0, s, interface="127.0.0.1").getHost().port
+            for k, s in sites.items()
+        }
         pids = {"portal": os.getpid(), "server": backends["pid"]}
         errors = []
         globalLogBeginner.beginLoggingTo(
             [lambda event: errors.append(event) if event.get("isError") else None],
-            redirectStandardIO=False)
+            redirectStandardIO=False,
+        )
         outcome = {}
 
         def run_rounds():
@@ -247,11 +273,15 @@ def portal(args):
 
 
 def report(results, args, logged_errors):
-    print(f"portal bench: wrk, 1 thread, {args.connections} keep-alive connections, {args.rounds} "
-          f"rounds x {args.seconds}s per target, interleaved; GET {PATH} through the portal to a "
-          "real Django site; server, portal and wrk in three processes")
-    print(f"  {'target':78s} {'req/s':>7s} {'p50 ms':>7s} {'p99 ms':>7s} {'conn/1000':>9s} errors"
-          "  CPU us/req portal, server")
+    print(
+        f"portal bench: wrk, 1 thread, {args.connections} keep-alive connections, {args.rounds} "
+        f"rounds x {args.seconds}s per target, interleaved; GET {PATH} through the portal to a "
+        "real Django site; server, portal and wrk in three processes"
+    )
+    print(
+        f"  {'target':78s} {'req/s':>7s} {'p50 ms':>7s} {'p99 ms':>7s} {'conn/1000':>9s} errors"
+        "  CPU us/req portal, server"
+    )
     figures = {}
     for label, key in TARGETS:
         row = results[key]
@@ -265,33 +295,51 @@ def report(results, args, logged_errors):
             "cpu": sum(row["cpu"].values()) / max(1, requests),
         }
         f = figures[key]
-        print(f"  {label:78s} {f['rps']:7.0f} {f['p50']:7.2f} {f['p99']:7.2f} {f['per_k']:9.1f} "
-              f"{sum(r['errors'] for r in runs):6d}  {1e6 * row['cpu']['portal'] / max(1, requests):.0f}, "
-              f"{1e6 * row['cpu']['server'] / max(1, requests):.0f}")
+        print(
+            f"  {label:78s} {f['rps']:7.0f} {f['p50']:7.2f} {f['p99']:7.2f} {f['per_k']:9.1f} "
+            f"{sum(r['errors'] for r in runs):6d}  {1e6 * row['cpu']['portal'] / max(1, requests):.0f}, "
+            f"{1e6 * row['cpu']['server'] / max(1, requests):.0f}"
+        )
     ours, up = figures["ours"], figures["evennia"]
     ratio = statistics.median(
         a["rps"] / b["rps"] for a, b in zip(results["ours"]["runs"], results["evennia"]["runs"])
     )
-    print(f"  ratio CPU per request (portal + server) Evennia/ours {up['cpu'] / ours['cpu']:.2f}"
-          " (> 1: ours costs less)")
-    busy = {key: 100 * results[key]["machine"][0] / max(1, results[key]["machine"][1])
-            for _, key in TARGETS}
-    print(f"  machine busy during the rounds: ours {busy['ours']:.0f} %, Evennia "
-          f"{busy['evennia']:.0f} % of {os.cpu_count()} cores (below 100 %: req/s is set by "
-          "the round trip through three processes, not by CPU)")
-    print(f"  ratio req/s ours/Evennia {ratio:.2f} (median of the rounds' ratios; target >= 1.5: "
-          f"{'PASS' if ratio >= 1.5 else 'FAIL'})")
-    print(f"  ratio latency Evennia/ours: p50 {up['p50'] / ours['p50']:.2f}, "
-          f"p99 {up['p99'] / ours['p99']:.2f} (> 1: ours answers sooner)")
-    print(f"  backend connections per 1,000 requests: ours {ours['per_k']:.1f}, Evennia "
-          f"{up['per_k']:.1f} (target ours < 20: {'PASS' if ours['per_k'] < 20 else 'FAIL'})")
-    print(f"  errors the portal logged: {logged_errors} (wrk stops with requests in flight; "
-          "upstream's proxy then calls finish() on a request whose client is gone)")
+    print(
+        f"  ratio CPU per request (portal + server) Evennia/ours {up['cpu'] / ours['cpu']:.2f}"
+        " (> 1: ours costs less)"
+    )
+    busy = {
+        key: 100 * results[key]["machine"][0] / max(1, results[key]["machine"][1])
+        for _, key in TARGETS
+    }
+    print(
+        f"  machine busy during the rounds: ours {busy['ours']:.0f} %, Evennia "
+        f"{busy['evennia']:.0f} % of {os.cpu_count()} cores (below 100 %: req/s is set by "
+        "the round trip through three processes, not by CPU)"
+    )
+    print(
+        f"  ratio req/s ours/Evennia {ratio:.2f} (median of the rounds' ratios; target >= 1.5: "
+        f"{'PASS' if ratio >= 1.5 else 'FAIL'})"
+    )
+    print(
+        f"  ratio latency Evennia/ours: p50 {up['p50'] / ours['p50']:.2f}, "
+        f"p99 {up['p99'] / ours['p99']:.2f} (> 1: ours answers sooner)"
+    )
+    print(
+        f"  backend connections per 1,000 requests: ours {ours['per_k']:.1f}, Evennia "
+        f"{up['per_k']:.1f} (target ours < 20: {'PASS' if ours['per_k'] < 20 else 'FAIL'})"
+    )
+    print(
+        f"  errors the portal logged: {logged_errors} (wrk stops with requests in flight; "
+        "upstream's proxy then calls finish() on a request whose client is gone)"
+    )
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--seconds", type=int, default=2, help="per target and round (wrk: whole seconds)")
+    parser.add_argument(
+        "--seconds", type=int, default=2, help="per target and round (wrk: whole seconds)"
+    )
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
@@ -299,7 +347,9 @@ def main(argv=None):
     if args.serve:
         return serve()
     if shutil.which("wrk") is None:
-        print("portal bench needs wrk (Debian package wrk; `make bench` installs it)", file=sys.stderr)
+        print(
+            "portal bench needs wrk (Debian package wrk; `make bench` installs it)", file=sys.stderr
+        )
         return 2
     return portal(args)
 

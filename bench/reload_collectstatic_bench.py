@@ -35,8 +35,9 @@ ROOT = os.path.dirname(HERE)
 sys.path.insert(0, ROOT)
 sys.path.insert(0, HERE)
 
-from contrib_awsstorage.embedded_s3 import DEFAULT_CREDENTIALS, DEFAULT_REGION  # noqa: E402
 from sync_bench import Proxy, evennia_tree, s3_client_for, start_endpoint  # noqa: E402
+
+from contrib_awsstorage.embedded_s3 import DEFAULT_CREDENTIALS, DEFAULT_REGION  # noqa: E402
 
 PY = sys.executable
 SETTINGS = """
@@ -69,7 +70,9 @@ IN_LAUNCHER = textwrap.dedent("""
 
 
 def ours_in_launcher(env) -> float:
-    done = subprocess.run([PY, "-c", IN_LAUNCHER], env=env, capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [PY, "-c", IN_LAUNCHER], env=env, capture_output=True, text=True, timeout=120
+    )
     if done.returncode or done.stderr.strip():
         raise SystemExit(f"collectstatic in the launcher failed: {done.stderr.strip()[-500:]}")
     return float(done.stdout.strip().splitlines()[-1])
@@ -87,13 +90,23 @@ def wall(cmd, env) -> float:
 
 
 def rclone_cmd(tree: str, bucket: str) -> list[str]:
-    return ["rclone", "sync", "--checksum", "--fast-list", "--config", os.devnull, tree,
-            f"bench:{bucket}/rclone"]
+    return [
+        "rclone",
+        "sync",
+        "--checksum",
+        "--fast-list",
+        "--config",
+        os.devnull,
+        tree,
+        f"bench:{bucket}/rclone",
+    ]
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=7, help="no-op runs per contender (median counts)")
+    parser.add_argument(
+        "--runs", type=int, default=7, help="no-op runs per contender (median counts)"
+    )
     parser.add_argument("--delay", type=float, default=0.02, help="seconds added per request")
     args = parser.parse_args(argv)
     if not shutil.which("rclone"):
@@ -109,44 +122,64 @@ def main(argv=None) -> int:
         os.makedirs(settings_dir)
         with open(os.path.join(settings_dir, "bench_reload_settings.py"), "w") as handle:
             handle.write(SETTINGS)
-        env = {**os.environ, **DEFAULT_CREDENTIALS, "AWS_DEFAULT_REGION": DEFAULT_REGION,
-               "AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-               "AWS_EC2_METADATA_DISABLED": "true", "DJANGO_SETTINGS_MODULE": "bench_reload_settings",
-               "PYTHONPATH": os.pathsep.join([settings_dir, ROOT]), "BENCH_TREE": tree,
-               "BENCH_BUCKET": bucket, "BENCH_ENDPOINT": proxy.url,
-               "BENCH_CACHE": os.path.join(workdir, "hash-cache"),
-               # rclone's remote "bench:", from the environment
-               "RCLONE_CONFIG_BENCH_TYPE": "s3", "RCLONE_CONFIG_BENCH_PROVIDER": "Other",
-               "RCLONE_CONFIG_BENCH_ENDPOINT": proxy.url, "RCLONE_CONFIG_BENCH_REGION": DEFAULT_REGION,
-               "RCLONE_CONFIG_BENCH_ACCESS_KEY_ID": DEFAULT_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-               "RCLONE_CONFIG_BENCH_SECRET_ACCESS_KEY": DEFAULT_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-               "RCLONE_CONFIG_BENCH_FORCE_PATH_STYLE": "true"}
+        env = {
+            **os.environ,
+            **DEFAULT_CREDENTIALS,
+            "AWS_DEFAULT_REGION": DEFAULT_REGION,
+            "AWS_CONFIG_FILE": os.devnull,
+            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+            "AWS_EC2_METADATA_DISABLED": "true",
+            "DJANGO_SETTINGS_MODULE": "bench_reload_settings",
+            "PYTHONPATH": os.pathsep.join([settings_dir, ROOT]),
+            "BENCH_TREE": tree,
+            "BENCH_BUCKET": bucket,
+            "BENCH_ENDPOINT": proxy.url,
+            "BENCH_CACHE": os.path.join(workdir, "hash-cache"),
+            # rclone's remote "bench:", from the environment
+            "RCLONE_CONFIG_BENCH_TYPE": "s3",
+            "RCLONE_CONFIG_BENCH_PROVIDER": "Other",
+            "RCLONE_CONFIG_BENCH_ENDPOINT": proxy.url,
+            "RCLONE_CONFIG_BENCH_REGION": DEFAULT_REGION,
+            "RCLONE_CONFIG_BENCH_ACCESS_KEY_ID": DEFAULT_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            "RCLONE_CONFIG_BENCH_SECRET_ACCESS_KEY": DEFAULT_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+            "RCLONE_CONFIG_BENCH_FORCE_PATH_STYLE": "true",
+        }
         for key in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
             env.pop(key, None)
         files = sum(len(f) for _, _, f in os.walk(tree))
-        print(f"vanilla game tree: {files} files; S3 (moto, own process) behind a "
-              f"{args.delay * 1000:.0f} ms proxy; load average {os.getloadavg()[0]:.1f} on "
-              f"{os.cpu_count()} CPUs")
+        print(
+            f"vanilla game tree: {files} files; S3 (moto, own process) behind a "
+            f"{args.delay * 1000:.0f} ms proxy; load average {os.getloadavg()[0]:.1f} on "
+            f"{os.cpu_count()} CPUs"
+        )
         # cold runs (not timed): both prefixes hold the tree
         ours_in_launcher(env)
         wall(rclone_cmd(tree, bucket), env)
-        results = {"ours (in the launcher)": [], "rclone sync --checksum --fast-list": [],
-                   "ours (standalone collectstatic)": [],
-                   "ours in the launcher, full sync path": []}
+        results = {
+            "ours (in the launcher)": [],
+            "rclone sync --checksum --fast-list": [],
+            "ours (standalone collectstatic)": [],
+            "ours in the launcher, full sync path": [],
+        }
         requests = {}
         for _ in range(args.runs):  # interleaved, so load changes hit all alike
             proxy.reset()
             results["ours (in the launcher)"].append(ours_in_launcher(env))
             requests["ours (in the launcher)"] = proxy.requests()
             proxy.reset()
-            results["rclone sync --checksum --fast-list"].append(wall(rclone_cmd(tree, bucket), env))
+            results["rclone sync --checksum --fast-list"].append(
+                wall(rclone_cmd(tree, bucket), env)
+            )
             requests["rclone sync --checksum --fast-list"] = proxy.requests()
             proxy.reset()
             results["ours (standalone collectstatic)"].append(
-                wall([PY, "-m", "django", "collectstatic", "--noinput", "-v", "0"], env))
+                wall([PY, "-m", "django", "collectstatic", "--noinput", "-v", "0"], env)
+            )
             requests["ours (standalone collectstatic)"] = proxy.requests()
             proxy.reset()  # AWS_S3_SYNC_QUICK_NOOP = False: boto3 loaded, the full plan
-            results["ours in the launcher, full sync path"].append(ours_in_launcher({**env, "BENCH_QUICK": "0"}))
+            results["ours in the launcher, full sync path"].append(
+                ours_in_launcher({**env, "BENCH_QUICK": "0"})
+            )
             requests["ours in the launcher, full sync path"] = proxy.requests()
         print(f"no-op, {args.runs} runs each: median (min) seconds, requests per run")
         medians = {}
@@ -154,8 +187,10 @@ def main(argv=None) -> int:
             medians[name] = statistics.median(times)
             print(f"  {name:38} {medians[name]:6.3f} s ({min(times):.3f})  {requests[name]:3d} req")
         ratio = medians["rclone sync --checksum --fast-list"] / medians["ours (in the launcher)"]
-        print(f"  rclone / ours in the launcher: x{ratio:.2f} "
-              f"(target >= x1.0: {'MET' if ratio >= 1 else 'MISSED'})")
+        print(
+            f"  rclone / ours in the launcher: x{ratio:.2f} "
+            f"(target >= x1.0: {'MET' if ratio >= 1 else 'MISSED'})"
+        )
     finally:
         for proc in (proxy.proc, s3):
             proc.terminate()

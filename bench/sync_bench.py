@@ -54,7 +54,10 @@ REPEAT_BUDGET = 20.0  # seconds: a cell is repeated only while its runs took les
 CONTENDERS = {
     "ours-sync": ("ours: s3_migrate_static", None),
     "ours-collectstatic": ("ours: collectstatic", None),
-    "ours-listed-second": ("Django collectstatic + ours (app after staticfiles)", "ours-collectstatic"),
+    "ours-listed-second": (
+        "Django collectstatic + ours (app after staticfiles)",
+        "ours-collectstatic",
+    ),
     "django-storages": ("Django collectstatic + django-storages", "ours-collectstatic"),
     "collectfasta": ("Collectfasta", "ours-collectstatic"),
     "aws-cli": ("aws s3 sync", "ours-sync"),
@@ -107,8 +110,9 @@ SETTINGS = {
 # -- processes ------------------------------------------------------------------
 def start_endpoint(args: list[str]) -> tuple[subprocess.Popen, str]:
     """Start a ``python -m ...`` server printing ``ENDPOINT <url>`` first."""
-    proc = subprocess.Popen([PY, "-m", *args], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                            text=True, cwd=ROOT)
+    proc = subprocess.Popen(
+        [PY, "-m", *args], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=ROOT
+    )
     line = proc.stdout.readline().strip()
     if not line.startswith("ENDPOINT "):
         proc.kill()
@@ -121,11 +125,15 @@ class Proxy:
 
     def __init__(self, upstream: str, delay: float):
         self.proc, self.url = start_endpoint(
-            ["tools.faultproxy", "--upstream", upstream, "--delay", str(delay)])
+            ["tools.faultproxy", "--upstream", upstream, "--delay", str(delay)]
+        )
 
     def _call(self, method, path):
-        request = urllib.request.Request(self.url + "/__faultproxy__/" + path, method=method,
-                                         data=b"" if method == "POST" else None)
+        request = urllib.request.Request(
+            self.url + "/__faultproxy__/" + path,
+            method=method,
+            data=b"" if method == "POST" else None,
+        )
         with urllib.request.urlopen(request, timeout=30) as response:
             return json.loads(response.read() or b"{}")
 
@@ -141,10 +149,14 @@ def s3_client_for(endpoint: str):
     import boto3
     from botocore.config import Config
 
-    return boto3.client("s3", endpoint_url=endpoint, region_name=DEFAULT_REGION,
-                        aws_access_key_id=DEFAULT_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-                        aws_secret_access_key=DEFAULT_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-                        config=Config(s3={"addressing_style": "path"}))
+    return boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        region_name=DEFAULT_REGION,
+        aws_access_key_id=DEFAULT_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=DEFAULT_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        config=Config(s3={"addressing_style": "path"}),
+    )
 
 
 # -- trees ------------------------------------------------------------------------
@@ -152,11 +164,28 @@ def generated_tree(folder: str, count: int, seed: int = 4) -> str:
     """A game-like asset mix: mostly small css/js/svg, some images and fonts,
     two files over the multipart threshold."""
     rng = random.Random(seed)
-    kinds = [("css", "css", 800, 20_000, 30), ("js", "js", 1_000, 60_000, 35), ("svg", "icons", 300, 4_000, 15),
-             ("png", "img", 5_000, 120_000, 12), ("jpg", "img", 20_000, 250_000, 5),
-             ("woff2", "fonts", 20_000, 80_000, 3)]
+    kinds = [
+        ("css", "css", 800, 20_000, 30),
+        ("js", "js", 1_000, 60_000, 35),
+        ("svg", "icons", 300, 4_000, 15),
+        ("png", "img", 5_000, 120_000, 12),
+        ("jpg", "img", 20_000, 250_000, 5),
+        ("woff2", "fonts", 20_000, 80_000, 3),
+    ]
     weights = [k[4] for k in kinds]
-    words = [b"color", b"margin", b"function", b"return", b"var", b"div", b"0px", b"path", b"{", b"}", b";"]
+    words = [
+        b"color",
+        b"margin",
+        b"function",
+        b"return",
+        b"var",
+        b"div",
+        b"0px",
+        b"path",
+        b"{",
+        b"}",
+        b";",
+    ]
     for i in range(max(0, count - 2)):
         ext, top, low, high, _ = rng.choices(kinds, weights)[0]
         size = rng.randint(low, high)
@@ -217,14 +246,27 @@ def command_for(contender: str, tree: str, bucket: str, location: str, endpoint:
     if contender == "ours-sync":
         return [PY, "-m", "django", "s3_migrate_static", "--source", tree, "--json"]
     if contender == "aws-cli":
-        return [AWS, "s3", "sync", tree, f"s3://{bucket}/{location}", "--endpoint-url", endpoint,
-                "--only-show-errors", "--no-progress"]
+        return [
+            AWS,
+            "s3",
+            "sync",
+            tree,
+            f"s3://{bucket}/{location}",
+            "--endpoint-url",
+            endpoint,
+            "--only-show-errors",
+            "--no-progress",
+        ]
     return [PY, "-m", "django", "collectstatic", "--noinput", "-v", "0"]
 
 
-SETTINGS_MODULE = {"ours-sync": "bench_ours", "ours-collectstatic": "bench_ours",
-                   "ours-listed-second": "bench_ours_second",
-                   "django-storages": "bench_djstorages", "collectfasta": "bench_collectfasta"}
+SETTINGS_MODULE = {
+    "ours-sync": "bench_ours",
+    "ours-collectstatic": "bench_ours",
+    "ours-listed-second": "bench_ours_second",
+    "django-storages": "bench_djstorages",
+    "collectfasta": "bench_collectfasta",
+}
 
 
 def run_once(contender, tree, bucket, location, proxy, env_base) -> tuple[float, int]:
@@ -233,8 +275,13 @@ def run_once(contender, tree, bucket, location, proxy, env_base) -> tuple[float,
         env["DJANGO_SETTINGS_MODULE"] = SETTINGS_MODULE[contender]
     proxy.reset()
     started = time.monotonic()
-    done = subprocess.run(command_for(contender, tree, bucket, location, proxy.url), env=env, cwd=ROOT,
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    done = subprocess.run(
+        command_for(contender, tree, bucket, location, proxy.url),
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     seconds = time.monotonic() - started
     if done.returncode != 0:
         raise SystemExit(f"{contender} failed (exit {done.returncode}):\n{done.stderr[-2000:]}")
@@ -271,16 +318,21 @@ def bench_tree(name, source, contenders, proxy, env_base, workdir, s3_client, re
                 spent += seconds
             seconds, requests = min(runs)
             results[(contender, scenario)] = (seconds, requests)
-            print(f"  {name:9} {contender:18} {scenario:10} {seconds:8.2f} s {requests:6d} requests"
-                  f"  (best of {len(runs)})", flush=True)
+            print(
+                f"  {name:9} {contender:18} {scenario:10} {seconds:8.2f} s {requests:6d} requests"
+                f"  (best of {len(runs)})",
+                flush=True,
+            )
         shutil.rmtree(tree, ignore_errors=True)
     return {"files": count, "results": results}
 
 
 # -- report -------------------------------------------------------------------------
 def print_table(name, data, contenders) -> None:
-    print(f"\n== {name} tree ({data['files']} files): wall time, requests, and ratio = their time / "
-          "our time (ours-collectstatic for the collectstatic tools, ours-sync for aws s3 sync)")
+    print(
+        f"\n== {name} tree ({data['files']} files): wall time, requests, and ratio = their time / "
+        "our time (ours-collectstatic for the collectstatic tools, ours-sync for aws s3 sync)"
+    )
     width = 30
     print("scenario    " + "".join(f"{c:>{width}}" for c in contenders))
     for scenario in SCENARIOS:
@@ -304,10 +356,18 @@ def check_targets(name, data, contenders) -> None:
         return None
 
     checks = [
-        ("no-op vs django-storages collectstatic", ratio("django-storages", "ours-collectstatic", "no-op"), 50),
+        (
+            "no-op vs django-storages collectstatic",
+            ratio("django-storages", "ours-collectstatic", "no-op"),
+            50,
+        ),
         ("no-op vs aws s3 sync", ratio("aws-cli", "ours-sync", "no-op"), 2),
         ("touched vs aws s3 sync", ratio("aws-cli", "ours-sync", "touched"), 10),
-        ("cold vs django-storages collectstatic", ratio("django-storages", "ours-collectstatic", "cold"), 10),
+        (
+            "cold vs django-storages collectstatic",
+            ratio("django-storages", "ours-collectstatic", "cold"),
+            10,
+        ),
         ("cold vs aws s3 sync (no slower)", ratio("aws-cli", "ours-sync", "cold"), 1),
     ]
     print(f"-- targets on the {name} tree")
@@ -315,11 +375,15 @@ def check_targets(name, data, contenders) -> None:
     # game tree only the no-op collectstatic wall time has a target.
     for label, value, target in checks if name == "generated" else ():
         if value is not None:
-            print(f"   {label:42} x{value:6.1f}  (target >= x{target})  {'MET' if value >= target else 'MISSED'}")
+            print(
+                f"   {label:42} x{value:6.1f}  (target >= x{target})  {'MET' if value >= target else 'MISSED'}"
+            )
     if "ours-collectstatic" in contenders and name == "evennia":
         noop = r[("ours-collectstatic", "no-op")][0]
-        print(f"   {'our no-op collectstatic wall time':42} {noop:6.2f} s (target < 1 s)  "
-              f"{'MET' if noop < 1 else 'MISSED'}")
+        print(
+            f"   {'our no-op collectstatic wall time':42} {noop:6.2f} s (target < 1 s)  "
+            f"{'MET' if noop < 1 else 'MISSED'}"
+        )
 
 
 def main(argv=None) -> int:
@@ -328,8 +392,12 @@ def main(argv=None) -> int:
     parser.add_argument("--delay", type=float, default=0.02, help="seconds added per request")
     parser.add_argument("--trees", default="generated,evennia")
     parser.add_argument("--contenders", default=",".join(CONTENDERS))
-    parser.add_argument("--repeat", type=int, default=3,
-                        help="runs per cell (fastest counts; cells slower than 20 s run once)")
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=3,
+        help="runs per cell (fastest counts; cells slower than 20 s run once)",
+    )
     args = parser.parse_args(argv)
     contenders = [c for c in args.contenders.split(",") if c]
     for c in contenders:
@@ -349,14 +417,22 @@ def main(argv=None) -> int:
         aws_config = os.path.join(workdir, "aws-config")
         with open(aws_config, "w") as handle:
             handle.write("[default]\ns3 =\n  addressing_style = path\n")
-        env_base = {**os.environ, **DEFAULT_CREDENTIALS, "AWS_DEFAULT_REGION": DEFAULT_REGION,
-                    "AWS_CONFIG_FILE": aws_config, "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-                    "AWS_EC2_METADATA_DISABLED": "true", "BENCH_ENDPOINT": proxy.url,
-                    "PYTHONPATH": os.pathsep.join([settings_dir, ROOT])}
+        env_base = {
+            **os.environ,
+            **DEFAULT_CREDENTIALS,
+            "AWS_DEFAULT_REGION": DEFAULT_REGION,
+            "AWS_CONFIG_FILE": aws_config,
+            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+            "AWS_EC2_METADATA_DISABLED": "true",
+            "BENCH_ENDPOINT": proxy.url,
+            "PYTHONPATH": os.pathsep.join([settings_dir, ROOT]),
+        }
         for key in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "DJANGO_SETTINGS_MODULE"):
             env_base.pop(key, None)
-        print(f"S3 (moto, own process) behind a {args.delay * 1000:.0f} ms proxy at {proxy.url}; "
-              f"load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+        print(
+            f"S3 (moto, own process) behind a {args.delay * 1000:.0f} ms proxy at {proxy.url}; "
+            f"load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
+        )
         tables = []
         for name in [t for t in args.trees.split(",") if t]:
             source = os.path.join(workdir, f"source-{name}")
@@ -367,7 +443,14 @@ def main(argv=None) -> int:
                 evennia_tree(source)
             else:
                 parser.error(f"unknown tree {name!r}")
-            tables.append((name, bench_tree(name, source, contenders, proxy, env_base, workdir, s3_client, args.repeat)))
+            tables.append(
+                (
+                    name,
+                    bench_tree(
+                        name, source, contenders, proxy, env_base, workdir, s3_client, args.repeat
+                    ),
+                )
+            )
         for name, data in tables:
             print_table(name, data, contenders)
             check_targets(name, data, contenders)

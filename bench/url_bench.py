@@ -84,7 +84,8 @@ def main(argv=None) -> int:
         if "presigned" in label:
             note = "  (signatures: ours {}, theirs {})".format(
                 "SigV4" if "X-Amz-Signature" in sample_ours else "SigV2",
-                "SigV4" if "X-Amz-Signature" in sample_theirs else "SigV2 (deprecated by AWS)")
+                "SigV4" if "X-Amz-Signature" in sample_theirs else "SigV2 (deprecated by AWS)",
+            )
         print(f"{label:30} {a:16,.0f} {b:24,.0f} {a / b:7.1f}x{note}")
     return 0
 

@@ -61,13 +61,12 @@ urlpatterns = []  # filled in main(): this module is the bench's ROOT_URLCONF
 
 def build_sites(static_dir):
     """Four sites, built the way each project builds its own."""
-    from twisted.web import resource, static
-
-    from contrib_awsstorage import webserver as ours
-
     # Evennia's module reads settings and patches Twisted's HTTPFactory on import;
     # our Website sets its channel explicitly, so the patch does not touch ours.
     from evennia.server import webserver as upstream
+    from twisted.web import resource, static
+
+    from contrib_awsstorage import webserver as ours
 
     sites = {}
     pool = ours.LockableThreadPool(minthreads=1, maxthreads=20)
@@ -89,13 +88,13 @@ def inprocess_costs(sites_by_key, n=20000):
     even on a busy machine): the channel + site handling one keep-alive
     request with an X-Forwarded-For line, and the web root's bookkeeping
     (getChild, then the request finishing). Microseconds per request."""
+    from evennia.server import webserver as upstream
     from twisted.internet.address import IPv4Address
     from twisted.internet.testing import StringTransport
     from twisted.web import static
     from twisted.web.test.requesthelper import DummyRequest
 
     from contrib_awsstorage import webserver as ours
-    from evennia.server import webserver as upstream
 
     def per_request(fn, setup=lambda: None):
         best = float("inf")
@@ -151,10 +150,9 @@ def inprocess_costs(sites_by_key, n=20000):
 
 def serve(args):
     import django
+    import evennia.settings_default as evennia_defaults  # Evennia's module reads a few at import
     from django.conf import settings
     from django.urls import path
-
-    import evennia.settings_default as evennia_defaults  # Evennia's module reads a few at import
 
     conf = {k: getattr(evennia_defaults, k) for k in dir(evennia_defaults) if k.isupper()}
     conf.update(

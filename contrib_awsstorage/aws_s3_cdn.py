@@ -34,7 +34,7 @@ import hashlib
 import io
 import os
 import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
 from django.contrib.staticfiles.storage import ManifestFilesMixin
@@ -103,20 +103,32 @@ __all__ = [
     "S3ManifestStaticStorage",
 ]
 
+
 def _as_utc(value):
     """botocore's datetimes carry tzlocal/tzutc; normalise to datetime.timezone.utc."""
-    return value.astimezone(timezone.utc) if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def _utc_now():
-    return datetime.now(timezone.utc).replace(microsecond=0)
+    return datetime.now(UTC).replace(microsecond=0)
 
 
 # -- the storage -----------------------------------------------------------------
 # What the cached unsigned URL prefix is built from: setting one drops the cache.
-_URL_ATTRS = frozenset({"custom_domain", "querystring_auth", "url_protocol", "secure_urls",
-                        "bucket_name", "endpoint_url", "region_name", "addressing_style",
-                        "use_ssl", "location"})
+_URL_ATTRS = frozenset(
+    {
+        "custom_domain",
+        "querystring_auth",
+        "url_protocol",
+        "secure_urls",
+        "bucket_name",
+        "endpoint_url",
+        "region_name",
+        "addressing_style",
+        "use_ssl",
+        "location",
+    }
+)
 _UNSET = object()
 
 
@@ -180,8 +192,17 @@ class S3Boto3Storage(Storage):
     # -- pickling / display ---------------------------------------------------
     def __getstate__(self):
         state = self.__dict__.copy()
-        for name in ("_client", "_client_lock", "_entries", "_entries_lock", "_bucket",
-                     "_bucket_checked", "_bucket_lock", "_url_prefix", "_stock_collect_session"):
+        for name in (
+            "_client",
+            "_client_lock",
+            "_entries",
+            "_entries_lock",
+            "_bucket",
+            "_bucket_checked",
+            "_bucket_lock",
+            "_url_prefix",
+            "_stock_collect_session",
+        ):
             state.pop(name, None)
         return state
 
@@ -190,9 +211,11 @@ class S3Boto3Storage(Storage):
         self._setup_runtime()
 
     def __repr__(self):
-        return (f"<{type(self).__name__} bucket={self.bucket_name!r} location={self.location!r} "
-                f"region={self.region_name!r} endpoint={self.endpoint_url!r} "
-                f"credentials={self.credential_source()!r}>")
+        return (
+            f"<{type(self).__name__} bucket={self.bucket_name!r} location={self.location!r} "
+            f"region={self.region_name!r} endpoint={self.endpoint_url!r} "
+            f"credentials={self.credential_source()!r}>"
+        )
 
     # -- credentials ---------------------------------------------------------------
     def credential_source(self) -> str:
@@ -236,7 +259,7 @@ class S3Boto3Storage(Storage):
                 f"{type(self).__name__} has no bucket name.",
                 code="NoBucketName",
                 fix="set AWS_STORAGE_BUCKET_NAME = 'your-bucket' in your settings "
-                    "(or 'bucket_name' in STORAGES OPTIONS).",
+                "(or 'bucket_name' in STORAGES OPTIONS).",
             )
 
     def _call(self, operation, key=None, **kwargs):
@@ -250,7 +273,9 @@ class S3Boto3Storage(Storage):
 
     def _translate(self, exc, operation, key=None):
         """The ``s3/errors.py`` exception (with its fix) for botocore error ``exc``."""
-        return translate_client_error(exc, operation, self.bucket_name, key, region=self.region_name)
+        return translate_client_error(
+            exc, operation, self.bucket_name, key, region=self.region_name
+        )
 
     def _not_found(self, name, key):
         return FileNotFoundError(f"File does not exist: {name} (s3://{self.bucket_name}/{key})")
@@ -282,8 +307,11 @@ class S3Boto3Storage(Storage):
             raise S3WrongRegion(
                 f"S3 HeadBucket on bucket '{self.bucket_name}' failed: the bucket is in region "
                 f"'{real}', not the configured '{configured}'.",
-                real_region=real, code="WrongRegion", operation="HeadBucket",
-                bucket=self.bucket_name, fix=f"set AWS_S3_REGION_NAME = '{real}'.",
+                real_region=real,
+                code="WrongRegion",
+                operation="HeadBucket",
+                bucket=self.bucket_name,
+                fix=f"set AWS_S3_REGION_NAME = '{real}'.",
             )
         return real or configured
 
@@ -319,7 +347,7 @@ class S3Boto3Storage(Storage):
         try:
             return safe_join(self.location, name)
         except ValueError:
-            raise SuspiciousOperation("Attempted access to '%s' denied." % name)
+            raise SuspiciousOperation("Attempted access to '%s' denied." % name) from None
 
     def _encode_name(self, name):
         return smart_str(name, encoding=self.file_name_charset)
@@ -330,8 +358,15 @@ class S3Boto3Storage(Storage):
     def key_for(self, name) -> str:
         """The S3 key of storage name ``name`` (location prefix applied);
         ``SuspiciousOperation`` if it would leave the location."""
-        if (type(name) is str and name and name[0] != "/" and "/." not in "/" + name
-                and "\\" not in name and "//" not in name and "\x00" not in name):
+        if (
+            type(name) is str
+            and name
+            and name[0] != "/"
+            and "/." not in "/" + name
+            and "\\" not in name
+            and "//" not in name
+            and "\x00" not in name
+        ):
             # Already normal (the common case, e.g. every {% static %}): nothing to clean.
             return self._key_prefix + name
         return self._normalize_name(clean_name(name))
@@ -348,7 +383,7 @@ class S3Boto3Storage(Storage):
             return key
         prefix = location + "/"
         if key.startswith(prefix):
-            return key[len(prefix):]
+            return key[len(prefix) :]
         if key == location:
             return ""
         raise ValueError(f"key {key!r} is outside this storage's location {location!r}")
@@ -373,8 +408,11 @@ class S3Boto3Storage(Storage):
         if "ContentType" not in params:
             if content_type:
                 bare = content_type.split(";")[0].strip()
-                header = content_type if "charset" in content_type or not bare.startswith("text/") \
+                header = (
+                    content_type
+                    if "charset" in content_type or not bare.startswith("text/")
                     else f"{bare}; charset=utf-8"
+                )
             else:
                 bare, header = guess_content_type(name, self.default_content_type)
             params["ContentType"] = header
@@ -426,16 +464,22 @@ class S3Boto3Storage(Storage):
         if len(body) <= part:
             response = self._call("PutObject", key=key, Key=key, Body=body, **params)
         else:
-            response = upload_in_parts(lambda operation, **kw: self._call(operation, key=key, **kw),
-                                       key, body, params, part,
-                                       workers=min(DEFAULT_PART_WORKERS, self.max_pool_connections or 1))
+            response = upload_in_parts(
+                lambda operation, **kw: self._call(operation, key=key, **kw),
+                key,
+                body,
+                params,
+                part,
+                workers=min(DEFAULT_PART_WORKERS, self.max_pool_connections or 1),
+            )
         self._remember(key, len(body), response.get("ETag"), response)
         return response
 
     def _upload_part(self, key, upload_id, number, body):
         """Send part ``number``; returns its entry for CompleteMultipartUpload."""
-        response = self._call("UploadPart", key=key, Key=key, UploadId=upload_id,
-                              PartNumber=number, Body=body)
+        response = self._call(
+            "UploadPart", key=key, Key=key, UploadId=upload_id, PartNumber=number, Body=body
+        )
         return {"ETag": response["ETag"], "PartNumber": number}
 
     def _abort_multipart(self, key, upload_id):
@@ -458,10 +502,14 @@ class S3Boto3Storage(Storage):
             date = (response or {}).get("ResponseMetadata", {}).get("HTTPHeaders", {}).get("date")
             if date:
                 try:
-                    modified = parsedate_to_datetime(date).astimezone(timezone.utc)
+                    modified = parsedate_to_datetime(date).astimezone(UTC)
                 except (TypeError, ValueError):
                     modified = None
-            entry = {"size": size, "last_modified": modified or _utc_now(), "etag": (etag or "").strip('"')}
+            entry = {
+                "size": size,
+                "last_modified": modified or _utc_now(),
+                "etag": (etag or "").strip('"'),
+            }
             if self._entries is not None:
                 self._entries[key] = entry
         if session is not None:
@@ -622,10 +670,10 @@ class S3Boto3Storage(Storage):
         directories, files = [], []
         for page in self._list_pages(path, path or None, Delimiter="/"):
             for entry in page.get("CommonPrefixes", ()):
-                directories.append(entry["Prefix"][len(path):].rstrip("/"))
+                directories.append(entry["Prefix"][len(path) :].rstrip("/"))
             for entry in page.get("Contents", ()):
                 if entry["Key"] != path:
-                    files.append(entry["Key"][len(path):])
+                    files.append(entry["Key"][len(path) :])
         return directories, files
 
     def size(self, name):
@@ -681,8 +729,13 @@ class S3Boto3Storage(Storage):
         if self.querystring_auth:
             return None
         self._require_bucket_name()
-        return unsigned_bucket_url(self.bucket_name, self.endpoint_url, self.region_name,
-                                   self.addressing_style, self.use_ssl)
+        return unsigned_bucket_url(
+            self.bucket_name,
+            self.endpoint_url,
+            self.region_name,
+            self.addressing_style,
+            self.use_ssl,
+        )
 
     def url(self, name, parameters=None, expire=None, http_method=None):
         """
@@ -698,16 +751,25 @@ class S3Boto3Storage(Storage):
             self.__dict__["_url_prefix"] = prefix
         key = self.key_for(name.lstrip("/") if isinstance(name, str) else name)
         if prefix is not None:
-            if self.querystring_auth and self.custom_domain and (self.cloudfront_key_id or self.cloudfront_key):
+            if (
+                self.querystring_auth
+                and self.custom_domain
+                and (self.cloudfront_key_id or self.cloudfront_key)
+            ):
                 # Private media behind CloudFront: a CloudFront signed URL (s3/cloudfront.py).
                 from .s3.cloudfront import signed_url
 
                 return signed_url(self, object_url(prefix, key, parameters), expire)
             return object_url(prefix, key, parameters)
         try:
-            return presigned_url(self.connection, self.bucket_name, self._encode_name(key),
-                                 self.querystring_expire if expire is None else expire,
-                                 parameters, http_method)
+            return presigned_url(
+                self.connection,
+                self.bucket_name,
+                self._encode_name(key),
+                self.querystring_expire if expire is None else expire,
+                parameters,
+                http_method,
+            )
         except (ClientError, BotoCoreError) as exc:
             raise self._translate(exc, "GetObject (presign)", key) from None
 

@@ -69,9 +69,18 @@ def storage_sections(snapshot: dict, width: int | None = None) -> list[str]:
     for entry in snapshot.get("storages", []):
         alias = entry.get("alias")
         if not entry.get("ours"):
-            sections.append(_table(f"Storage '{alias}'", [
-                ("backend", f"{entry.get('backend')} (not ours: files stay where it puts them)"),
-            ], width))
+            sections.append(
+                _table(
+                    f"Storage '{alias}'",
+                    [
+                        (
+                            "backend",
+                            f"{entry.get('backend')} (not ours: files stay where it puts them)",
+                        ),
+                    ],
+                    width,
+                )
+            )
             continue
         if entry.get("reachable"):
             objects = entry.get("objects")
@@ -108,10 +117,17 @@ def storage_sections(snapshot: dict, width: int | None = None) -> list[str]:
 def web_section(web_root, width: int | None = None) -> str:
     """Live counters of this process's web root, or why there are none."""
     if web_root is None:
-        return _table("Web server", [
-            ("state", "not running in this process (WEBSERVER_ENABLED off, or another service class)"),
-            ("pending", "n/a (web server disabled)"),
-        ], width)
+        return _table(
+            "Web server",
+            [
+                (
+                    "state",
+                    "not running in this process (WEBSERVER_ENABLED off, or another service class)",
+                ),
+                ("pending", "n/a (web server disabled)"),
+            ],
+            width,
+        )
     status = web_root.status()
     pool = status.get("pool", {})
     oldest = status.get("oldest_pending_age")
@@ -121,13 +137,20 @@ def web_section(web_root, width: int | None = None) -> str:
         state = "locked"
     else:
         state = "serving"
-    return _table("Web server", [
-        ("state", state),
-        ("pending requests", status.get("pending", 0)),
-        ("oldest pending", "-" if oldest is None else f"{oldest:.1f} s"),
-        ("pool threads", f"{pool.get('busy', 0)} busy / {pool.get('idle', 0)} idle / {pool.get('max', 0)} max"),
-        ("queued work", pool.get("queued", 0)),
-    ], width)
+    return _table(
+        "Web server",
+        [
+            ("state", state),
+            ("pending requests", status.get("pending", 0)),
+            ("oldest pending", "-" if oldest is None else f"{oldest:.1f} s"),
+            (
+                "pool threads",
+                f"{pool.get('busy', 0)} busy / {pool.get('idle', 0)} idle / {pool.get('max', 0)} max",
+            ),
+            ("queued work", pool.get("queued", 0)),
+        ],
+        width,
+    )
 
 
 def check_lines(results) -> str:
@@ -197,18 +220,25 @@ class CmdAwsStatus(COMMAND_DEFAULT_CLASS):
         if snapshot.get("timed_out"):
             header += " (S3 did not answer in time)"
         width = self._width()
-        self.caller.msg("\n".join([header, *storage_sections(snapshot, width),
-                                   web_section(self._web_root(), width)]))
+        self.caller.msg(
+            "\n".join(
+                [header, *storage_sections(snapshot, width), web_section(self._web_root(), width)]
+            )
+        )
 
     def _send_status_error(self, exc) -> None:
         from .s3.errors import scrub
 
         reason = scrub(f"{type(exc).__name__}: {exc}")
-        self.caller.msg("\n".join([
-            "|wAWS storage status|n",
-            _table("Storages", [("bucket state", f"UNREACHABLE: {reason}")], self._width()),
-            web_section(self._web_root(), self._width()),
-        ]))
+        self.caller.msg(
+            "\n".join(
+                [
+                    "|wAWS storage status|n",
+                    _table("Storages", [("bucket state", f"UNREACHABLE: {reason}")], self._width()),
+                    web_section(self._web_root(), self._width()),
+                ]
+            )
+        )
 
     def _width(self) -> int:
         """The caller's screen width (Evennia's default when run without a session)."""
@@ -229,7 +259,9 @@ class CmdAwsStatus(COMMAND_DEFAULT_CLASS):
     def _run_check(self, write: bool) -> None:
         from . import diagnostics
 
-        self.caller.msg("Running the S3 diagnostics%s ..." % (" (with a probe object)" if write else ""))
+        self.caller.msg(
+            "Running the S3 diagnostics%s ..." % (" (with a probe object)" if write else "")
+        )
         call_bounded(
             lambda: diagnostics.run(write=write, budget=CHECK_BUDGET - 5),
             CHECK_BUDGET,

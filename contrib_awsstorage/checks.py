@@ -36,10 +36,13 @@ def check_storage_settings(app_configs=None, **kwargs):
     except Exception as exc:  # a check must never take every command down with it
         from .s3.errors import scrub
 
-        return [checks.Warning(
-            f"the storage settings could not be checked: {scrub(f'{type(exc).__name__}: {exc}')}",
-            hint="run 'python manage.py s3_check' (or 'evennia s3_check') for details.",
-            id=f"{APP_LABEL}.W000")]
+        return [
+            checks.Warning(
+                f"the storage settings could not be checked: {scrub(f'{type(exc).__name__}: {exc}')}",
+                hint="run 'python manage.py s3_check' (or 'evennia s3_check') for details.",
+                id=f"{APP_LABEL}.W000",
+            )
+        ]
     messages = []
     for result in results:
         if result.status == FAIL:
@@ -48,6 +51,11 @@ def check_storage_settings(app_configs=None, **kwargs):
             kind = checks.Warning
         else:
             continue
-        messages.append(kind(_message(result), hint=result.fix or None,
-                             id=f"{APP_LABEL}.{result.code or ('E000' if kind is checks.Error else 'W000')}"))
+        messages.append(
+            kind(
+                _message(result),
+                hint=result.fix or None,
+                id=f"{APP_LABEL}.{result.code or ('E000' if kind is checks.Error else 'W000')}",
+            )
+        )
     return messages

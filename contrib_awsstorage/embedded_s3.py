@@ -35,8 +35,14 @@ def browser_cors_rules(origins) -> list[dict]:
     """The CORS rule the README recommends for a static bucket: browsers on
     the game's origins may ``GET``/``HEAD`` (fonts, module scripts and
     ``crossorigin`` tags are CORS fetches, Fetch standard section 3.2)."""
-    return [{"AllowedMethods": ["GET", "HEAD"], "AllowedOrigins": list(origins),
-             "AllowedHeaders": ["*"], "MaxAgeSeconds": 3600}]
+    return [
+        {
+            "AllowedMethods": ["GET", "HEAD"],
+            "AllowedOrigins": list(origins),
+            "AllowedHeaders": ["*"],
+            "MaxAgeSeconds": 3600,
+        }
+    ]
 
 
 def _require_loopback(host: str) -> None:
@@ -63,7 +69,7 @@ class EmbeddedS3:
         self._lock = threading.Lock()
 
     # -- life cycle -------------------------------------------------------
-    def start(self) -> "EmbeddedS3":
+    def start(self) -> EmbeddedS3:
         # Real S3 answers a browser's CORS request only as the bucket's CORS
         # rule says; moto's server adds Access-Control-Allow-Origin to every
         # answer unless MOTO_DISABLE_GLOBAL_CORS is set when it loads.
@@ -73,8 +79,7 @@ class EmbeddedS3:
             from moto.server import ThreadedMotoServer
         except ImportError as exc:  # pragma: no cover - depends on install
             raise RuntimeError(
-                "The embedded S3 server needs moto: "
-                "pip install 'contrib-awsstorage[dev-server]'."
+                "The embedded S3 server needs moto: pip install 'contrib-awsstorage[dev-server]'."
             ) from exc
         if not werkzeug_app.DISABLE_GLOBAL_CORS:
             raise RuntimeError(
@@ -97,7 +102,7 @@ class EmbeddedS3:
                 self._server.stop()
                 self._server = None
 
-    def __enter__(self) -> "EmbeddedS3":
+    def __enter__(self) -> EmbeddedS3:
         return self.start()
 
     def __exit__(self, *exc) -> None:
@@ -126,7 +131,9 @@ class EmbeddedS3:
             config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 2}),
         )
 
-    def create_bucket(self, name: str, region: str = DEFAULT_REGION, public_read: bool = False) -> str:
+    def create_bucket(
+        self, name: str, region: str = DEFAULT_REGION, public_read: bool = False
+    ) -> str:
         """Create ``name`` (idempotent); ``public_read`` adds a bucket policy
         allowing anonymous GetObject, as a CDN origin bucket would have."""
         client = self.client(region)
@@ -156,7 +163,9 @@ class EmbeddedS3:
     def allow_browser_origins(self, bucket: str, origins) -> None:
         """Give ``bucket`` the README's CORS rule for ``origins`` (e.g. the
         game's ``http://127.0.0.1:4001``); it replaces any earlier rule."""
-        self.client().put_bucket_cors(Bucket=bucket, CORSConfiguration={"CORSRules": browser_cors_rules(origins)})
+        self.client().put_bucket_cors(
+            Bucket=bucket, CORSConfiguration={"CORSRules": browser_cors_rules(origins)}
+        )
 
 
 def main(argv=None) -> int:

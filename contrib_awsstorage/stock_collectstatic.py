@@ -164,7 +164,7 @@ class StockCollectSession:
     def _add_folders(folders: set, key: str) -> None:
         cut = key.rfind("/")
         while cut >= 0:
-            folder = key[:cut + 1]
+            folder = key[: cut + 1]
             if folder in folders:
                 return
             folders.add(folder)
@@ -195,7 +195,7 @@ class StockCollectSession:
             for name in self.entries:
                 if not name.startswith(path) or name == path:
                     continue
-                rest = name[len(path):]
+                rest = name[len(path) :]
                 if "/" in rest:
                     folders.add(rest.split("/", 1)[0])
                 else:
@@ -300,11 +300,19 @@ class StockCollectSession:
     def delete(self, key: str, caller) -> bool:
         """Take a delete; True if it is held back for the write that follows."""
         with self._lock:
-            if key in self._held and caller is not None and caller.f_code is _get_callers().post_process:
+            if (
+                key in self._held
+                and caller is not None
+                and caller.f_code is _get_callers().post_process
+            ):
                 del self._held[key]  # an intermediate copy: never sent, nothing to delete
                 return True
             self.flush()
-            if caller is not None and caller.f_code in _get_callers().replacing and key in self.entries:
+            if (
+                caller is not None
+                and caller.f_code in _get_callers().replacing
+                and key in self.entries
+            ):
                 self._pending = (key, self.entries.pop(key))
                 return True
             return False
@@ -326,11 +334,16 @@ class StockCollectSession:
         from django.core.files.base import ContentFile
 
         with self._lock:
-            if (caller is None or caller.f_code is not _get_callers().post_process
-                    or not isinstance(self.storage, ManifestFilesMixin)
-                    or getattr(self.storage, "manifest_storage", None) is not self.storage  # its save_manifest sends them
-                    or not isinstance(content, ContentFile)
-                    or key in self.entries or (self._pending is not None and self._pending[0] == key)):
+            if (
+                caller is None
+                or caller.f_code is not _get_callers().post_process
+                or not isinstance(self.storage, ManifestFilesMixin)
+                or getattr(self.storage, "manifest_storage", None)
+                is not self.storage  # its save_manifest sends them
+                or not isinstance(content, ContentFile)
+                or key in self.entries
+                or (self._pending is not None and self._pending[0] == key)
+            ):
                 return False
             self._held[key] = (name, data, content_type)
             return True

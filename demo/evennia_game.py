@@ -51,7 +51,9 @@ def admin_from_env(environ=None) -> tuple[str, str, bool]:
     environ = os.environ if environ is None else environ
     user = environ.get("EVENNIA_SUPERUSER_USERNAME") or DEFAULT_ADMIN_USER
     password = environ.get("EVENNIA_SUPERUSER_PASSWORD") or DEFAULT_ADMIN_PASSWORD
-    from_env = any(environ.get(name) for name in ("EVENNIA_SUPERUSER_USERNAME", "EVENNIA_SUPERUSER_PASSWORD"))
+    from_env = any(
+        environ.get(name) for name in ("EVENNIA_SUPERUSER_USERNAME", "EVENNIA_SUPERUSER_PASSWORD")
+    )
     return user, password, from_env
 
 
@@ -72,7 +74,7 @@ class Ports:
     amp: int = 4006
 
     @classmethod
-    def free(cls) -> "Ports":
+    def free(cls) -> Ports:
         return cls(*(free_port() for _ in range(5)))
 
 
@@ -184,9 +186,11 @@ SERVERNAME = "contrib_awsstorage demo"
         )
         urls = web / "urls.py"
         text = urls.read_text()
-        line = "\nfrom django.urls import re_path as _re_path  # contrib_awsstorage demo\n" \
-               "from web.awsstorage_slow import slow as _slow\n" \
-               "urlpatterns = [_re_path(r'^_slow/(?P<seconds>[0-9.]+)/$', _slow)] + urlpatterns\n"
+        line = (
+            "\nfrom django.urls import re_path as _re_path  # contrib_awsstorage demo\n"
+            "from web.awsstorage_slow import slow as _slow\n"
+            "urlpatterns = [_re_path(r'^_slow/(?P<seconds>[0-9.]+)/$', _slow)] + urlpatterns\n"
+        )
         if "awsstorage_slow" not in text:
             urls.write_text(text + line)
 
@@ -216,8 +220,13 @@ SERVERNAME = "contrib_awsstorage demo"
     # -- launcher ---------------------------------------------------------
     def _run(self, cmd, cwd=None, timeout=180, check=True) -> subprocess.CompletedProcess:
         result = subprocess.run(
-            cmd, cwd=cwd or self.game_dir, env=self.env(), stdin=subprocess.DEVNULL,
-            capture_output=True, text=True, timeout=timeout,
+            cmd,
+            cwd=cwd or self.game_dir,
+            env=self.env(),
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
         )
         if check and result.returncode != 0:
             raise RuntimeError(
@@ -231,7 +240,9 @@ SERVERNAME = "contrib_awsstorage demo"
     def migrate(self) -> None:
         result = self.evennia("migrate")
         if not (self.game_dir / "server" / "evennia.db3").exists():
-            raise RuntimeError(f"evennia migrate made no database:\n{result.stdout[-3000:]}\n{result.stderr[-2000:]}")
+            raise RuntimeError(
+                f"evennia migrate made no database:\n{result.stdout[-3000:]}\n{result.stderr[-2000:]}"
+            )
 
     def start(self) -> subprocess.CompletedProcess:
         log_before = len(self._server_log())
@@ -258,8 +269,10 @@ SERVERNAME = "contrib_awsstorage demo"
                 self.wait_until_up(max(5.0, deadline - time.monotonic()))
                 return
             time.sleep(0.3)
-        raise TimeoutError(f"the game's server did not restart after its initial setup in {timeout}s:\n"
-                           f"{self.log_tail()}")
+        raise TimeoutError(
+            f"the game's server did not restart after its initial setup in {timeout}s:\n"
+            f"{self.log_tail()}"
+        )
 
     def _server_log(self) -> str:
         log = self.game_dir / "server" / "logs" / "server.log"
@@ -290,18 +303,25 @@ SERVERNAME = "contrib_awsstorage demo"
                 if exc.code == 500:
                     first_500 = first_500 or time.monotonic()
                     if time.monotonic() - first_500 > 10:
-                        raise RuntimeError(f"the game answers 500 at {self.website_url}:\n{self.log_tail()}")
+                        raise RuntimeError(
+                            f"the game answers 500 at {self.website_url}:\n{self.log_tail()}"
+                        ) from exc
             except OSError as exc:
                 last = exc
             time.sleep(0.3)
-        raise TimeoutError(f"game did not come up at {self.website_url} in {timeout}s: {last}\n{self.log_tail()}")
+        raise TimeoutError(
+            f"game did not come up at {self.website_url} in {timeout}s: {last}\n{self.log_tail()}"
+        )
 
     def log_tail(self, lines: int = 40) -> str:
         out = []
         for name in ("server.log", "portal.log"):
             log = self.game_dir / "server" / "logs" / name
             if log.exists():
-                out.append(f"--- {name}\n" + "\n".join(log.read_text(errors="replace").splitlines()[-lines:]))
+                out.append(
+                    f"--- {name}\n"
+                    + "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
+                )
         return "\n".join(out)
 
     # -- addresses --------------------------------------------------------

@@ -38,7 +38,9 @@ def s3_target_from_env(embedded: EmbeddedS3 | None) -> S3Target:
         return S3Target(
             endpoint_url=os.environ.get("AWS_S3_ENDPOINT_URL"),
             bucket=os.environ["AWS_STORAGE_BUCKET_NAME"],
-            region=os.environ.get("AWS_S3_REGION_NAME", os.environ.get("AWS_DEFAULT_REGION", "us-east-1")),
+            region=os.environ.get(
+                "AWS_S3_REGION_NAME", os.environ.get("AWS_DEFAULT_REGION", "us-east-1")
+            ),
             custom_domain=os.environ.get("AWS_S3_CUSTOM_DOMAIN"),
         )
     embedded.create_bucket(DEMO_BUCKET, public_read=True)
@@ -52,15 +54,21 @@ def s3_target_from_env(embedded: EmbeddedS3 | None) -> S3Target:
 
 
 def static_urls_of(html: str) -> list[str]:
-    return sorted(set(re.findall(r'(?:src|href)="([^"]+\.(?:css|js|svg|png|ico|jpg|woff2?))"', html)))
+    return sorted(
+        set(re.findall(r'(?:src|href)="([^"]+\.(?:css|js|svg|png|ico|jpg|woff2?))"', html))
+    )
 
 
 def game_asset_urls(html: str, s3: S3Target) -> list[str]:
     """The page's own assets: relative or S3 URLs (anything else is a
     third-party link, which ``verify`` reports)."""
-    return [u for u in static_urls_of(html)
-            if u.startswith(s3.public_base) or not re.match(r"^(https?:)?//", u)
-            or re.match(r"^https?://(127\.0\.0\.1|localhost)[:/]", u)]
+    return [
+        u
+        for u in static_urls_of(html)
+        if u.startswith(s3.public_base)
+        or not re.match(r"^(https?:)?//", u)
+        or re.match(r"^https?://(127\.0\.0\.1|localhost)[:/]", u)
+    ]
 
 
 def verify(game: DemoGame, s3: S3Target) -> list[str]:
@@ -99,8 +107,10 @@ def admin_line(game: DemoGame, from_env: bool, db_existed: bool) -> str:
     if from_env:  # the user's own password: named, not printed
         line = f"{game.admin_user} / (EVENNIA_SUPERUSER_PASSWORD)"
     else:
-        line = (f"{game.admin_user} / {game.admin_password}   (set EVENNIA_SUPERUSER_USERNAME and "
-                "EVENNIA_SUPERUSER_PASSWORD to choose)")
+        line = (
+            f"{game.admin_user} / {game.admin_password}   (set EVENNIA_SUPERUSER_USERNAME and "
+            "EVENNIA_SUPERUSER_PASSWORD to choose)"
+        )
     if db_existed:
         line += f"\n                  (made on this game's first run; delete {game.game_dir.name}/ to make it anew)"
     return line
@@ -114,7 +124,7 @@ def banner(game: DemoGame, s3: S3Target, admin: str) -> str:
   Webclient:      {game.webclient_url}
   Telnet:         telnet 127.0.0.1 {game.ports.telnet}
   Admin login:    {admin}
-  Static files:   {s3.public_base}/static/   (bucket {s3.bucket!r}{', embedded S3' if s3.access_key else ''})
+  Static files:   {s3.public_base}/static/   (bucket {s3.bucket!r}{", embedded S3" if s3.access_key else ""})
   Media files:    {s3.public_base}/media/
   Try in game:    @awsstatus    (and @awsstatus/check)
   Stop:           Ctrl-C
@@ -123,16 +133,24 @@ def banner(game: DemoGame, s3: S3Target, admin: str) -> str:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="start, verify, reload, verify, stop; exit 0/1")
+    parser.add_argument(
+        "--check", action="store_true", help="start, verify, reload, verify, stop; exit 0/1"
+    )
     parser.add_argument("--game-dir", type=Path, default=ROOT / "demo_game")
-    parser.add_argument("--free-ports", action="store_true", help="use free ports instead of Evennia's defaults")
+    parser.add_argument(
+        "--free-ports", action="store_true", help="use free ports instead of Evennia's defaults"
+    )
     args = parser.parse_args(argv)
     # a pipe or a file gets each line as it is printed (the banner at once)
     sys.stdout.reconfigure(line_buffering=True)
 
     signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops as cleanly as Ctrl-C
     use_real_aws = bool(os.environ.get("AWS_STORAGE_BUCKET_NAME"))
-    embedded = None if use_real_aws else EmbeddedS3("127.0.0.1", int(os.environ.get("DEMO_S3_PORT", "0"))).start()
+    embedded = (
+        None
+        if use_real_aws
+        else EmbeddedS3("127.0.0.1", int(os.environ.get("DEMO_S3_PORT", "0"))).start()
+    )
     ports = Ports.free() if (args.free_ports or args.check) else Ports()
     game = None
     try:

@@ -25,7 +25,7 @@ class TelnetSession:
         except OSError:
             pass
 
-    def __enter__(self) -> "TelnetSession":
+    def __enter__(self) -> TelnetSession:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -67,7 +67,7 @@ class TelnetSession:
         while time.monotonic() < deadline:
             try:
                 chunk = self.sock.recv(65536)
-            except socket.timeout:
+            except TimeoutError:
                 chunk = b""
             if chunk == b"" and not self._alive():
                 break

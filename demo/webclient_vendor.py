@@ -56,27 +56,72 @@ class CdnFile:
 # another API and ships no such bundle); favico.js 0.3.10 is named in the URL.
 CDN_FILES = (
     CdnFile("https://code.jquery.com/jquery-3.2.1.min.js", "jquery", "3.2.1", "dist/jquery.min.js"),
-    CdnFile("https://code.jquery.com/jquery-3.2.1.slim.min.js", "jquery", "3.2.1", "dist/jquery.slim.min.js"),
-    CdnFile("https://cdnjs.cloudflare.com/ajax/libs/popper.js/1.11.0/umd/popper.min.js",
-            "popper.js", "1.11.0", "dist/umd/popper.min.js"),
-    CdnFile("https://cdnjs.cloudflare.com/ajax/libs/popper.js/1.12.9/umd/popper.min.js",
-            "popper.js", "1.12.9", "dist/umd/popper.min.js"),
-    CdnFile("https://maxcdn.bootstrapcdn.com/bootstrap/4.0.0-beta/css/bootstrap.min.css",
-            "bootstrap", "4.0.0-beta", "dist/css/bootstrap.min.css"),
-    CdnFile("https://maxcdn.bootstrapcdn.com/bootstrap/4.0.0-beta/js/bootstrap.min.js",
-            "bootstrap", "4.0.0-beta", "dist/js/bootstrap.min.js"),
-    CdnFile("https://maxcdn.bootstrapcdn.com/bootstrap/4.0.0/js/bootstrap.min.js",
-            "bootstrap", "4.0.0", "dist/js/bootstrap.min.js"),
-    CdnFile("https://cdn.jsdelivr.net/npm/bootstrap@4.6.0/dist/css/bootstrap.min.css",
-            "bootstrap", "4.6.0", "dist/css/bootstrap.min.css"),
-    CdnFile("https://golden-layout.com/files/latest/js/goldenlayout.min.js",
-            "golden-layout", "1.5.9", "dist/goldenlayout.min.js"),
-    CdnFile("https://golden-layout.com/files/latest/css/goldenlayout-base.css",
-            "golden-layout", "1.5.9", "src/css/goldenlayout-base.css"),
-    CdnFile("https://golden-layout.com/files/latest/css/goldenlayout-dark-theme.css",
-            "golden-layout", "1.5.9", "src/css/goldenlayout-dark-theme.css"),
-    CdnFile("https://cdn.rawgit.com/ejci/favico.js/master/favico-0.3.10.min.js",
-            "favico.js", "0.3.10", "favico-0.3.10.min.js"),
+    CdnFile(
+        "https://code.jquery.com/jquery-3.2.1.slim.min.js",
+        "jquery",
+        "3.2.1",
+        "dist/jquery.slim.min.js",
+    ),
+    CdnFile(
+        "https://cdnjs.cloudflare.com/ajax/libs/popper.js/1.11.0/umd/popper.min.js",
+        "popper.js",
+        "1.11.0",
+        "dist/umd/popper.min.js",
+    ),
+    CdnFile(
+        "https://cdnjs.cloudflare.com/ajax/libs/popper.js/1.12.9/umd/popper.min.js",
+        "popper.js",
+        "1.12.9",
+        "dist/umd/popper.min.js",
+    ),
+    CdnFile(
+        "https://maxcdn.bootstrapcdn.com/bootstrap/4.0.0-beta/css/bootstrap.min.css",
+        "bootstrap",
+        "4.0.0-beta",
+        "dist/css/bootstrap.min.css",
+    ),
+    CdnFile(
+        "https://maxcdn.bootstrapcdn.com/bootstrap/4.0.0-beta/js/bootstrap.min.js",
+        "bootstrap",
+        "4.0.0-beta",
+        "dist/js/bootstrap.min.js",
+    ),
+    CdnFile(
+        "https://maxcdn.bootstrapcdn.com/bootstrap/4.0.0/js/bootstrap.min.js",
+        "bootstrap",
+        "4.0.0",
+        "dist/js/bootstrap.min.js",
+    ),
+    CdnFile(
+        "https://cdn.jsdelivr.net/npm/bootstrap@4.6.0/dist/css/bootstrap.min.css",
+        "bootstrap",
+        "4.6.0",
+        "dist/css/bootstrap.min.css",
+    ),
+    CdnFile(
+        "https://golden-layout.com/files/latest/js/goldenlayout.min.js",
+        "golden-layout",
+        "1.5.9",
+        "dist/goldenlayout.min.js",
+    ),
+    CdnFile(
+        "https://golden-layout.com/files/latest/css/goldenlayout-base.css",
+        "golden-layout",
+        "1.5.9",
+        "src/css/goldenlayout-base.css",
+    ),
+    CdnFile(
+        "https://golden-layout.com/files/latest/css/goldenlayout-dark-theme.css",
+        "golden-layout",
+        "1.5.9",
+        "src/css/goldenlayout-dark-theme.css",
+    ),
+    CdnFile(
+        "https://cdn.rawgit.com/ejci/favico.js/master/favico-0.3.10.min.js",
+        "favico.js",
+        "0.3.10",
+        "favico-0.3.10.min.js",
+    ),
 )
 TEMPLATES = ("website/base.html", "webclient/base.html")
 
@@ -86,13 +131,16 @@ FONT_PLUGIN = "webclient/js/plugins/font.js"
 FONT_CSS = "webclient/fonts/DejaVuSansMono.css"
 FONT_URLS_SCRIPT = (
     "    <!-- contrib_awsstorage demo: the font plugin's fonts, from the game's static files -->\n"
-    "    <script type=\"text/javascript\">\n"
-    "      var webclient_font_urls = {\"DejaVu Sans Mono\": \"{% static \"" + FONT_CSS + "\" %}\", \"Monospace\": \"\"};\n"
+    '    <script type="text/javascript">\n'
+    '      var webclient_font_urls = {"DejaVu Sans Mono": "{% static "'
+    + FONT_CSS
+    + '" %}", "Monospace": ""};\n'
     "    </script>\n"
 )
 _FONT_TABLE = re.compile(r"const font_urls = \{.*?\};", re.S)
 _EXTERNAL_RESOURCE = re.compile(
-    r"""<(?:script|link|img)\b[^>]*?\b(?:src|href)\s*=\s*["']?((?:https?:)?//[^"'\s>]+)""", re.I)
+    r"""<(?:script|link|img)\b[^>]*?\b(?:src|href)\s*=\s*["']?((?:https?:)?//[^"'\s>]+)""", re.I
+)
 _LOCAL_STATIC = re.compile(r"""((?:src|href)\s*=\s*)(["']?)/static/([^"'\s>]+)\2""", re.I)
 _HTML_COMMENT = re.compile(r"<!--.*?-->", re.S)
 
@@ -131,7 +179,11 @@ def ensure_node_modules(timeout: float = 300) -> None:
         )
     result = subprocess.run(
         [npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund"],
-        cwd=VENDOR_DIR, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL,
+        cwd=VENDOR_DIR,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
     )
     still_missing = missing_packages()
     if result.returncode != 0 or still_missing:
@@ -158,8 +210,10 @@ def install(game_dir: Path) -> list[str]:
         target = game_dir / "web" / "templates" / name
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(local_template(name, (web / "templates" / name).read_text()))
-    for name, text in ((FONT_PLUGIN, local_font_plugin((web / "static" / FONT_PLUGIN).read_text())),
-                       (FONT_CSS, local_font_css((web / "static" / FONT_CSS).read_text()))):
+    for name, text in (
+        (FONT_PLUGIN, local_font_plugin((web / "static" / FONT_PLUGIN).read_text())),
+        (FONT_CSS, local_font_css((web / "static" / FONT_CSS).read_text())),
+    ):
         target = static_dir / name
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(text)
@@ -173,11 +227,15 @@ def local_template(name: str, text: str) -> str:
     # a hard-coded /static/ path would point at the game, not the bucket
     text = _LOCAL_STATIC.sub(lambda m: f'{m.group(1)}"{{% static "{m.group(3)}" %}}"', text)
     if "{% load static" not in text:
-        raise RuntimeError(f"Evennia's {name} does not load the static tag; the demo cannot override it")
+        raise RuntimeError(
+            f"Evennia's {name} does not load the static tag; the demo cannot override it"
+        )
     if name == "webclient/base.html":
         marker = "{% block guilib_import %}"
         if marker not in text:
-            raise RuntimeError(f"Evennia's {name} has no {marker}; the demo cannot add its font table")
+            raise RuntimeError(
+                f"Evennia's {name} has no {marker}; the demo cannot add its font table"
+            )
         text = text.replace(marker, FONT_URLS_SCRIPT + "    " + marker, 1)
     left = _EXTERNAL_RESOURCE.findall(_HTML_COMMENT.sub("", text))
     if left:
@@ -185,16 +243,25 @@ def local_template(name: str, text: str) -> str:
             f"Evennia's {name} links {', '.join(left)}, which demo/webclient_vendor.py has no "
             "npm copy of: add the package to demo/vendor/package.json and the file to CDN_FILES."
         )
-    return ("{% comment %}contrib_awsstorage demo: Evennia's " + name + " with its CDN libraries "
-            "served from the game's static files (demo/webclient_vendor.py){% endcomment %}" + text)
+    return (
+        "{% comment %}contrib_awsstorage demo: Evennia's " + name + " with its CDN libraries "
+        "served from the game's static files (demo/webclient_vendor.py){% endcomment %}" + text
+    )
 
 
 def local_font_plugin(text: str) -> str:
     """Evennia's font plugin, taking its font table from the page."""
-    new, count = _FONT_TABLE.subn("const font_urls = window.webclient_font_urls || {'Monospace': ''};", text)
+    new, count = _FONT_TABLE.subn(
+        "const font_urls = window.webclient_font_urls || {'Monospace': ''};", text
+    )
     if count != 1:
-        raise RuntimeError(f"Evennia's {FONT_PLUGIN} has no `const font_urls = {{...}};` table to replace")
-    return "// contrib_awsstorage demo: fonts from the game's static files (demo/webclient_vendor.py)\n" + new
+        raise RuntimeError(
+            f"Evennia's {FONT_PLUGIN} has no `const font_urls = {{...}};` table to replace"
+        )
+    return (
+        "// contrib_awsstorage demo: fonts from the game's static files (demo/webclient_vendor.py)\n"
+        + new
+    )
 
 
 def local_font_css(text: str) -> str:
@@ -202,5 +269,7 @@ def local_font_css(text: str) -> str:
     it loads from wherever the static files are, not the game's /static/)."""
     new = text.replace("url('/static/webclient/fonts/", "url('")
     if new == text:
-        raise RuntimeError(f"Evennia's {FONT_CSS} no longer names url('/static/webclient/fonts/...')")
+        raise RuntimeError(
+            f"Evennia's {FONT_CSS} no longer names url('/static/webclient/fonts/...')"
+        )
     return new

@@ -112,12 +112,16 @@ def pytest_ignore_collect(collection_path, config):
     """``tests/ingame`` needs Evennia's settings and database, so it runs in
     its own pass (``pytest --ds=tests.ingame.settings tests/ingame``), never
     in the plain-Django pass."""
-    if "ingame" in collection_path.parts and os.environ.get("DJANGO_SETTINGS_MODULE") != INGAME_SETTINGS:
+    if (
+        "ingame" in collection_path.parts
+        and os.environ.get("DJANGO_SETTINGS_MODULE") != INGAME_SETTINGS
+    ):
         return True
     return None
 
 
 # -- storages bound to the embedded S3 server (tests/sync overrides the first two) --
+
 
 @pytest.fixture
 def make_storage(s3_settings):

@@ -37,7 +37,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
 import os as _os  # noqa: E402
 import tempfile as _tempfile  # noqa: E402
 
-AWS_S3_SYNC_CACHE_DIR = _os.path.join(_tempfile.gettempdir(), f"contrib-awsstorage-tests-{_os.getpid()}")
+AWS_S3_SYNC_CACHE_DIR = _os.path.join(
+    _tempfile.gettempdir(), f"contrib-awsstorage-tests-{_os.getpid()}"
+)
 
 # The suite counts the full sync's requests through botocore; the boto3-free
 # no-op answer (sync/quick.py) has its own tests, which turn it on.

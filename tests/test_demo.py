@@ -23,7 +23,10 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_storage_demo_check_uploads_and_serves_every_file():
     result = subprocess.run(
         [sys.executable, str(ROOT / "demo" / "storage_demo.py"), "--check"],
-        capture_output=True, text=True, timeout=180, stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        stdin=subprocess.DEVNULL,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     ok_lines = [l for l in result.stdout.splitlines() if l.startswith("OK   200")]
@@ -51,7 +54,9 @@ def _until(lines, seen, pattern, deadline):
         except queue.Empty:
             line = ""
         if line is None or left <= 0:
-            raise AssertionError(f"no line matching {pattern!r} in time; output so far:\n" + "\n".join(seen))
+            raise AssertionError(
+                f"no line matching {pattern!r} in time; output so far:\n" + "\n".join(seen)
+            )
         seen.append(line)
         match = re.search(pattern, line)
         if match:
@@ -64,13 +69,28 @@ def test_game_demo_banner_reaches_a_pipe_at_once_and_uses_evennias_admin_variabl
     step and the banner arrive while it runs, and the admin account is the
     one EVENNIA_SUPERUSER_USERNAME/PASSWORD name (login over telnet)."""
     user, password = ENV_ADMIN
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONUNBUFFERED", "AWS_STORAGE_BUCKET_NAME")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("PYTHONUNBUFFERED", "AWS_STORAGE_BUCKET_NAME")
+    }
     env.update(EVENNIA_SUPERUSER_USERNAME=user, EVENNIA_SUPERUSER_PASSWORD=password)
     game_dir = tmp_path / "pipegame"
     proc = subprocess.Popen(
-        [sys.executable, str(ROOT / "demo" / "game_demo.py"), "--game-dir", str(game_dir), "--free-ports"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True, env=env,
-        cwd=ROOT, start_new_session=True,
+        [
+            sys.executable,
+            str(ROOT / "demo" / "game_demo.py"),
+            "--game-dir",
+            str(game_dir),
+            "--free-ports",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        start_new_session=True,
     )
     lines, seen = queue.Queue(), []
     threading.Thread(target=_read_lines_into, args=(proc.stdout, lines), daemon=True).start()
@@ -87,8 +107,12 @@ def test_game_demo_banner_reaches_a_pipe_at_once_and_uses_evennias_admin_variabl
         assert password not in "\n".join(seen)  # named, never printed
 
         with TelnetSession("127.0.0.1", int(telnet[1])) as session:
-            session.login(user, password)  # times out unless the env account exists with that password
-            out = session.command("@awsstatus", until=r"(?s)Web server.*(pending|disabled)", timeout=60)
+            session.login(
+                user, password
+            )  # times out unless the env account exists with that password
+            out = session.command(
+                "@awsstatus", until=r"(?s)Web server.*(pending|disabled)", timeout=60
+            )
         assert "reachable" in out.lower()
 
         proc.send_signal(signal.SIGTERM)  # as Ctrl-C: a clean stop
@@ -98,5 +122,7 @@ def test_game_demo_banner_reaches_a_pipe_at_once_and_uses_evennias_admin_variabl
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(timeout=30)
-        if (game_dir / "server" / "server.pid").exists() or (game_dir / "server" / "portal.pid").exists():
+        if (game_dir / "server" / "server.pid").exists() or (
+            game_dir / "server" / "portal.pid"
+        ).exists():
             DemoGame(game_dir, S3Target(None, "unused")).stop()  # never leave a game running

@@ -20,7 +20,9 @@ def test_each_test_gets_a_fresh_bucket(s3_client, bucket):
 
 def test_public_bucket_is_fetchable_with_plain_http(s3_server):
     s3_server.create_bucket("harness-public", public_read=True)
-    s3_server.client().put_object(Bucket="harness-public", Key="x.css", Body=b"body{}", ContentType="text/css")
+    s3_server.client().put_object(
+        Bucket="harness-public", Key="x.css", Body=b"body{}", ContentType="text/css"
+    )
     with urllib.request.urlopen(f"{s3_server.endpoint_url}/harness-public/x.css") as resp:
         assert resp.status == 200
         assert resp.read() == b"body{}"

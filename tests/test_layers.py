@@ -10,7 +10,6 @@ Each import case runs in a fresh interpreter with the forbidden packages blocked
 """
 
 import ast
-
 import subprocess
 import sys
 import textwrap
@@ -35,16 +34,24 @@ sys.meta_path.insert(0, Block())
 
 
 def run_blocked(blocked, body: str) -> subprocess.CompletedProcess:
-    code = PRELUDE.format(blocked=tuple(blocked)) + textwrap.dedent(body) + textwrap.dedent("""
+    code = (
+        PRELUDE.format(blocked=tuple(blocked))
+        + textwrap.dedent(body)
+        + textwrap.dedent("""
         bad = [m for m in sys.modules if m.split(".")[0] in BLOCKED]
         assert not bad, bad
         print("OK")
     """)
-    return subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    )
+    return subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
 
 
 def test_web_layer_imports_and_builds_without_boto3():
-    result = run_blocked(("boto3", "botocore", "s3transfer"), """
+    result = run_blocked(
+        ("boto3", "botocore", "s3transfer"),
+        """
         import django
         from django.conf import settings
         settings.configure(USE_TZ=True, UPSTREAM_IPS=["127.0.0.1", "10.0.0.0/8"])
@@ -59,14 +66,17 @@ def test_web_layer_imports_and_builds_without_boto3():
         assert root.status()["pending"] == 0
         static_redirect.static_resource("/tmp", "https://cdn.example.com/static/")
         webserver.PrivateStaticRoot("/tmp")
-    """)
+    """,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.strip().endswith("OK")
 
 
 @pytest.mark.parametrize("command", ["s3_check", "s3_migrate_static", "collectstatic"])
 def test_app_checks_and_commands_load_without_evennia_or_twisted(command):
-    result = run_blocked(("evennia", "twisted"), f"""
+    result = run_blocked(
+        ("evennia", "twisted"),
+        f"""
         import django
         from django.conf import settings
         settings.configure(
@@ -85,24 +95,32 @@ def test_app_checks_and_commands_load_without_evennia_or_twisted(command):
         from contrib_awsstorage import diagnostics, sync
         from contrib_awsstorage.sync import collect as sync_collect
         from contrib_awsstorage.sync import record as syncrecord
-    """)
+    """,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.strip().endswith("OK")
 
 
 def _modules_of(folder: str) -> list[str]:
     return sorted(
-        "contrib_awsstorage." + ".".join(p.relative_to(PACKAGE).with_suffix("").parts).removesuffix(".__init__")
+        "contrib_awsstorage."
+        + ".".join(p.relative_to(PACKAGE).with_suffix("").parts).removesuffix(".__init__")
         for p in (PACKAGE / folder).rglob("*.py")
     )
 
 
 RULES = {
     # folder: (blocked top-level packages, extra modules that follow the same rule)
-    "s3": (("evennia", "twisted"), ["contrib_awsstorage.aws_s3_cdn", "contrib_awsstorage.media_types"]),
+    "s3": (
+        ("evennia", "twisted"),
+        ["contrib_awsstorage.aws_s3_cdn", "contrib_awsstorage.media_types"],
+    ),
     "web": (("evennia", "boto3", "botocore", "s3transfer"), ["contrib_awsstorage.webserver"]),
     "sync": (("evennia", "twisted"), []),
-    "diagnostics": (("evennia", "twisted"), ["contrib_awsstorage.checks", "contrib_awsstorage.humanize"]),
+    "diagnostics": (
+        ("evennia", "twisted"),
+        ["contrib_awsstorage.checks", "contrib_awsstorage.humanize"],
+    ),
 }
 
 
@@ -110,7 +128,9 @@ RULES = {
 def test_every_module_of_a_folder_keeps_its_rule(folder):
     blocked, extra = RULES[folder]
     modules = _modules_of(folder) + extra
-    result = run_blocked(blocked, f"""
+    result = run_blocked(
+        blocked,
+        f"""
         import importlib
         import django
         from django.conf import settings
@@ -118,7 +138,8 @@ def test_every_module_of_a_folder_keeps_its_rule(folder):
         django.setup()
         for name in {modules!r}:
             importlib.import_module(name)
-    """)
+    """,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.strip().endswith("OK")
 
@@ -153,14 +174,16 @@ def test_no_import_cycle_in_the_package():
     graph = {m: {i for i in _imports(p, m) if i in modules and i != m} for m, p in modules.items()}
     # A package's __init__ re-exporting its own modules is not a cycle of theirs.
     for m in graph:
-        graph[m] = {i for i in graph[m] if not (m.startswith(i + ".") and modules[i].name == "__init__.py")}
+        graph[m] = {
+            i for i in graph[m] if not (m.startswith(i + ".") and modules[i].name == "__init__.py")
+        }
     cycles, state = [], {}
 
     def visit(node, stack):
         state[node] = "open"
         for nxt in sorted(graph[node]):
             if state.get(nxt) == "open":
-                cycles.append(stack[stack.index(nxt):] + [nxt])
+                cycles.append(stack[stack.index(nxt) :] + [nxt])
             elif nxt not in state:
                 visit(nxt, stack + [nxt])
         state[node] = "done"
@@ -176,5 +199,7 @@ def test_only_the_evennia_entry_points_import_evennia():
     for path in PACKAGE.rglob("*.py"):
         text = path.read_text()
         if "import evennia" in text or "from evennia" in text:
-            importers.add("contrib_awsstorage." + ".".join(path.relative_to(PACKAGE).with_suffix("").parts))
+            importers.add(
+                "contrib_awsstorage." + ".".join(path.relative_to(PACKAGE).with_suffix("").parts)
+            )
     assert importers <= EVENNIA_ENTRY_POINTS, importers - EVENNIA_ENTRY_POINTS

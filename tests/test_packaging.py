@@ -25,7 +25,17 @@ def _package_files() -> set[str]:
 def built(tmp_path_factory):
     out = tmp_path_factory.mktemp("dist")
     result = subprocess.run(
-        [sys.executable, "-m", "build", "--no-isolation", "--sdist", "--wheel", "--outdir", str(out), str(ROOT)],
+        [
+            sys.executable,
+            "-m",
+            "build",
+            "--no-isolation",
+            "--sdist",
+            "--wheel",
+            "--outdir",
+            str(out),
+            str(ROOT),
+        ],
         capture_output=True,
         text=True,
         timeout=300,
@@ -65,13 +75,22 @@ def test_wheel_declares_runtime_requirements(built):
     assert "Requires-Dist: Django<6.2,>=5.2" in requires
     assert "Requires-Dist: twisted<27,>=24.11" in requires
     assert any(r.startswith("Requires-Dist: boto3") for r in requires)
-    assert [r for r in requires if "evennia" in r.lower()] == ['Requires-Dist: evennia<8,>=5.0; extra == "evennia"']
+    assert [r for r in requires if "evennia" in r.lower()] == [
+        'Requires-Dist: evennia<8,>=5.0; extra == "evennia"'
+    ]
     assert any("moto[server]" in r and 'extra == "test"' in r for r in requires)
     assert "Requires-Python: >=3.11" in text
-    classifiers = {line.split(": ", 1)[1] for line in text.splitlines() if line.startswith("Classifier:")}
-    for proven in ("Programming Language :: Python :: 3.11", "Programming Language :: Python :: 3.12",
-                   "Programming Language :: Python :: 3.13", "Framework :: Django :: 5.2",
-                   "Framework :: Django :: 6.0", "Framework :: Django :: 6.1"):
+    classifiers = {
+        line.split(": ", 1)[1] for line in text.splitlines() if line.startswith("Classifier:")
+    }
+    for proven in (
+        "Programming Language :: Python :: 3.11",
+        "Programming Language :: Python :: 3.12",
+        "Programming Language :: Python :: 3.13",
+        "Framework :: Django :: 5.2",
+        "Framework :: Django :: 6.0",
+        "Framework :: Django :: 6.1",
+    ):
         assert proven in classifiers, proven
 
 
@@ -79,10 +98,21 @@ def test_sdist_contains_project_files(built):
     sdist, _ = built
     with tarfile.open(sdist) as tf:
         names = {n.split("/", 1)[1] for n in tf.getnames() if "/" in n}
-    for required in ("README.md", "setup.cfg", "pyproject.toml", "MANIFEST.in", "Makefile", ".ci/run",
-                     "tests/conftest.py", "demo/storage_demo.py",
-                     "demo/vendor/package.json", "demo/vendor/package-lock.json"):
+    for required in (
+        "README.md",
+        "setup.cfg",
+        "pyproject.toml",
+        "MANIFEST.in",
+        "Makefile",
+        ".ci/run",
+        "tests/conftest.py",
+        "demo/storage_demo.py",
+        "demo/vendor/package.json",
+        "demo/vendor/package-lock.json",
+    ):
         assert required in names, required
-    assert not any(n.startswith("demo/vendor/node_modules/") for n in names), "npm's install went into the sdist"
+    assert not any(n.startswith("demo/vendor/node_modules/") for n in names), (
+        "npm's install went into the sdist"
+    )
     missing = _package_files() - names
     assert not missing, f"missing from sdist: {sorted(missing)}"

@@ -11,22 +11,50 @@ import pytest
 # this contrib's README and settings tell users to write.
 PUBLIC = {
     "contrib_awsstorage.aws_s3_cdn": [
-        "S3Boto3Storage", "S3StaticStorage", "S3ManifestStaticStorage", "S3Boto3StorageFile",
-        "S3Bucket", "setting", "safe_join", "check_location", "lookup_env",
-        "get_available_overwrite_name", "clean_name", "gzip_bytes", "SOURCE_MD5_METADATA_KEY",
-        "custom_domain_url", "object_url", "presigned_url", "strip_signing_parameters",
+        "S3Boto3Storage",
+        "S3StaticStorage",
+        "S3ManifestStaticStorage",
+        "S3Boto3StorageFile",
+        "S3Bucket",
+        "setting",
+        "safe_join",
+        "check_location",
+        "lookup_env",
+        "get_available_overwrite_name",
+        "clean_name",
+        "gzip_bytes",
+        "SOURCE_MD5_METADATA_KEY",
+        "custom_domain_url",
+        "object_url",
+        "presigned_url",
+        "strip_signing_parameters",
         "unsigned_bucket_url",
     ],
     "contrib_awsstorage.webserver": [
         # every class of evennia.server.webserver
-        "LockableThreadPool", "HTTPChannelWithXForwardedFor", "EvenniaReverseProxyResource",
-        "DjangoWebRoot", "Website", "WSGIWebServer", "PrivateStaticRoot",
+        "LockableThreadPool",
+        "HTTPChannelWithXForwardedFor",
+        "EvenniaReverseProxyResource",
+        "DjangoWebRoot",
+        "Website",
+        "WSGIWebServer",
+        "PrivateStaticRoot",
         # and what ours adds
-        "PoolLockedError", "get_active_web_root", "set_active_web_root",
-        "DEFAULT_DRAIN_TIMEOUT", "DEFAULT_PROXY_TIMEOUT", "DEFAULT_MAX_BODY_SIZE",
+        "PoolLockedError",
+        "get_active_web_root",
+        "set_active_web_root",
+        "DEFAULT_DRAIN_TIMEOUT",
+        "DEFAULT_PROXY_TIMEOUT",
+        "DEFAULT_MAX_BODY_SIZE",
     ],
-    "contrib_awsstorage.sync": ["sync", "sync_directory", "SyncReport", "check_sync_storage",
-                                "is_sync_storage", "IMMUTABLE_CACHE_CONTROL"],
+    "contrib_awsstorage.sync": [
+        "sync",
+        "sync_directory",
+        "SyncReport",
+        "check_sync_storage",
+        "is_sync_storage",
+        "IMMUTABLE_CACHE_CONTROL",
+    ],
 }
 
 # where each public name now lives
@@ -59,8 +87,14 @@ def test_public_name_imports_from_its_old_path(module, name):
 def test_storages_deconstruct_to_the_aws_s3_cdn_path():
     from contrib_awsstorage import aws_s3_cdn
 
-    for cls in (aws_s3_cdn.S3Boto3Storage, aws_s3_cdn.S3StaticStorage, aws_s3_cdn.S3ManifestStaticStorage):
-        path, _args, kwargs = cls(bucket_name="names-test", custom_domain="cdn.example.com").deconstruct()
+    for cls in (
+        aws_s3_cdn.S3Boto3Storage,
+        aws_s3_cdn.S3StaticStorage,
+        aws_s3_cdn.S3ManifestStaticStorage,
+    ):
+        path, _args, kwargs = cls(
+            bucket_name="names-test", custom_domain="cdn.example.com"
+        ).deconstruct()
         assert path == f"contrib_awsstorage.aws_s3_cdn.{cls.__name__}"
         assert kwargs["bucket_name"] == "names-test"
 

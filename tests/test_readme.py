@@ -32,17 +32,30 @@ def test_cors_rule_is_the_one_the_embedded_bucket_gets():
     are one rule (embedded_s3.browser_cors_rules)."""
     from contrib_awsstorage.embedded_s3 import browser_cors_rules
 
-    (cors,) = [json.loads(b) for b in re.findall(r"```json\n(.*?)```", README, re.S)
-               if isinstance(json.loads(b), list)]
+    (cors,) = [
+        json.loads(b)
+        for b in re.findall(r"```json\n(.*?)```", README, re.S)
+        if isinstance(json.loads(b), list)
+    ]
     assert cors == browser_cors_rules(cors[0]["AllowedOrigins"])
     assert cors[0]["AllowedMethods"] == ["GET", "HEAD"]
 
 
 def test_iam_policy_covers_what_the_storage_and_sync_do():
     policy = json.loads(re.findall(r"```json\n(.*?)```", README, re.S)[0])
-    actions = {a for s in policy["Statement"] for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
-    for needed in ("s3:ListBucket", "s3:GetObject", "s3:PutObject", "s3:DeleteObject",
-                   "s3:AbortMultipartUpload", "s3:ListBucketMultipartUploads"):
+    actions = {
+        a
+        for s in policy["Statement"]
+        for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
+    }
+    for needed in (
+        "s3:ListBucket",
+        "s3:GetObject",
+        "s3:PutObject",
+        "s3:DeleteObject",
+        "s3:AbortMultipartUpload",
+        "s3:ListBucketMultipartUploads",
+    ):
         assert needed in actions, needed
     assert "s3:*" not in actions
 
@@ -67,8 +80,13 @@ def test_documented_classes_exist():
     import ast
 
     paths = set(re.findall(r'"(contrib_awsstorage\.[\w.]+)"', README))
-    paths |= set(re.findall(r"from (contrib_awsstorage\.\w+) import (\w+)", README) and
-                 [f"{m}.{n}" for m, n in re.findall(r"from (contrib_awsstorage\.\w+) import (\w+)", README)])
+    paths |= set(
+        re.findall(r"from (contrib_awsstorage\.\w+) import (\w+)", README)
+        and [
+            f"{m}.{n}"
+            for m, n in re.findall(r"from (contrib_awsstorage\.\w+) import (\w+)", README)
+        ]
+    )
     assert len(paths) >= 5, paths
     for dotted in paths:
         module, _, attr = dotted.rpartition(".")

@@ -11,8 +11,10 @@ import pytest
 
 from demo import webclient_vendor as vendor
 
-needs_evennia = pytest.mark.skipif(importlib.util.find_spec("evennia") is None,
-                                   reason="needs Evennia (its templates): pip install 'contrib-awsstorage[evennia]'")
+needs_evennia = pytest.mark.skipif(
+    importlib.util.find_spec("evennia") is None,
+    reason="needs Evennia (its templates): pip install 'contrib-awsstorage[evennia]'",
+)
 
 
 def evennia_template(name: str) -> str:
@@ -45,14 +47,18 @@ def test_every_cdn_file_of_the_templates_is_the_pinned_npm_file():
             if not match:
                 continue
             data = (vendor.NODE_MODULES / cdn_file.alias / cdn_file.path).read_bytes()
-            assert base64.b64encode(hashlib.sha384(data).digest()).decode() == match.group(1), cdn_file
+            assert base64.b64encode(hashlib.sha384(data).digest()).decode() == match.group(1), (
+                cdn_file
+            )
             checked += 1
     assert checked >= 8  # jQuery (2), popper (2), Bootstrap (4): all with SRI hashes
 
 
 def test_a_cdn_link_without_an_npm_copy_is_refused_with_the_fix():
     text = '{% load static %}<script src="https://cdn.example.org/lib-1.0.min.js"></script>'
-    with pytest.raises(RuntimeError, match=r"cdn\.example\.org/lib-1\.0\.min\.js.*demo/vendor/package\.json"):
+    with pytest.raises(
+        RuntimeError, match=r"cdn\.example\.org/lib-1\.0\.min\.js.*demo/vendor/package\.json"
+    ):
         vendor.local_template("website/base.html", text)
 
 

@@ -195,7 +195,7 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "faultproxy"
     timeout = 300  # an idle keep-alive client frees its thread after this
-    proxy: "FaultProxy"  # set on the per-proxy subclass
+    proxy: FaultProxy  # set on the per-proxy subclass
 
     def setup(self) -> None:
         super().setup()
@@ -243,7 +243,9 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             self._close_upstream()  # it may be mid-answer
 
-    def _forward(self, method: str, fault: str | None = None, rule: FaultRule | None = None) -> None:
+    def _forward(
+        self, method: str, fault: str | None = None, rule: FaultRule | None = None
+    ) -> None:
         body = self._body_source()
         try:
             response = self._send_upstream(method, body)
@@ -276,7 +278,9 @@ class _Handler(BaseHTTPRequestHandler):
                 if chunked:
                     conn.putheader("Transfer-Encoding", "chunked")
                 else:
-                    conn.putheader("Content-Length", str(data if isinstance(data, int) else len(data)))
+                    conn.putheader(
+                        "Content-Length", str(data if isinstance(data, int) else len(data))
+                    )
                 conn.endheaders()
                 if chunked:
                     for piece in self._read_chunked():
@@ -336,7 +340,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._write(head[: head.index(b"\r\n") // 2])
             return
         if length is None:  # make the promise explicit, then break it
-            head = head.replace(b"Transfer-Encoding: chunked\r\n", b"Content-Length: %d\r\n" % len(body))
+            head = head.replace(
+                b"Transfer-Encoding: chunked\r\n", b"Content-Length: %d\r\n" % len(body)
+            )
         self._write(head + body[: len(body) // 2])
 
     # -- faults ---------------------------------------------------------------
@@ -484,7 +490,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     # -- control ----------------------------------------------------------------
     def _control(self, method: str) -> None:
-        action = self.path[len(CONTROL_PREFIX):].split("?", 1)[0].strip("/")
+        action = self.path[len(CONTROL_PREFIX) :].split("?", 1)[0].strip("/")
         raw = self._read_exact(int(self.headers.get("Content-Length") or 0))
         status, payload = 200, None
         try:
@@ -556,7 +562,7 @@ class FaultProxy:
         self._thread: threading.Thread | None = None
 
     # -- life cycle -----------------------------------------------------------
-    def start(self) -> "FaultProxy":
+    def start(self) -> FaultProxy:
         if self._server is not None:
             return self
         handler = type("FaultProxyHandler", (_Handler,), {"proxy": self})
@@ -567,8 +573,10 @@ class FaultProxy:
         self._server = server_cls((self.host, self.port), handler)
         self.port = self._server.server_address[1]
         self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.1},
-            name=f"faultproxy-{self.port}", daemon=True,
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.1},
+            name=f"faultproxy-{self.port}",
+            daemon=True,
         )
         self._thread.start()
         return self
@@ -591,7 +599,7 @@ class FaultProxy:
         if self._thread is not None:
             self._thread.join(5)
 
-    def __enter__(self) -> "FaultProxy":
+    def __enter__(self) -> FaultProxy:
         return self.start()
 
     def __exit__(self, *exc) -> None:
@@ -653,10 +661,15 @@ class FaultProxy:
                 kind = rule.decide(method, target)
                 if kind is not None:
                     self._stats.faults[kind] += 1
-                    self._stats.fault_log.append({
-                        "n": self._stats.requests, "method": method, "path": target, "kind": kind,
-                        "reached_upstream": kind == "truncate" or rule.after_upstream,
-                    })
+                    self._stats.fault_log.append(
+                        {
+                            "n": self._stats.requests,
+                            "method": method,
+                            "path": target,
+                            "kind": kind,
+                            "reached_upstream": kind == "truncate" or rule.after_upstream,
+                        }
+                    )
                     return rule, kind
         return None, None
 
@@ -682,11 +695,15 @@ class FaultProxy:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--upstream", required=True, help="S3 endpoint URL, e.g. http://127.0.0.1:9000")
+    parser.add_argument(
+        "--upstream", required=True, help="S3 endpoint URL, e.g. http://127.0.0.1:9000"
+    )
     parser.add_argument("--delay", type=float, default=0.0, help="seconds added to every request")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
-    parser.add_argument("--fault", action="append", choices=FAULT_KINDS, help="fault kind(s) to inject")
+    parser.add_argument(
+        "--fault", action="append", choices=FAULT_KINDS, help="fault kind(s) to inject"
+    )
     parser.add_argument("--rate", type=float, default=0.0)
     parser.add_argument("--nth", type=int, action="append")
     parser.add_argument("--every", type=int)
@@ -699,9 +716,14 @@ def main(argv=None) -> int:
     proxy = FaultProxy(args.upstream, delay=args.delay, host=args.host, port=args.port).start()
     if args.fault:
         proxy.set_faults(
-            args.fault if len(args.fault) > 1 else args.fault[0], rate=args.rate, nth=args.nth,
-            every=args.every, writes_only=args.writes_only, after_upstream=args.after_upstream,
-            stall_seconds=args.stall_seconds, seed=args.seed,
+            args.fault if len(args.fault) > 1 else args.fault[0],
+            rate=args.rate,
+            nth=args.nth,
+            every=args.every,
+            writes_only=args.writes_only,
+            after_upstream=args.after_upstream,
+            stall_seconds=args.stall_seconds,
+            seed=args.seed,
         )
     from contrib_awsstorage.embedded_s3 import serve_until_signalled
 

@@ -38,14 +38,22 @@ def mismatches(found: dict[str, str], expected: list[str]) -> list[str]:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--expect", nargs="*", default=[], metavar="PART=VERSION",
-                        help=f"parts ({', '.join(PARTS)}) and version prefixes, or 'absent'")
+    parser.add_argument(
+        "--expect",
+        nargs="*",
+        default=[],
+        metavar="PART=VERSION",
+        help=f"parts ({', '.join(PARTS)}) and version prefixes, or 'absent'",
+    )
     args = parser.parse_args(argv)
     found = versions()
     print(", ".join(f"{part.capitalize()} {found[part]}" for part in PARTS))
     wrong = mismatches(found, args.expect)
     if wrong:
-        print("error: this venv is not the stack it was built for: " + "; ".join(wrong), file=sys.stderr)
+        print(
+            "error: this venv is not the stack it was built for: " + "; ".join(wrong),
+            file=sys.stderr,
+        )
         return 1
     return 0
 

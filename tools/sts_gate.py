@@ -25,28 +25,43 @@ from __future__ import annotations
 import http.client
 import re
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, unquote, urlsplit
 
 __all__ = ["StsGate"]
 
-_HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-connection", "te", "trailer",
-                         "transfer-encoding", "upgrade"})
+_HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-connection",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+    }
+)
 _HEADER_KEY = re.compile(r"Credential=([A-Z0-9]+)/\d{8}/[^/]+/([a-z0-9-]+)/")
 _CREDENTIALS_XML = re.compile(
     r"(<AccessKeyId>([^<]+)</AccessKeyId>.*?<Expiration>)([^<]+)(</Expiration>)|"
-    r"(<Expiration>)([^<]+)(</Expiration>.*?<AccessKeyId>([^<]+)</AccessKeyId>)", re.S)
-_EXPIRED_S3 = (b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>ExpiredToken</Code>'
-               b"<Message>The provided token has expired.</Message></Error>")
-_EXPIRED_STS = (b'<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error>'
-                b"<Type>Sender</Type><Code>ExpiredToken</Code>"
-                b"<Message>The security token included in the request is expired</Message>"
-                b"</Error></ErrorResponse>")
+    r"(<Expiration>)([^<]+)(</Expiration>.*?<AccessKeyId>([^<]+)</AccessKeyId>)",
+    re.S,
+)
+_EXPIRED_S3 = (
+    b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>ExpiredToken</Code>'
+    b"<Message>The provided token has expired.</Message></Error>"
+)
+_EXPIRED_STS = (
+    b'<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error>'
+    b"<Type>Sender</Type><Code>ExpiredToken</Code>"
+    b"<Message>The security token included in the request is expired</Message>"
+    b"</Error></ErrorResponse>"
+)
 
 
 def _iso(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -89,7 +104,9 @@ class _Handler(BaseHTTPRequestHandler):
         gate = self.server.gate
         body = self._body()
         key, service = self._signer()
-        is_sts = service == "sts" or b"Action=AssumeRole" in body or b"Action=GetSessionToken" in body
+        is_sts = (
+            service == "sts" or b"Action=AssumeRole" in body or b"Action=GetSessionToken" in body
+        )
         if key and gate.is_expired(key):
             gate.note_rejected(key, self.path)
             self._answer(400, _EXPIRED_STS if is_sts else _EXPIRED_S3, "text/xml")
@@ -146,7 +163,7 @@ class StsGate:
     def is_expired(self, key: str) -> bool:
         with self._lock:
             expiry = self._expiry.get(key)
-        return expiry is not None and datetime.now(timezone.utc) >= expiry
+        return expiry is not None and datetime.now(UTC) >= expiry
 
     def expiry_of(self, key: str) -> datetime | None:
         """When the gate starts refusing ``key`` (None: not issued through the gate)."""
@@ -156,7 +173,7 @@ class StsGate:
     def issue(self, data: bytes) -> bytes:
         """Cut the lifetime of the credentials in an STS answer; remember them."""
         text = data.decode("utf-8")
-        moment = datetime.now(timezone.utc) + timedelta(seconds=self.lifetime)
+        moment = datetime.now(UTC) + timedelta(seconds=self.lifetime)
         expiry = moment.replace(microsecond=moment.microsecond // 1000 * 1000)  # as sent
 
         def cut(match):
@@ -182,7 +199,7 @@ class StsGate:
             self.rejected.append((key, path))
 
     # -- life cycle -------------------------------------------------------------
-    def start(self) -> "StsGate":
+    def start(self) -> StsGate:
         server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         server.daemon_threads = True
         server.gate = self
@@ -198,7 +215,7 @@ class StsGate:
             self._thread.join(timeout=5)
             self._server = None
 
-    def __enter__(self) -> "StsGate":
+    def __enter__(self) -> StsGate:
         return self.start()
 
     def __exit__(self, *exc) -> None:

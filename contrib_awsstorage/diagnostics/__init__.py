@@ -14,13 +14,24 @@ heavy at import time (boto3 loads when an online check runs).
 
 from __future__ import annotations
 
+from .bucket_status import clear_cache, snapshot
 from .results import FAIL, OK, SKIP, STATUSES, WARN, CheckResult, has_failures
 from .settings_checks import settings_checks, targets_of
-from .bucket_status import clear_cache, snapshot
 from .targets import load_targets
 
-__all__ = ["OK", "WARN", "FAIL", "SKIP", "STATUSES", "CheckResult", "has_failures",
-           "offline", "run", "snapshot", "clear_cache"]
+__all__ = [
+    "OK",
+    "WARN",
+    "FAIL",
+    "SKIP",
+    "STATUSES",
+    "CheckResult",
+    "has_failures",
+    "offline",
+    "run",
+    "snapshot",
+    "clear_cache",
+]
 
 
 def offline(require_storage: bool = False) -> list[CheckResult]:
@@ -50,8 +61,11 @@ def run(write: bool = True, online: bool = True, budget: float | None = None) ->
         if not target.ours:
             continue
         if any(r.failed and target.alias in targets_of(r) for r in results):
-            results.append(CheckResult("online", SKIP, "not probed: fix the settings above first.",
-                                       target=target.alias))
+            results.append(
+                CheckResult(
+                    "online", SKIP, "not probed: fix the settings above first.", target=target.alias
+                )
+            )
             continue
         values, _ = resolve(target)
         try:
@@ -59,12 +73,24 @@ def run(write: bool = True, online: bool = True, budget: float | None = None) ->
         except Exception as exc:  # e.g. a botocore Config the client rejects
             from contrib_awsstorage.s3.errors import scrub
 
-            results.append(CheckResult("online", FAIL, scrub(f"cannot create the storage: {exc}"),
-                                       "correct the storage settings named above.",
-                                       target.alias))
+            results.append(
+                CheckResult(
+                    "online",
+                    FAIL,
+                    scrub(f"cannot create the storage: {exc}"),
+                    "correct the storage settings named above.",
+                    target.alias,
+                )
+            )
             continue
-        probe = TargetProbe(target.alias, storage, write=write, proxies=bool(values.get("proxies")),
-                            endpoint_answers=endpoint_answers, deadline=deadline)
+        probe = TargetProbe(
+            target.alias,
+            storage,
+            write=write,
+            proxies=bool(values.get("proxies")),
+            endpoint_answers=endpoint_answers,
+            deadline=deadline,
+        )
         results.extend(probe.run())
         from .cloudfront_probe import cloudfront_checks
 

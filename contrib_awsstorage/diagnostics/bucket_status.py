@@ -29,13 +29,26 @@ _inflight: dict = {"thread": None, "box": None}
 
 
 def _describe(target, values) -> dict:
-    info = {"alias": target.alias, "ours": True, "backend": target.backend,
-            "bucket": values.get("bucket_name"), "region": values.get("region_name"),
-            "endpoint": values.get("endpoint_url"), "location": values.get("location") or "",
-            "custom_domain": values.get("custom_domain"), "url_base": None,
-            "reachable": None, "reason": "", "fix": "", "objects": None, "bytes": None,
-            "complete": False, "last_sync": None, "last_sync_error": "",
-            "credentials": None}
+    info = {
+        "alias": target.alias,
+        "ours": True,
+        "backend": target.backend,
+        "bucket": values.get("bucket_name"),
+        "region": values.get("region_name"),
+        "endpoint": values.get("endpoint_url"),
+        "location": values.get("location") or "",
+        "custom_domain": values.get("custom_domain"),
+        "url_base": None,
+        "reachable": None,
+        "reason": "",
+        "fix": "",
+        "objects": None,
+        "bytes": None,
+        "complete": False,
+        "last_sync": None,
+        "last_sync_error": "",
+        "credentials": None,
+    }
     return info
 
 
@@ -50,7 +63,7 @@ def _count(storage, info: dict, deadline: float) -> None:
             kwargs["ContinuationToken"] = token
         page = storage.connection.list_objects_v2(**kwargs)
         for obj in page.get("Contents", []):
-            if not obj["Key"][len(prefix):].startswith(PROBE_DIR):
+            if not obj["Key"][len(prefix) :].startswith(PROBE_DIR):
                 count += 1
                 size += obj.get("Size", 0)
         info["objects"], info["bytes"], info["reachable"] = count, size, True
@@ -69,9 +82,14 @@ def _probe_target(target, deadline: float) -> dict:
 
     values, problems = resolve(target)
     if values is None:
-        return {"alias": target.alias, "ours": True, "backend": target.backend, "reachable": False,
-                "reason": problems[-1].message if problems else "bad settings",
-                "fix": problems[-1].fix if problems else ""}
+        return {
+            "alias": target.alias,
+            "ours": True,
+            "backend": target.backend,
+            "reachable": False,
+            "reason": problems[-1].message if problems else "bad settings",
+            "fix": problems[-1].fix if problems else "",
+        }
     info = _describe(target, values)
     failures = [r for r in target_settings_checks(target) if r.failed]
     if failures:
@@ -90,8 +108,9 @@ def _probe_target(target, deadline: float) -> dict:
     try:
         _count(storage, info, deadline)
     except (ClientError, BotoCoreError) as exc:
-        err = translate_client_error(exc, "ListObjectsV2", storage.bucket_name,
-                                     region=info["region"])
+        err = translate_client_error(
+            exc, "ListObjectsV2", storage.bucket_name, region=info["region"]
+        )
         info["reachable"] = False
         info["reason"] = scrub(getattr(err, "summary", str(err)))
         info["fix"] = scrub(getattr(err, "fix", ""))
@@ -116,8 +135,12 @@ def _take(budget: float) -> dict:
             storages.append({"alias": target.alias, "ours": False, "backend": target.backend})
             continue
         storages.append(_probe_target(target, deadline))
-    return {"taken_at": time.time(), "duration": time.monotonic() - started,
-            "storages": storages, "timed_out": False}
+    return {
+        "taken_at": time.time(),
+        "duration": time.monotonic() - started,
+        "storages": storages,
+        "timed_out": False,
+    }
 
 
 def _timed_out(budget: float) -> dict:
@@ -125,13 +148,18 @@ def _timed_out(budget: float) -> dict:
     for target in load_targets():
         entry = {"alias": target.alias, "ours": target.ours, "backend": target.backend}
         if target.ours:
-            entry.update(reachable=False, reason=f"S3 did not answer within {budget:.0f} s.",
-                         fix="run 'evennia s3_check' to see which step is slow.")
+            entry.update(
+                reachable=False,
+                reason=f"S3 did not answer within {budget:.0f} s.",
+                fix="run 'evennia s3_check' to see which step is slow.",
+            )
         storages.append(entry)
     return {"taken_at": time.time(), "duration": budget, "storages": storages, "timed_out": True}
 
 
-def snapshot(refresh: bool = False, ttl: float = DEFAULT_TTL, budget: float = DEFAULT_BUDGET) -> dict:
+def snapshot(
+    refresh: bool = False, ttl: float = DEFAULT_TTL, budget: float = DEFAULT_BUDGET
+) -> dict:
     """The bucket state of every storage of ours (see module doc).
 
     Keys: ``taken_at`` (epoch), ``age`` (seconds since taken), ``duration``,

@@ -61,8 +61,11 @@ def cloudfront_checks(storage, alias: str, write: bool = True) -> list[CheckResu
 
         try:
             signer_for(storage)
-            add("cdn-signing", OK, f"CloudFront signing key {storage.cloudfront_key_id} loaded "
-                                   "(an RSA private key).")
+            add(
+                "cdn-signing",
+                OK,
+                f"CloudFront signing key {storage.cloudfront_key_id} loaded (an RSA private key).",
+            )
         except ImproperlyConfigured as exc:
             message, _, fix = str(exc).partition(" Fix: ")
             add("cdn-signing", FAIL, message, fix)
@@ -84,52 +87,96 @@ def cloudfront_checks(storage, alias: str, write: bool = True) -> list[CheckResu
         return results
     config = distribution.get("DistributionConfig", {})
     if config.get("Enabled"):
-        add("cdn", OK, f"distribution {dist_id} ({distribution.get('DomainName')}) is enabled, "
-                       f"status {distribution.get('Status')}.")
+        add(
+            "cdn",
+            OK,
+            f"distribution {dist_id} ({distribution.get('DomainName')}) is enabled, "
+            f"status {distribution.get('Status')}.",
+        )
     else:
-        add("cdn", FAIL, f"distribution {dist_id} is disabled: it serves nothing.",
-            "enable it in the CloudFront console (Distributions > Enable).")
+        add(
+            "cdn",
+            FAIL,
+            f"distribution {dist_id} is disabled: it serves nothing.",
+            "enable it in the CloudFront console (Distributions > Enable).",
+        )
 
     bucket, endpoint = storage.bucket_name, getattr(storage, "endpoint_url", None)
     origins = (config.get("Origins") or {}).get("Items") or ()
     ours = [o for o in origins if origin_is_bucket(o.get("DomainName", ""), bucket, endpoint)]
     location = "/" + (storage.location or "").strip("/")
     if not ours:
-        add("cdn-origin", FAIL, f"no origin of distribution {dist_id} is bucket '{bucket}' "
-                                f"(origins: {', '.join(o.get('DomainName', '?') for o in origins)}).",
+        add(
+            "cdn-origin",
+            FAIL,
+            f"no origin of distribution {dist_id} is bucket '{bucket}' "
+            f"(origins: {', '.join(o.get('DomainName', '?') for o in origins)}).",
             f"add an origin '{bucket}.s3.<region>.amazonaws.com' (with origin access control) "
-            "or correct AWS_CLOUDFRONT_DISTRIBUTION_ID.")
+            "or correct AWS_CLOUDFRONT_DISTRIBUTION_ID.",
+        )
     else:
         origin_path = (ours[0].get("OriginPath") or "").rstrip("/")
         if origin_path and not (location.rstrip("/") + "/").startswith(origin_path + "/"):
-            add("cdn-origin", FAIL, f"origin '{ours[0]['Id']}' has origin path '{origin_path}', outside "
-                                    f"the storage's location '{location}'.",
-                "set the origin path to '' or to a prefix of AWS_LOCATION.")
+            add(
+                "cdn-origin",
+                FAIL,
+                f"origin '{ours[0]['Id']}' has origin path '{origin_path}', outside "
+                f"the storage's location '{location}'.",
+                "set the origin path to '' or to a prefix of AWS_LOCATION.",
+            )
         else:
-            add("cdn-origin", OK, f"origin '{ours[0]['Id']}' is bucket '{bucket}'"
-                                  f"{f' (origin path {origin_path})' if origin_path else ''}.")
+            add(
+                "cdn-origin",
+                OK,
+                f"origin '{ours[0]['Id']}' is bucket '{bucket}'"
+                f"{f' (origin path {origin_path})' if origin_path else ''}.",
+            )
 
     if not write:
-        add("cdn-invalidate", SKIP, "not checked (--no-write): it sends an empty invalidation batch.")
+        add(
+            "cdn-invalidate",
+            SKIP,
+            "not checked (--no-write): it sends an empty invalidation batch.",
+        )
     else:
         try:
-            client.create_invalidation(DistributionId=dist_id, InvalidationBatch={
-                "Paths": {"Quantity": 0, "Items": []}, "CallerReference": "contrib_awsstorage-s3_check"})
-            add("cdn-invalidate", OK, "the credentials may call CreateInvalidation (empty test batch, "
-                                      "no path billed).")
+            client.create_invalidation(
+                DistributionId=dist_id,
+                InvalidationBatch={
+                    "Paths": {"Quantity": 0, "Items": []},
+                    "CallerReference": "contrib_awsstorage-s3_check",
+                },
+            )
+            add(
+                "cdn-invalidate",
+                OK,
+                "the credentials may call CreateInvalidation (empty test batch, no path billed).",
+            )
         except ClientError as exc:
             code = exc.response.get("Error", {}).get("Code", "")
             if code in _DENIED:
-                add("cdn-invalidate", FAIL, f"the credentials may not call CreateInvalidation ({code}): "
-                                            "changed files would stay stale at the edge.",
+                add(
+                    "cdn-invalidate",
+                    FAIL,
+                    f"the credentials may not call CreateInvalidation ({code}): "
+                    "changed files would stay stale at the edge.",
                     f"allow cloudfront:CreateInvalidation and cloudfront:GetInvalidation on "
-                    f"distribution {dist_id}.")
+                    f"distribution {dist_id}.",
+                )
             else:  # permission passed; the empty batch itself was refused
-                add("cdn-invalidate", OK, f"the credentials may call CreateInvalidation (the empty test "
-                                          f"batch was refused with {code}, as expected).")
+                add(
+                    "cdn-invalidate",
+                    OK,
+                    f"the credentials may call CreateInvalidation (the empty test "
+                    f"batch was refused with {code}, as expected).",
+                )
         except BotoCoreError as exc:
-            add("cdn-invalidate", FAIL, f"CreateInvalidation could not be sent: {type(exc).__name__}.",
-                "check the network and AWS_CLOUDFRONT_ENDPOINT_URL.")
+            add(
+                "cdn-invalidate",
+                FAIL,
+                f"CreateInvalidation could not be sent: {type(exc).__name__}.",
+                "check the network and AWS_CLOUDFRONT_ENDPOINT_URL.",
+            )
 
     add_url_check(add, storage, distribution, ours)
     return results
@@ -139,33 +186,58 @@ def add_url_check(add, storage, distribution: dict, bucket_origins) -> None:
     from contrib_awsstorage.s3.urls import custom_domain_url, object_url
 
     config = distribution.get("DistributionConfig", {})
-    domains = {distribution.get("DomainName", "").lower(),
-               *(a.lower() for a in (config.get("Aliases") or {}).get("Items") or ())}
+    domains = {
+        distribution.get("DomainName", "").lower(),
+        *(a.lower() for a in (config.get("Aliases") or {}).get("Items") or ()),
+    }
     if not storage.custom_domain:
-        add("cdn-url", WARN, "AWS_S3_CUSTOM_DOMAIN is not set: url() points at the bucket, not at the "
-                             "distribution.", f"set AWS_S3_CUSTOM_DOMAIN = '{sorted(domains - {''})[0]}'.")
+        add(
+            "cdn-url",
+            WARN,
+            "AWS_S3_CUSTOM_DOMAIN is not set: url() points at the bucket, not at the distribution.",
+            f"set AWS_S3_CUSTOM_DOMAIN = '{sorted(domains - {''})[0]}'.",
+        )
         return
     key = storage.key_for("contrib-awsstorage-check.txt")
     url = object_url(custom_domain_url(storage.url_protocol, storage.custom_domain), key)
     parts = urlsplit(url)
     if (parts.hostname or "").lower() not in domains:
-        add("cdn-url", FAIL, f"url() goes to {parts.hostname}, which is neither the distribution's "
-                             f"domain nor one of its aliases ({', '.join(sorted(domains - {''}))}).",
+        add(
+            "cdn-url",
+            FAIL,
+            f"url() goes to {parts.hostname}, which is neither the distribution's "
+            f"domain nor one of its aliases ({', '.join(sorted(domains - {''}))}).",
             "set AWS_S3_CUSTOM_DOMAIN to the distribution's domain, or add it as an alternate "
-            "domain name (CNAME) of the distribution.")
+            "domain name (CNAME) of the distribution.",
+        )
         return
     origin_id = _behaviour_origin(config, parts.path)
-    origin = next((o for o in (config.get("Origins") or {}).get("Items") or () if o.get("Id") == origin_id), None)
+    origin = next(
+        (o for o in (config.get("Origins") or {}).get("Items") or () if o.get("Id") == origin_id),
+        None,
+    )
     if origin is None or origin not in bucket_origins:
-        add("cdn-url", FAIL, f"{parts.path} is served by origin '{origin_id}', which is not the bucket.",
-            "point the cache behaviour for that path (or the default one) at the bucket's origin.")
+        add(
+            "cdn-url",
+            FAIL,
+            f"{parts.path} is served by origin '{origin_id}', which is not the bucket.",
+            "point the cache behaviour for that path (or the default one) at the bucket's origin.",
+        )
         return
     fetched = ((origin.get("OriginPath") or "").rstrip("/") + unquote(parts.path)).lstrip("/")
     if fetched != key:
-        add("cdn-url", FAIL, f"url() {parts.path} makes CloudFront fetch key '{fetched}', but the storage "
-                             f"wrote '{key}'.",
+        add(
+            "cdn-url",
+            FAIL,
+            f"url() {parts.path} makes CloudFront fetch key '{fetched}', but the storage "
+            f"wrote '{key}'.",
             "make the origin path plus the URL path equal the key: remove the origin path, or drop "
-            "the location from AWS_S3_CUSTOM_DOMAIN.")
+            "the location from AWS_S3_CUSTOM_DOMAIN.",
+        )
         return
-    add("cdn-url", OK, f"url() {parts.scheme}://{parts.hostname}/... reaches the bucket key through "
-                       f"distribution {distribution.get('Id')}.")
+    add(
+        "cdn-url",
+        OK,
+        f"url() {parts.scheme}://{parts.hostname}/... reaches the bucket key through "
+        f"distribution {distribution.get('Id')}.",
+    )

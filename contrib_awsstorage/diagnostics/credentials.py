@@ -9,7 +9,7 @@ credentials that run out within a day with nothing to renew them.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from ..humanize import human_duration
 from ..s3.errors import mask_access_key
@@ -26,11 +26,17 @@ def chain_credentials(storage) -> tuple[str | None, str]:
 
     profile = getattr(storage, "session_profile", None)
     try:
-        session = boto3.session.Session(profile_name=profile) if profile else boto3.session.Session()
+        session = (
+            boto3.session.Session(profile_name=profile) if profile else boto3.session.Session()
+        )
         creds = session.get_credentials()
     except BotoCoreError as exc:  # ProfileNotFound, a broken config file...
-        return None, f" ({type(exc).__name__}: profile {profile!r})" if profile else \
-            f" ({type(exc).__name__})"
+        return (
+            None,
+            f" ({type(exc).__name__}: profile {profile!r})"
+            if profile
+            else f" ({type(exc).__name__})",
+        )
     if creds is None or not creds.access_key:
         return None, f" for profile {profile!r}" if profile else ""
     return mask_access_key(creds.access_key), f"boto3's chain ({creds.method})"
@@ -58,10 +64,14 @@ def credential_rows(entry: dict | None, now: float | None = None) -> list[tuple[
     rows = [("credentials", entry["summary"])]
     expires = entry.get("expires_at")
     if expires:
-        now = datetime.now(timezone.utc).timestamp() if now is None else now
-        when = datetime.fromtimestamp(expires, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+        now = datetime.now(UTC).timestamp() if now is None else now
+        when = datetime.fromtimestamp(expires, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
         left = expires - now
-        text = f"{when} (in {human_duration(left)})" if left > 0 else f"{when} ({human_duration(-left)} ago)"
+        text = (
+            f"{when} (in {human_duration(left)})"
+            if left > 0
+            else f"{when} ({human_duration(-left)} ago)"
+        )
         if entry.get("renewable"):
             text += "; boto3 renews them before then"
         rows.append(("expires", text))

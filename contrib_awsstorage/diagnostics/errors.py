@@ -11,5 +11,3 @@ def client_error_types():
     from botocore.exceptions import BotoCoreError, ClientError
 
     return (ClientError, BotoCoreError)
-
-

@@ -67,8 +67,13 @@ def _parse_date(value: str | None) -> float | None:
         return None
 
 
-def request(url: str, method: str = "GET", timeout: float = DEFAULT_TIMEOUT,
-            verify=None, headers: dict | None = None) -> HttpAnswer:
+def request(
+    url: str,
+    method: str = "GET",
+    timeout: float = DEFAULT_TIMEOUT,
+    verify=None,
+    headers: dict | None = None,
+) -> HttpAnswer:
     """One request, no redirects followed, body read at most a little.
 
     ``url`` may be scheme-relative (``//cdn/x``: https is assumed).
@@ -78,20 +83,25 @@ def request(url: str, method: str = "GET", timeout: float = DEFAULT_TIMEOUT,
     parts = urlsplit(url)
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     if parts.scheme == "https":
-        conn = http.client.HTTPSConnection(parts.hostname, parts.port, timeout=timeout,
-                                           context=_tls_context(verify))
+        conn = http.client.HTTPSConnection(
+            parts.hostname, parts.port, timeout=timeout, context=_tls_context(verify)
+        )
     elif parts.scheme == "http":
         conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
     else:
         return HttpAnswer(error=f"not an http(s) URL: {parts.scheme or 'no scheme'}")
     try:
-        conn.request(method, path, headers={"User-Agent": "contrib-awsstorage-s3-check",
-                                            **(headers or {})})
+        conn.request(
+            method, path, headers={"User-Agent": "contrib-awsstorage-s3-check", **(headers or {})}
+        )
         response = conn.getresponse()
         if method != "HEAD":
             response.read(1024)
-        return HttpAnswer(response.status, _parse_date(response.getheader("Date")),
-                          response.getheader("Content-Type") or "")
+        return HttpAnswer(
+            response.status,
+            _parse_date(response.getheader("Date")),
+            response.getheader("Content-Type") or "",
+        )
     except (OSError, http.client.HTTPException, ValueError) as exc:
         return HttpAnswer(error=describe_error(exc))
     finally:

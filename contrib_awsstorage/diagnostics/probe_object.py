@@ -51,8 +51,13 @@ class ProbeObjectSteps:
         written = False
         try:
             try:
-                self.client.put_object(Bucket=self.bucket, Key=key, Body=token,
-                                       ContentType="text/plain", **self._put_args())
+                self.client.put_object(
+                    Bucket=self.bucket,
+                    Key=key,
+                    Body=token,
+                    ContentType="text/plain",
+                    **self._put_args(),
+                )
                 written = True
                 self._add("write", OK, f"put s3://{self.bucket}/{key} ({len(token)} bytes).")
             except client_error_types() as exc:
@@ -76,8 +81,12 @@ class ProbeObjectSteps:
             self._fail_from("read", exc, "GetObject", key)
             return
         if body != token:
-            self._add("read", FAIL, f"read back {len(body)} bytes that differ from what was written.",
-                      "check AWS_S3_ENDPOINT_URL points at S3 itself, not a caching proxy.")
+            self._add(
+                "read",
+                FAIL,
+                f"read back {len(body)} bytes that differ from what was written.",
+                "check AWS_S3_ENDPOINT_URL points at S3 itself, not a caching proxy.",
+            )
             return
         self._add("read", OK, "got the probe object back unchanged.")
 
@@ -85,24 +94,39 @@ class ProbeObjectSteps:
         error = self._delete(key)
         if error is None:
             status = OK if written else SKIP
-            text = "deleted the probe object; it is gone." if written else \
-                "nothing to delete (the probe object was not written)."
+            text = (
+                "deleted the probe object; it is gone."
+                if written
+                else "nothing to delete (the probe object was not written)."
+            )
             self._add("delete", status, text)
             return
         if isinstance(error, RuntimeError):
-            self._add("delete", FAIL, f"s3://{self.bucket}/{key} is still there after DeleteObject.",
-                      "check the bucket's versioning/object lock settings; delete it by hand.")
+            self._add(
+                "delete",
+                FAIL,
+                f"s3://{self.bucket}/{key} is still there after DeleteObject.",
+                "check the bucket's versioning/object lock settings; delete it by hand.",
+            )
             return
         self._fail_from("delete", error, "DeleteObject", key)
         self.results[-1] = CheckResult(
-            "delete", FAIL, f"{self.results[-1].message} The probe object s3://{self.bucket}/{key} "
-            "was left behind; delete it by hand.", self.results[-1].fix, self.alias,
-            self.results[-1].code)
+            "delete",
+            FAIL,
+            f"{self.results[-1].message} The probe object s3://{self.bucket}/{key} "
+            "was left behind; delete it by hand.",
+            self.results[-1].fix,
+            self.alias,
+            self.results[-1].code,
+        )
 
     def check_public(self):
         if not self.public:
-            self._add("public", SKIP, "files use signed URLs (private storage): "
-                                      "no anonymous read expected.")
+            self._add(
+                "public",
+                SKIP,
+                "files use signed URLs (private storage): no anonymous read expected.",
+            )
             return
         if self.public_result is not None:  # measured on the probe object, before deleting it
             self.results.append(self.public_result)
@@ -110,35 +134,53 @@ class ProbeObjectSteps:
         if self.sample_key is not None:
             self._fetch_anonymously(self.sample_key)
             return
-        reason = ("the probe object could not be written" if self.write
-                  else "no file under the prefix to fetch (and --no-write): "
-                       "run collectstatic / s3_migrate_static first")
+        reason = (
+            "the probe object could not be written"
+            if self.write
+            else "no file under the prefix to fetch (and --no-write): "
+            "run collectstatic / s3_migrate_static first"
+        )
         self._add("public", SKIP, f"not checked: {reason}.")
 
     def _fetch_anonymously(self, key):
-        name = key[len(self.prefix):] if key.startswith(self.prefix) else key
+        name = key[len(self.prefix) :] if key.startswith(self.prefix) else key
         from .storage import public_url
 
         url = public_url(self.storage, name).split("?", 1)[0]  # never show a signature
-        answer = request(url, "GET", timeout=RAW_TIMEOUT,
-                         verify=getattr(self.storage, "verify", None),
-                         headers={"Range": "bytes=0-0"})
+        answer = request(
+            url,
+            "GET",
+            timeout=RAW_TIMEOUT,
+            verify=getattr(self.storage, "verify", None),
+            headers={"Range": "bytes=0-0"},
+        )
         if answer.status in (200, 206):
             self._add("public", OK, f"anonymous GET {url} -> HTTP {answer.status}.")
             return
         if not answer.reached:
-            self._add("public", FAIL, f"anonymous GET {url} failed: {answer.error}.",
-                      "check AWS_S3_CUSTOM_DOMAIN (the CDN must be reachable and point at the "
-                      "bucket)." if self.storage.custom_domain else
-                      "check AWS_S3_ENDPOINT_URL is reachable from browsers too.")
+            self._add(
+                "public",
+                FAIL,
+                f"anonymous GET {url} failed: {answer.error}.",
+                "check AWS_S3_CUSTOM_DOMAIN (the CDN must be reachable and point at the bucket)."
+                if self.storage.custom_domain
+                else "check AWS_S3_ENDPOINT_URL is reachable from browsers too.",
+            )
             return
         if answer.status == 403:
             resource = f"arn:aws:s3:::{self.bucket}/{self.prefix}*"
-            self._add("public", FAIL,
-                      f"anonymous GET {url} -> HTTP 403: browsers cannot load these files.",
-                      f"add a bucket policy allowing s3:GetObject to Principal '*' on {resource} "
-                      "(and allow public bucket policies in Block Public Access), or use signed "
-                      "URLs (querystring_auth True) for private files.")
+            self._add(
+                "public",
+                FAIL,
+                f"anonymous GET {url} -> HTTP 403: browsers cannot load these files.",
+                f"add a bucket policy allowing s3:GetObject to Principal '*' on {resource} "
+                "(and allow public bucket policies in Block Public Access), or use signed "
+                "URLs (querystring_auth True) for private files.",
+            )
             return
-        self._add("public", FAIL, f"anonymous GET {url} -> HTTP {answer.status}.",
-                  "check AWS_S3_CUSTOM_DOMAIN / AWS_LOCATION: the URL must point at the object.")
+        self._add(
+            "public",
+            FAIL,
+            f"anonymous GET {url} -> HTTP {answer.status}.",
+            "check AWS_S3_CUSTOM_DOMAIN / AWS_LOCATION: the URL must point at the object.",
+        )

@@ -50,8 +50,14 @@ def _merge_same(results: list[CheckResult]) -> list[CheckResult]:
         key = (r.status, r.message, r.fix, r.code)
         if key in merged and r.status != OK:
             first = merged[key]
-            merged[key] = CheckResult(first.check, first.status, first.message, first.fix,
-                                      f"{first.target}, {r.target}", first.code)
+            merged[key] = CheckResult(
+                first.check,
+                first.status,
+                first.message,
+                first.fix,
+                f"{first.target}, {r.target}",
+                first.code,
+            )
         else:
             merged.setdefault(key if r.status != OK else (id(r),), r)
     return list(merged.values())
@@ -66,28 +72,43 @@ def _storages_results(targets: list[Target], require_storage: bool) -> list[Chec
     results = []
     for target in targets:
         if target.import_error:
-            results.append(_result(
-                FAIL, f"STORAGES[{target.alias!r}]['BACKEND'] = {target.backend!r} cannot be "
-                      f"imported ({target.import_error}).",
-                f"correct the dotted path, e.g. {SUGGESTED.get(target.alias, SUGGESTED['default'])!r}.",
-                target.alias, "E008"))
+            results.append(
+                _result(
+                    FAIL,
+                    f"STORAGES[{target.alias!r}]['BACKEND'] = {target.backend!r} cannot be "
+                    f"imported ({target.import_error}).",
+                    f"correct the dotted path, e.g. {SUGGESTED.get(target.alias, SUGGESTED['default'])!r}.",
+                    target.alias,
+                    "E008",
+                )
+            )
     ours = [t for t in targets if t.ours]
     for name, alias in _LEGACY.items():
         value = getattr(settings, name, None)
         by_alias = {t.alias: t for t in targets}
         if value and STORAGE_MODULE in str(value) and not by_alias[alias].ours:
-            results.append(_result(
-                FAIL, f"{name} = {value!r} is ignored by Django 5.1+; STORAGES[{alias!r}] "
-                      f"still uses {by_alias[alias].backend!r}.",
-                f"move it: STORAGES[{alias!r}] = {{'BACKEND': {value!r}}} and delete {name}.",
-                alias, "E006"))
+            results.append(
+                _result(
+                    FAIL,
+                    f"{name} = {value!r} is ignored by Django 5.1+; STORAGES[{alias!r}] "
+                    f"still uses {by_alias[alias].backend!r}.",
+                    f"move it: STORAGES[{alias!r}] = {{'BACKEND': {value!r}}} and delete {name}.",
+                    alias,
+                    "E006",
+                )
+            )
     if not ours:
         status, code = (FAIL, "E007") if require_storage else (WARN, "W001")
-        results.append(_result(
-            status, "no STORAGES alias uses contrib_awsstorage's classes: files are not stored on S3.",
-            f"set STORAGES['staticfiles'] = {{'BACKEND': {SUGGESTED['staticfiles']!r}}} "
-            f"(and STORAGES['default'] = {{'BACKEND': {SUGGESTED['default']!r}}} for uploads).",
-            "", code))
+        results.append(
+            _result(
+                status,
+                "no STORAGES alias uses contrib_awsstorage's classes: files are not stored on S3.",
+                f"set STORAGES['staticfiles'] = {{'BACKEND': {SUGGESTED['staticfiles']!r}}} "
+                f"(and STORAGES['default'] = {{'BACKEND': {SUGGESTED['default']!r}}} for uploads).",
+                "",
+                code,
+            )
+        )
         return results
     where = ", ".join(f"{t.alias} -> {t.cls.__name__}" for t in ours)
     plain = [t.alias for t in targets if t.alias in DJANGO_DEFAULTS and not t.ours]
@@ -110,13 +131,19 @@ def _app_order_results(ours: list[Target]) -> list[CheckResult]:
     django_at = next((i for i, a in enumerate(names) if a == "django.contrib.staticfiles"), None)
     if ours_at is None or django_at is None or ours_at < django_at:
         return []
-    return [_result(
-        WARN, "INSTALLED_APPS lists 'contrib_awsstorage' after 'django.contrib.staticfiles': "
-              "Django's collectstatic runs instead of ours. The storage keeps its no-op to one "
-              "listing, but changed files go up one at a time, and an S3 error during a start or "
-              "reload is not turned into a warning.",
-        'put it first: INSTALLED_APPS = ["contrib_awsstorage"] + [a for a in INSTALLED_APPS '
-        'if a != "contrib_awsstorage"].', "staticfiles", "W005")]
+    return [
+        _result(
+            WARN,
+            "INSTALLED_APPS lists 'contrib_awsstorage' after 'django.contrib.staticfiles': "
+            "Django's collectstatic runs instead of ours. The storage keeps its no-op to one "
+            "listing, but changed files go up one at a time, and an S3 error during a start or "
+            "reload is not turned into a warning.",
+            'put it first: INSTALLED_APPS = ["contrib_awsstorage"] + [a for a in INSTALLED_APPS '
+            'if a != "contrib_awsstorage"].',
+            "staticfiles",
+            "W005",
+        )
+    ]
 
 
 def _raw_option(target: Target, attr: str, setting: str):
@@ -135,11 +162,11 @@ def resolve(target: Target) -> tuple[dict | None, list[CheckResult]]:
 def _setting_name(source: str, attr: str, alias: str) -> str:
     """What the admin edits, from s3conf's source words."""
     if source.startswith("setting "):
-        return source[len("setting "):]
+        return source[len("setting ") :]
     if source.startswith("STORAGES OPTIONS"):
         return f"STORAGES[{alias!r}]['OPTIONS'][{attr!r}]"
     if source.startswith("class "):
-        return f"{source[len('class '):]}.{attr}"
+        return f"{source[len('class ') :]}.{attr}"
     if source.startswith("environment variable"):
         return source
     default = {o: s[0] for o, s in _DEFAULT_SETTINGS.items()}
@@ -147,8 +174,10 @@ def _setting_name(source: str, attr: str, alias: str) -> str:
 
 
 _DEFAULT_SETTINGS = {
-    "bucket_name": ("AWS_STORAGE_BUCKET_NAME",), "region_name": ("AWS_S3_REGION_NAME",),
-    "endpoint_url": ("AWS_S3_ENDPOINT_URL",), "custom_domain": ("AWS_S3_CUSTOM_DOMAIN",),
+    "bucket_name": ("AWS_STORAGE_BUCKET_NAME",),
+    "region_name": ("AWS_S3_REGION_NAME",),
+    "endpoint_url": ("AWS_S3_ENDPOINT_URL",),
+    "custom_domain": ("AWS_S3_CUSTOM_DOMAIN",),
     "signature_version": ("AWS_S3_SIGNATURE_VERSION",),
     "file_name_charset": ("AWS_S3_FILE_NAME_CHARSET",),
     "session_profile": ("AWS_S3_SESSION_PROFILE",),
@@ -162,9 +191,15 @@ def resolve_with_names(target: Target):
     results, override = [], {}
     location, source = _raw_option(target, "location", "AWS_LOCATION")
     if isinstance(location, str) and location.startswith("/"):
-        results.append(_result(
-            FAIL, f"{source} = {location!r} starts with '/': keys would not match the files.",
-            f"set {source} = {location.lstrip('/')!r} (no leading slash).", target.alias, "E004"))
+        results.append(
+            _result(
+                FAIL,
+                f"{source} = {location!r} starts with '/': keys would not match the files.",
+                f"set {source} = {location.lstrip('/')!r} (no leading slash).",
+                target.alias,
+                "E004",
+            )
+        )
         override["location"] = location.lstrip("/")
     try:
         values, sources = s3conf.resolve_with_sources(target.cls, {**target.options, **override})
@@ -173,8 +208,9 @@ def resolve_with_names(target: Target):
 
         text = scrub(str(exc))
         message, _, fix = text.partition(" Fix: ")
-        results.append(_result(FAIL, message, fix or "correct the setting named above.",
-                               target.alias, "E005"))
+        results.append(
+            _result(FAIL, message, fix or "correct the setting named above.", target.alias, "E005")
+        )
         return None, {}, results
     names = {attr: _setting_name(src, attr, target.alias) for attr, src in sources.items()}
     return values, names, results
@@ -187,8 +223,15 @@ def target_settings_checks(target: Target) -> list[CheckResult]:
         return results
     alias = target.alias
     results.insert(0, _result(OK, _summary(values), "", alias))
-    for check in (_bucket_results, _region_results, _endpoint_results, _custom_domain_results,
-                  _signature_results, _charset_results, _profile_results):
+    for check in (
+        _bucket_results,
+        _region_results,
+        _endpoint_results,
+        _custom_domain_results,
+        _signature_results,
+        _charset_results,
+        _profile_results,
+    ):
         results.extend(check(values, names, alias))
     if target.is_static and not any(r.failed for r in results):
         results.extend(_static_url_results(values, alias))
@@ -200,17 +243,29 @@ def _bucket_results(values: dict, names: dict, alias: str) -> list[CheckResult]:
 
     bucket, name = values.get("bucket_name"), names["bucket_name"]
     if not bucket:
-        return [_result(
-            FAIL, f"{name} is not set: no bucket to store files in.",
-            f"set AWS_STORAGE_BUCKET_NAME = 'your-bucket' (or STORAGES[{alias!r}]['OPTIONS']"
-            "['bucket_name']).", alias, "E001")]
+        return [
+            _result(
+                FAIL,
+                f"{name} is not set: no bucket to store files in.",
+                f"set AWS_STORAGE_BUCKET_NAME = 'your-bucket' (or STORAGES[{alias!r}]['OPTIONS']"
+                "['bucket_name']).",
+                alias,
+                "E001",
+            )
+        ]
     problems = s3conf.validate_bucket_name(bucket)
     if not problems:
         return []
-    return [_result(
-        FAIL, f"{name}: " + " ".join(problems),
-        f"rename the bucket in {name}: 3-63 characters, lowercase letters, digits, '.' and '-', "
-        "starting and ending with a letter or digit.", alias, "E002")]
+    return [
+        _result(
+            FAIL,
+            f"{name}: " + " ".join(problems),
+            f"rename the bucket in {name}: 3-63 characters, lowercase letters, digits, '.' and '-', "
+            "starting and ending with a letter or digit.",
+            alias,
+            "E002",
+        )
+    ]
 
 
 def _summary(values: dict) -> str:
@@ -231,17 +286,29 @@ def _region_results(values: dict, names: dict, alias: str) -> list[CheckResult]:
     if not region:
         env = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
         if on_aws and not env:
-            return [_result(
-                WARN, "AWS_S3_REGION_NAME is not set (nor AWS_DEFAULT_REGION): boto3 falls back "
-                      "to us-east-1 and URLs of buckets elsewhere get redirected or rejected.",
-                "set AWS_S3_REGION_NAME to the bucket's region, e.g. 'eu-west-1'.", alias, "W003")]
+            return [
+                _result(
+                    WARN,
+                    "AWS_S3_REGION_NAME is not set (nor AWS_DEFAULT_REGION): boto3 falls back "
+                    "to us-east-1 and URLs of buckets elsewhere get redirected or rejected.",
+                    "set AWS_S3_REGION_NAME to the bucket's region, e.g. 'eu-west-1'.",
+                    alias,
+                    "W003",
+                )
+            ]
         return []
     pattern = _AWS_REGION_RE if on_aws else REGION_NAME_RE
     if not isinstance(region, str) or not pattern.match(region):
         example = "'eu-west-1'" if on_aws else "the region your S3-compatible store documents"
-        return [_result(
-            FAIL, f"{name} = {region!r} is not a valid region name.",
-            f"set {name} to {example}.", alias, "E003")]
+        return [
+            _result(
+                FAIL,
+                f"{name} = {region!r} is not a valid region name.",
+                f"set {name} to {example}.",
+                alias,
+                "E003",
+            )
+        ]
     return []
 
 
@@ -251,9 +318,15 @@ def _endpoint_results(values: dict, names: dict, alias: str) -> list[CheckResult
         return []
     parts = urlsplit(endpoint)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        return [_result(
-            FAIL, f"{name} = {endpoint!r} is not an http(s) URL.",
-            f"set {name} = 'https://host[:port]' (or None for AWS).", alias, "E009")]
+        return [
+            _result(
+                FAIL,
+                f"{name} = {endpoint!r} is not an http(s) URL.",
+                f"set {name} = 'https://host[:port]' (or None for AWS).",
+                alias,
+                "E009",
+            )
+        ]
     return []
 
 
@@ -262,10 +335,16 @@ def _custom_domain_results(values: dict, names: dict, alias: str) -> list[CheckR
     if not domain or re.match(r"^[A-Za-z0-9.-]+(:\d+)?$", domain):
         return []
     host = urlsplit(domain if "//" in domain else f"//{domain}").netloc or domain
-    return [_result(
-        FAIL, f"{name} = {domain!r} is not a bare host name: URLs would come out wrong.",
-        f"set {name} = {host!r} (no scheme, no path; a key prefix goes in AWS_LOCATION, "
-        "the scheme in AWS_S3_URL_PROTOCOL).", alias, "E011")]
+    return [
+        _result(
+            FAIL,
+            f"{name} = {domain!r} is not a bare host name: URLs would come out wrong.",
+            f"set {name} = {host!r} (no scheme, no path; a key prefix goes in AWS_LOCATION, "
+            "the scheme in AWS_S3_URL_PROTOCOL).",
+            alias,
+            "E011",
+        )
+    ]
 
 
 _SIGNATURE_VERSIONS = ("s3v4", "s3")
@@ -275,9 +354,15 @@ def _signature_results(values: dict, names: dict, alias: str) -> list[CheckResul
     version, name = values.get("signature_version"), names["signature_version"]
     if version is None or version in _SIGNATURE_VERSIONS:
         return []
-    return [_result(
-        FAIL, f"{name} = {version!r} is not an S3 signature version.",
-        f"set {name} = 's3v4' (or leave it None).", alias, "E012")]
+    return [
+        _result(
+            FAIL,
+            f"{name} = {version!r} is not an S3 signature version.",
+            f"set {name} = 's3v4' (or leave it None).",
+            alias,
+            "E012",
+        )
+    ]
 
 
 def _charset_results(values: dict, names: dict, alias: str) -> list[CheckResult]:
@@ -287,8 +372,15 @@ def _charset_results(values: dict, names: dict, alias: str) -> list[CheckResult]
     try:
         codecs.lookup(charset)
     except LookupError:
-        return [_result(FAIL, f"{name} = {charset!r} is not a known charset.",
-                        f"set {name} = 'utf-8'.", alias, "E010")]
+        return [
+            _result(
+                FAIL,
+                f"{name} = {charset!r} is not a known charset.",
+                f"set {name} = 'utf-8'.",
+                alias,
+                "E010",
+            )
+        ]
     return []
 
 
@@ -303,11 +395,16 @@ def _profile_results(values: dict, names: dict, alias: str) -> list[CheckResult]
     if profile in available:
         return []
     known = ", ".join(repr(p) for p in available) or "none"
-    return [_result(
-        FAIL, f"{name} = {profile!r}: no such profile in the AWS config/credentials files "
-              f"(known: {known}).",
-        f"create the profile (aws configure --profile {profile}) or correct {name}.",
-        alias, "E013")]
+    return [
+        _result(
+            FAIL,
+            f"{name} = {profile!r}: no such profile in the AWS config/credentials files "
+            f"(known: {known}).",
+            f"create the profile (aws configure --profile {profile}) or correct {name}.",
+            alias,
+            "E013",
+        )
+    ]
 
 
 def storage_url_base(values: dict) -> str | None:
@@ -329,23 +426,41 @@ def _comparable(url: str) -> str:
 
 def _static_url_results(values: dict, alias: str) -> list[CheckResult]:
     if values.get("querystring_auth") and not values.get("custom_domain"):
-        return [_result(
-            WARN, "static files get signed, expiring URLs (querystring_auth is True): browsers "
-                  "and CDNs cannot cache them and cached pages break after expiry.",
-            "use S3StaticStorage / S3ManifestStaticStorage for STORAGES['staticfiles'] "
-            "(or OPTIONS {'querystring_auth': False}) with a public-read bucket policy.",
-            alias, "W004")]
+        return [
+            _result(
+                WARN,
+                "static files get signed, expiring URLs (querystring_auth is True): browsers "
+                "and CDNs cannot cache them and cached pages break after expiry.",
+                "use S3StaticStorage / S3ManifestStaticStorage for STORAGES['staticfiles'] "
+                "(or OPTIONS {'querystring_auth': False}) with a public-read bucket policy.",
+                alias,
+                "W004",
+            )
+        ]
     try:
         base = storage_url_base(values)
     except Exception as exc:  # url() of a misconfigured storage: reported elsewhere
         from contrib_awsstorage.s3.errors import scrub
 
-        return [_result(WARN, f"could not compute the storage URL ({scrub(exc)}).",
-                        "run 'evennia s3_check' for details.", alias, "W002")]
+        return [
+            _result(
+                WARN,
+                f"could not compute the storage URL ({scrub(exc)}).",
+                "run 'evennia s3_check' for details.",
+                alias,
+                "W002",
+            )
+        ]
     static_url = getattr(settings, "STATIC_URL", None) or ""
     if base is None or _comparable(str(static_url)) == _comparable(base):
         return []
-    return [_result(
-        WARN, f"STATIC_URL = {static_url!r} but the storage serves static files from {base!r}: "
-              "anything that builds URLs from STATIC_URL instead of {% static %} points elsewhere.",
-        f"set STATIC_URL = {base!r}.", alias, "W002")]
+    return [
+        _result(
+            WARN,
+            f"STATIC_URL = {static_url!r} but the storage serves static files from {base!r}: "
+            "anything that builds URLs from STATIC_URL instead of {% static %} points elsewhere.",
+            f"set STATIC_URL = {base!r}.",
+            alias,
+            "W002",
+        )
+    ]

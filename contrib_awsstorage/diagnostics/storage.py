@@ -19,8 +19,11 @@ def short_config(user_config=None):
     """botocore Config with diagnostic timeouts, over the user's own."""
     from botocore.config import Config
 
-    quick = Config(connect_timeout=CONNECT_TIMEOUT, read_timeout=READ_TIMEOUT,
-                   retries={"total_max_attempts": 2, "mode": "standard"})
+    quick = Config(
+        connect_timeout=CONNECT_TIMEOUT,
+        read_timeout=READ_TIMEOUT,
+        retries={"total_max_attempts": 2, "mode": "standard"},
+    )
     return user_config.merge(quick) if user_config is not None else quick
 
 
@@ -29,11 +32,15 @@ def _without_manifest_fetch(cls):
 
     if not issubclass(cls, ManifestFilesMixin):
         return cls
-    return type(f"Probe{cls.__name__}", (cls,), {
-        "__module__": cls.__module__,
-        "load_manifest": lambda self: ({}, ""),
-        "manifest_strict": False,
-    })
+    return type(
+        f"Probe{cls.__name__}",
+        (cls,),
+        {
+            "__module__": cls.__module__,
+            "load_manifest": lambda self: ({}, ""),
+            "manifest_strict": False,
+        },
+    )
 
 
 def probe_storage(target: Target, values: dict):

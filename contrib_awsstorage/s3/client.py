@@ -59,7 +59,8 @@ def create_client(storage):
         raise S3ConfigurationError(
             f"AWS_S3_REGION_NAME (OPTIONS region_name) = {storage.region_name!r} is not a region "
             "name (one host label: letters, digits and '-').",
-            code="InvalidRegion", bucket=storage.bucket_name or "",
+            code="InvalidRegion",
+            bucket=storage.bucket_name or "",
             fix="set AWS_S3_REGION_NAME to the bucket's region, e.g. 'eu-west-1'.",
         )
     try:
@@ -78,18 +79,20 @@ def create_client(storage):
         raise S3ConfigurationError(
             f"The AWS profile {storage.session_profile!r} (AWS_S3_SESSION_PROFILE / OPTIONS "
             "session_profile) is not in the AWS config or credentials files.",
-            code="ProfileNotFound", bucket=storage.bucket_name or "",
+            code="ProfileNotFound",
+            bucket=storage.bucket_name or "",
             fix=f"create it (aws configure --profile {storage.session_profile}) or correct "
-                "AWS_S3_SESSION_PROFILE.",
+            "AWS_S3_SESSION_PROFILE.",
         ) from None
     except (BotoCoreError, ValueError) as exc:
         # botocore's messages here name the profile/region/endpoint, never a secret;
         # "from None": the user gets our one-line fix, not botocore's traceback.
         raise S3ConfigurationError(
             f"Could not create the S3 client: {type(exc).__name__}: {exc}",
-            code=type(exc).__name__, bucket=storage.bucket_name or "",
+            code=type(exc).__name__,
+            bucket=storage.bucket_name or "",
             fix="check AWS_S3_REGION_NAME, AWS_S3_ENDPOINT_URL and AWS_S3_SESSION_PROFILE "
-                "(the profile must exist in the AWS config/credentials files).",
+            "(the profile must exist in the AWS config/credentials files).",
         ) from None
 
 

@@ -15,12 +15,19 @@ from __future__ import annotations
 
 import functools
 import os
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from django.core.exceptions import ImproperlyConfigured
 
-__all__ = ["CloudFrontError", "cloudfront_client", "distribution_id", "signed_url",
-           "load_private_key", "translate_cloudfront_error", "normalise_status"]
+__all__ = [
+    "CloudFrontError",
+    "cloudfront_client",
+    "distribution_id",
+    "signed_url",
+    "load_private_key",
+    "translate_cloudfront_error",
+    "normalise_status",
+]
 
 PEM_MARKER = "-----BEGIN"
 # CloudFront is a global service; its API lives in us-east-1.
@@ -50,8 +57,9 @@ def _setting_name(storage, attr: str, default: str) -> str:
 
 
 # -- the client -------------------------------------------------------------
-def cloudfront_client(storage, *, connect_timeout: float = 5, read_timeout: float = 20,
-                      attempts: int = 3):
+def cloudfront_client(
+    storage, *, connect_timeout: float = 5, read_timeout: float = 20, attempts: int = 3
+):
     """A boto3 CloudFront client with the storage's credentials (short timeouts:
     an unreachable CloudFront must not hold up a deploy or a reload)."""
     import boto3.session
@@ -60,31 +68,47 @@ def cloudfront_client(storage, *, connect_timeout: float = 5, read_timeout: floa
     if storage.session_profile:
         session = boto3.session.Session(profile_name=storage.session_profile)
     elif storage.access_key:
-        session = boto3.session.Session(aws_access_key_id=storage.access_key,
-                                        aws_secret_access_key=storage.secret_key,
-                                        aws_session_token=storage.security_token or None)
+        session = boto3.session.Session(
+            aws_access_key_id=storage.access_key,
+            aws_secret_access_key=storage.secret_key,
+            aws_session_token=storage.security_token or None,
+        )
     else:
         session = boto3.session.Session()
-    kwargs = dict(connect_timeout=connect_timeout, read_timeout=read_timeout,
-                  retries={"mode": "standard", "max_attempts": attempts})
+    kwargs = dict(
+        connect_timeout=connect_timeout,
+        read_timeout=read_timeout,
+        retries={"mode": "standard", "max_attempts": attempts},
+    )
     if storage.proxies:
         kwargs["proxies"] = storage.proxies
-    return session.client("cloudfront", region_name=CLOUDFRONT_REGION,
-                          endpoint_url=getattr(storage, "cloudfront_endpoint_url", None) or None,
-                          verify=storage.verify, config=Config(**kwargs))
+    return session.client(
+        "cloudfront",
+        region_name=CLOUDFRONT_REGION,
+        endpoint_url=getattr(storage, "cloudfront_endpoint_url", None) or None,
+        verify=storage.verify,
+        config=Config(**kwargs),
+    )
 
 
 def normalise_status(status) -> str:
     """CloudFront says ``InProgress``/``Completed``; some compatible services
     (moto) say ``COMPLETED``. One spelling for our summaries."""
     text = str(status or "")
-    return {"completed": "Completed", "inprogress": "InProgress"}.get(text.replace("_", "").lower(), text)
+    return {"completed": "Completed", "inprogress": "InProgress"}.get(
+        text.replace("_", "").lower(), text
+    )
 
 
 def translate_cloudfront_error(exc, operation: str, dist_id: str) -> CloudFrontError:
     """One line with its fix for a botocore error from CloudFront."""
-    from botocore.exceptions import ClientError, EndpointConnectionError, ConnectTimeoutError, \
-        ReadTimeoutError, NoCredentialsError
+    from botocore.exceptions import (
+        ClientError,
+        ConnectTimeoutError,
+        EndpointConnectionError,
+        NoCredentialsError,
+        ReadTimeoutError,
+    )
 
     from .errors import scrub
 
@@ -93,35 +117,56 @@ def translate_cloudfront_error(exc, operation: str, dist_id: str) -> CloudFrontE
         code = str(error.get("Code", ""))
         message = scrub(str(error.get("Message", "")))
         if code == "NoSuchDistribution":
-            return CloudFrontError(f"CloudFront {operation}: there is no distribution {dist_id!r}.",
-                                   code=code, fix="set AWS_CLOUDFRONT_DISTRIBUTION_ID to the ID the "
-                                   "CloudFront console shows for the distribution in front of the bucket.")
-        if code in ("AccessDenied", "AccessDeniedException", "InvalidClientTokenId",
-                    "SignatureDoesNotMatch"):
             return CloudFrontError(
-                f"CloudFront {operation} on distribution {dist_id!r} was refused ({code}).", code=code,
+                f"CloudFront {operation}: there is no distribution {dist_id!r}.",
+                code=code,
+                fix="set AWS_CLOUDFRONT_DISTRIBUTION_ID to the ID the "
+                "CloudFront console shows for the distribution in front of the bucket.",
+            )
+        if code in (
+            "AccessDenied",
+            "AccessDeniedException",
+            "InvalidClientTokenId",
+            "SignatureDoesNotMatch",
+        ):
+            return CloudFrontError(
+                f"CloudFront {operation} on distribution {dist_id!r} was refused ({code}).",
+                code=code,
                 fix=f"allow cloudfront:{operation} (and cloudfront:GetInvalidation, "
-                    "cloudfront:GetDistribution) on this distribution for the storage's credentials.")
+                "cloudfront:GetDistribution) on this distribution for the storage's credentials.",
+            )
         if code == "TooManyInvalidationsInProgress":
             return CloudFrontError(
                 f"CloudFront {operation}: distribution {dist_id!r} already has the most invalidations "
-                "in progress it allows (3,000 paths or 15 wildcard paths).", code=code,
-                fix="wait until they complete; the next sync sends these paths again.")
-        return CloudFrontError(f"CloudFront {operation} on distribution {dist_id!r} failed: "
-                               f"{code}: {message}".rstrip(": "), code=code,
-                               fix="see the CloudFront error above; the next sync sends these "
-                                   "paths again.")
+                "in progress it allows (3,000 paths or 15 wildcard paths).",
+                code=code,
+                fix="wait until they complete; the next sync sends these paths again.",
+            )
+        return CloudFrontError(
+            f"CloudFront {operation} on distribution {dist_id!r} failed: {code}: {message}".rstrip(
+                ": "
+            ),
+            code=code,
+            fix="see the CloudFront error above; the next sync sends these paths again.",
+        )
     if isinstance(exc, (EndpointConnectionError, ConnectTimeoutError, ReadTimeoutError)):
-        return CloudFrontError(f"CloudFront {operation}: cannot reach CloudFront ({type(exc).__name__}).",
-                               code=type(exc).__name__,
-                               fix="check the network and AWS_CLOUDFRONT_ENDPOINT_URL (unset for AWS); "
-                                   "the next sync sends these paths again.")
+        return CloudFrontError(
+            f"CloudFront {operation}: cannot reach CloudFront ({type(exc).__name__}).",
+            code=type(exc).__name__,
+            fix="check the network and AWS_CLOUDFRONT_ENDPOINT_URL (unset for AWS); "
+            "the next sync sends these paths again.",
+        )
     if isinstance(exc, NoCredentialsError):
-        return CloudFrontError(f"CloudFront {operation}: no AWS credentials.", code="NoCredentials",
-                               fix="give the storage credentials (AWS_ACCESS_KEY_ID / "
-                                   "AWS_SECRET_ACCESS_KEY or a profile).")
-    return CloudFrontError(f"CloudFront {operation} failed: {type(exc).__name__}: {scrub(str(exc))}",
-                           code=type(exc).__name__)
+        return CloudFrontError(
+            f"CloudFront {operation}: no AWS credentials.",
+            code="NoCredentials",
+            fix="give the storage credentials (AWS_ACCESS_KEY_ID / "
+            "AWS_SECRET_ACCESS_KEY or a profile).",
+        )
+    return CloudFrontError(
+        f"CloudFront {operation} failed: {type(exc).__name__}: {scrub(str(exc))}",
+        code=type(exc).__name__,
+    )
 
 
 # -- signed URLs ---------------------------------------------------------------
@@ -137,7 +182,8 @@ def load_private_key(value, setting: str = "AWS_CLOUDFRONT_KEY"):
     except ImportError:  # pragma: no cover - depends on install
         raise ImproperlyConfigured(
             f"{setting} is set, but signing CloudFront URLs needs the 'cryptography' package. "
-            "Fix: pip install 'contrib-awsstorage[cloudfront]'.") from None
+            "Fix: pip install 'contrib-awsstorage[cloudfront]'."
+        ) from None
     data = value.encode() if isinstance(value, str) else bytes(value or b"")
     where = "the value"
     if PEM_MARKER.encode() not in data:
@@ -146,14 +192,16 @@ def load_private_key(value, setting: str = "AWS_CLOUDFRONT_KEY"):
             raise ImproperlyConfigured(
                 f"{setting} is neither a PEM private key nor the path of a readable file. Fix: set "
                 f"{setting} to the PEM text of the CloudFront key group's private key (it starts with "
-                f"'{PEM_MARKER} PRIVATE KEY-----') or to the path of that .pem file.")
+                f"'{PEM_MARKER} PRIVATE KEY-----') or to the path of that .pem file."
+            )
         try:
             with open(path, "rb") as handle:
                 data = handle.read()
         except OSError as exc:
             raise ImproperlyConfigured(
                 f"{setting}: the key file {path!r} cannot be read ({exc.strerror}). Fix: make it "
-                "readable by the user that runs the game.") from None
+                "readable by the user that runs the game."
+            ) from None
         where = f"the file {path!r}"
     try:
         key = serialization.load_pem_private_key(data, password=None)
@@ -161,11 +209,13 @@ def load_private_key(value, setting: str = "AWS_CLOUDFRONT_KEY"):
         raise ImproperlyConfigured(
             f"{setting}: {where} is not an unencrypted PEM private key. Fix: use the private key "
             "of the CloudFront public key (openssl genrsa -out private_key.pem 2048), without a "
-            "passphrase.") from None
+            "passphrase."
+        ) from None
     if not isinstance(key, rsa.RSAPrivateKey):
         raise ImproperlyConfigured(
             f"{setting}: {where} holds a {type(key).__name__.lstrip('_')}, not an RSA key. Fix: "
-            "CloudFront signed URLs need an RSA key (openssl genrsa -out private_key.pem 2048).")
+            "CloudFront signed URLs need an RSA key (openssl genrsa -out private_key.pem 2048)."
+        )
     return key
 
 
@@ -177,7 +227,9 @@ def _signer(key_id: str, key_value, setting: str):
 
     key = load_private_key(key_value, setting)
     # CloudFront verifies RSA-SHA1 PKCS#1 v1.5 signatures (its documented scheme).
-    return CloudFrontSigner(key_id, lambda message: key.sign(message, padding.PKCS1v15(), hashes.SHA1()))
+    return CloudFrontSigner(
+        key_id, lambda message: key.sign(message, padding.PKCS1v15(), hashes.SHA1())
+    )
 
 
 def signer_for(storage):
@@ -188,11 +240,13 @@ def signer_for(storage):
         raise ImproperlyConfigured(
             f"{_setting_name(storage, 'cloudfront_key_id', 'AWS_CLOUDFRONT_KEY_ID')} is set but "
             "AWS_CLOUDFRONT_KEY is not, so CloudFront URLs cannot be signed. Fix: set "
-            "AWS_CLOUDFRONT_KEY (or OPTIONS 'cloudfront_key') to the key group's private key (PEM or a path).")
+            "AWS_CLOUDFRONT_KEY (or OPTIONS 'cloudfront_key') to the key group's private key (PEM or a path)."
+        )
     if not key_id:
         raise ImproperlyConfigured(
             f"{key_setting} is set but AWS_CLOUDFRONT_KEY_ID is not. Fix: set AWS_CLOUDFRONT_KEY_ID "
-            "(or OPTIONS 'cloudfront_key_id') to the ID of the CloudFront public key (e.g. K2JCJMDEHXQW5F).")
+            "(or OPTIONS 'cloudfront_key_id') to the ID of the CloudFront public key (e.g. K2JCJMDEHXQW5F)."
+        )
     return _signer(key_id, key, key_setting)
 
 
@@ -200,5 +254,5 @@ def signed_url(storage, url: str, expire: int | None = None) -> str:
     """``url`` signed for CloudFront with a canned policy, valid ``expire``
     (default ``querystring_expire``) seconds from now."""
     seconds = storage.querystring_expire if expire is None else expire
-    until = datetime.now(timezone.utc) + timedelta(seconds=seconds)
+    until = datetime.now(UTC) + timedelta(seconds=seconds)
     return signer_for(storage).generate_presigned_url(url, date_less_than=until)

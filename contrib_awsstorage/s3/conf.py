@@ -24,13 +24,28 @@ from django.core.exceptions import ImproperlyConfigured
 
 from .multipart import MIN_PART_SIZE
 
-__all__ = ["Option", "OPTIONS", "OPTION_NAMES", "resolve_options", "resolve_with_sources",
-           "with_option_defaults",
-           "validate_bucket_name", "settings_table_markdown", "CANNED_ACLS"]
+__all__ = [
+    "Option",
+    "OPTIONS",
+    "OPTION_NAMES",
+    "resolve_options",
+    "resolve_with_sources",
+    "with_option_defaults",
+    "validate_bucket_name",
+    "settings_table_markdown",
+    "CANNED_ACLS",
+]
 
-CANNED_ACLS = ("private", "public-read", "public-read-write", "authenticated-read",
-               "aws-exec-read", "bucket-owner-read", "bucket-owner-full-control",
-               "log-delivery-write")
+CANNED_ACLS = (
+    "private",
+    "public-read",
+    "public-read-write",
+    "authenticated-read",
+    "aws-exec-read",
+    "bucket-owner-read",
+    "bucket-owner-full-control",
+    "log-delivery-write",
+)
 
 
 @dataclass(frozen=True)
@@ -65,8 +80,13 @@ def _opt(attr, settings, env, types, default, doc, **kw) -> Option:
     return Option(attr, tuple(settings), tuple(env), types, default, doc, **kw)
 
 
-_CONTENT_TYPES = ("text/css", "text/javascript", "application/javascript",
-                  "application/x-javascript", "image/svg+xml")
+_CONTENT_TYPES = (
+    "text/css",
+    "text/javascript",
+    "application/javascript",
+    "application/x-javascript",
+    "image/svg+xml",
+)
 
 #: The original contrib's class attribute where it differs from the resolved
 #: default (the storage's class keeps it; instances always resolve their own).
@@ -74,106 +94,351 @@ _ORIGINAL_EMPTY = {"class_default": ""}
 
 _TABLE = [
     # -- where and who ---------------------------------------------------
-    _opt("bucket_name", "AWS_STORAGE_BUCKET_NAME", "AWS_STORAGE_BUCKET_NAME", str, None,
-         "Name of the bucket holding the files."),
-    _opt("location", "AWS_LOCATION", (), str, "",
-         "Key prefix inside the bucket (no leading slash), e.g. 'static'.", nullable=False),
-    _opt("region_name", "AWS_S3_REGION_NAME", ("AWS_S3_REGION_NAME", "AWS_REGION", "AWS_DEFAULT_REGION"),
-         str, None, "Region of the bucket, e.g. 'eu-west-1' (None: the profile's region)."),
-    _opt("endpoint_url", "AWS_S3_ENDPOINT_URL", ("AWS_S3_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"), str, None,
-         "Endpoint of an S3-compatible store (MinIO, R2, Spaces...); None for AWS."),
-    _opt("access_key", ("AWS_S3_ACCESS_KEY_ID", "AWS_ACCESS_KEY_ID"),
-         ("AWS_S3_ACCESS_KEY_ID", "AWS_ACCESS_KEY_ID"), str, None,
-         "Access key id (None: boto3's chain: profile, instance role).", extra=_ORIGINAL_EMPTY),
-    _opt("secret_key", ("AWS_S3_SECRET_ACCESS_KEY", "AWS_SECRET_ACCESS_KEY"),
-         ("AWS_S3_SECRET_ACCESS_KEY", "AWS_SECRET_ACCESS_KEY"), str, None,
-         "Secret access key; keep it in secret_settings.py or the environment.", secret=True,
-         extra=_ORIGINAL_EMPTY),
-    _opt("security_token", ("AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"),
-         ("AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"), str, None,
-         "Session token for temporary credentials.", secret=True),
-    _opt("session_profile", "AWS_S3_SESSION_PROFILE", "AWS_S3_SESSION_PROFILE", str, None,
-         "Named profile of the shared credentials file to use instead of keys."),
-    _opt("auto_create_bucket", "AWS_AUTO_CREATE_BUCKET", (), bool, False,
-         "Create the bucket (in region_name, no ACL unless bucket_acl) if it is missing.",
-         nullable=False),
-    _opt("bucket_acl", "AWS_BUCKET_ACL", (), str, None,
-         "Canned ACL for an auto-created bucket (None: no ACL).", choices=CANNED_ACLS),
+    _opt(
+        "bucket_name",
+        "AWS_STORAGE_BUCKET_NAME",
+        "AWS_STORAGE_BUCKET_NAME",
+        str,
+        None,
+        "Name of the bucket holding the files.",
+    ),
+    _opt(
+        "location",
+        "AWS_LOCATION",
+        (),
+        str,
+        "",
+        "Key prefix inside the bucket (no leading slash), e.g. 'static'.",
+        nullable=False,
+    ),
+    _opt(
+        "region_name",
+        "AWS_S3_REGION_NAME",
+        ("AWS_S3_REGION_NAME", "AWS_REGION", "AWS_DEFAULT_REGION"),
+        str,
+        None,
+        "Region of the bucket, e.g. 'eu-west-1' (None: the profile's region).",
+    ),
+    _opt(
+        "endpoint_url",
+        "AWS_S3_ENDPOINT_URL",
+        ("AWS_S3_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"),
+        str,
+        None,
+        "Endpoint of an S3-compatible store (MinIO, R2, Spaces...); None for AWS.",
+    ),
+    _opt(
+        "access_key",
+        ("AWS_S3_ACCESS_KEY_ID", "AWS_ACCESS_KEY_ID"),
+        ("AWS_S3_ACCESS_KEY_ID", "AWS_ACCESS_KEY_ID"),
+        str,
+        None,
+        "Access key id (None: boto3's chain: profile, instance role).",
+        extra=_ORIGINAL_EMPTY,
+    ),
+    _opt(
+        "secret_key",
+        ("AWS_S3_SECRET_ACCESS_KEY", "AWS_SECRET_ACCESS_KEY"),
+        ("AWS_S3_SECRET_ACCESS_KEY", "AWS_SECRET_ACCESS_KEY"),
+        str,
+        None,
+        "Secret access key; keep it in secret_settings.py or the environment.",
+        secret=True,
+        extra=_ORIGINAL_EMPTY,
+    ),
+    _opt(
+        "security_token",
+        ("AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"),
+        ("AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"),
+        str,
+        None,
+        "Session token for temporary credentials.",
+        secret=True,
+    ),
+    _opt(
+        "session_profile",
+        "AWS_S3_SESSION_PROFILE",
+        "AWS_S3_SESSION_PROFILE",
+        str,
+        None,
+        "Named profile of the shared credentials file to use instead of keys.",
+    ),
+    _opt(
+        "auto_create_bucket",
+        "AWS_AUTO_CREATE_BUCKET",
+        (),
+        bool,
+        False,
+        "Create the bucket (in region_name, no ACL unless bucket_acl) if it is missing.",
+        nullable=False,
+    ),
+    _opt(
+        "bucket_acl",
+        "AWS_BUCKET_ACL",
+        (),
+        str,
+        None,
+        "Canned ACL for an auto-created bucket (None: no ACL).",
+        choices=CANNED_ACLS,
+    ),
     # -- objects ---------------------------------------------------------
-    _opt("default_acl", "AWS_DEFAULT_ACL", (), str, None,
-         "Canned ACL sent with each upload; None (new buckets have ACLs disabled).",
-         choices=CANNED_ACLS),
-    _opt("object_parameters", "AWS_S3_OBJECT_PARAMETERS", (), dict, {},
-         "Extra PutObject arguments for every upload, e.g. {'CacheControl': 'max-age=86400'}.",
-         nullable=False),
-    _opt("file_overwrite", "AWS_S3_FILE_OVERWRITE", (), bool, True,
-         "Overwrite a file with the same name instead of renaming the new one.", nullable=False),
-    _opt("gzip", "AWS_IS_GZIPPED", (), bool, False,
-         "Store gzip_content_types gzipped (Content-Encoding: gzip).", nullable=False),
-    _opt("gzip_content_types", "GZIP_CONTENT_TYPES", (), (tuple, list, set, frozenset), _CONTENT_TYPES,
-         "Content types that are gzipped when gzip is on.", nullable=False),
-    _opt("encryption", "AWS_S3_ENCRYPTION", (), bool, False,
-         "Ask for server-side encryption (AES256).", nullable=False),
-    _opt("reduced_redundancy", "AWS_REDUCED_REDUNDANCY", (), bool, False,
-         "Store objects with the REDUCED_REDUNDANCY storage class.", nullable=False),
-    _opt("file_name_charset", "AWS_S3_FILE_NAME_CHARSET", (), str, "utf-8",
-         "Charset of file names.", nullable=False),
-    _opt("preload_metadata", "AWS_PRELOAD_METADATA", (), bool, False,
-         "List the location once and answer exists/size/modified time from it.", nullable=False),
-    _opt("max_memory_size", "AWS_S3_MAX_MEMORY_SIZE", (), int, 0,
-         "Bytes a file keeps in memory before spilling to disk (0: never spill).",
-         nullable=False, minimum=0),
-    _opt("file_buffer_size", "AWS_S3_FILE_BUFFER_SIZE", (), int, MIN_PART_SIZE,
-         "Part size of multipart uploads (>= 5 MiB, S3's minimum).", nullable=False,
-         minimum=MIN_PART_SIZE),
+    _opt(
+        "default_acl",
+        "AWS_DEFAULT_ACL",
+        (),
+        str,
+        None,
+        "Canned ACL sent with each upload; None (new buckets have ACLs disabled).",
+        choices=CANNED_ACLS,
+    ),
+    _opt(
+        "object_parameters",
+        "AWS_S3_OBJECT_PARAMETERS",
+        (),
+        dict,
+        {},
+        "Extra PutObject arguments for every upload, e.g. {'CacheControl': 'max-age=86400'}.",
+        nullable=False,
+    ),
+    _opt(
+        "file_overwrite",
+        "AWS_S3_FILE_OVERWRITE",
+        (),
+        bool,
+        True,
+        "Overwrite a file with the same name instead of renaming the new one.",
+        nullable=False,
+    ),
+    _opt(
+        "gzip",
+        "AWS_IS_GZIPPED",
+        (),
+        bool,
+        False,
+        "Store gzip_content_types gzipped (Content-Encoding: gzip).",
+        nullable=False,
+    ),
+    _opt(
+        "gzip_content_types",
+        "GZIP_CONTENT_TYPES",
+        (),
+        (tuple, list, set, frozenset),
+        _CONTENT_TYPES,
+        "Content types that are gzipped when gzip is on.",
+        nullable=False,
+    ),
+    _opt(
+        "encryption",
+        "AWS_S3_ENCRYPTION",
+        (),
+        bool,
+        False,
+        "Ask for server-side encryption (AES256).",
+        nullable=False,
+    ),
+    _opt(
+        "reduced_redundancy",
+        "AWS_REDUCED_REDUNDANCY",
+        (),
+        bool,
+        False,
+        "Store objects with the REDUCED_REDUNDANCY storage class.",
+        nullable=False,
+    ),
+    _opt(
+        "file_name_charset",
+        "AWS_S3_FILE_NAME_CHARSET",
+        (),
+        str,
+        "utf-8",
+        "Charset of file names.",
+        nullable=False,
+    ),
+    _opt(
+        "preload_metadata",
+        "AWS_PRELOAD_METADATA",
+        (),
+        bool,
+        False,
+        "List the location once and answer exists/size/modified time from it.",
+        nullable=False,
+    ),
+    _opt(
+        "max_memory_size",
+        "AWS_S3_MAX_MEMORY_SIZE",
+        (),
+        int,
+        0,
+        "Bytes a file keeps in memory before spilling to disk (0: never spill).",
+        nullable=False,
+        minimum=0,
+    ),
+    _opt(
+        "file_buffer_size",
+        "AWS_S3_FILE_BUFFER_SIZE",
+        (),
+        int,
+        MIN_PART_SIZE,
+        "Part size of multipart uploads (>= 5 MiB, S3's minimum).",
+        nullable=False,
+        minimum=MIN_PART_SIZE,
+    ),
     # -- URLs ------------------------------------------------------------
-    _opt("custom_domain", "AWS_S3_CUSTOM_DOMAIN", (), str, None,
-         "CDN/custom host for URLs, e.g. 'cdn.example.com' (URLs unsigned, or CloudFront-signed "
-         "with cloudfront_key_id)."),
-    _opt("querystring_auth", "AWS_QUERYSTRING_AUTH", (), bool, True,
-         "Sign URLs (presigned, expiring); False gives plain public URLs.", nullable=False),
-    _opt("querystring_expire", "AWS_QUERYSTRING_EXPIRE", (), int, 3600,
-         "Seconds a presigned URL stays valid.", nullable=False, minimum=1),
-    _opt("secure_urls", "AWS_S3_SECURE_URLS", (), bool, True,
-         "Use https for custom-domain URLs.", nullable=False),
-    _opt("url_protocol", "AWS_S3_URL_PROTOCOL", (), str, None,
-         "Protocol of custom-domain URLs, 'https:' or 'http:' (None: from secure_urls).",
-         choices=("http:", "https:"), extra={"class_default": "http:"}),
+    _opt(
+        "custom_domain",
+        "AWS_S3_CUSTOM_DOMAIN",
+        (),
+        str,
+        None,
+        "CDN/custom host for URLs, e.g. 'cdn.example.com' (URLs unsigned, or CloudFront-signed "
+        "with cloudfront_key_id).",
+    ),
+    _opt(
+        "querystring_auth",
+        "AWS_QUERYSTRING_AUTH",
+        (),
+        bool,
+        True,
+        "Sign URLs (presigned, expiring); False gives plain public URLs.",
+        nullable=False,
+    ),
+    _opt(
+        "querystring_expire",
+        "AWS_QUERYSTRING_EXPIRE",
+        (),
+        int,
+        3600,
+        "Seconds a presigned URL stays valid.",
+        nullable=False,
+        minimum=1,
+    ),
+    _opt(
+        "secure_urls",
+        "AWS_S3_SECURE_URLS",
+        (),
+        bool,
+        True,
+        "Use https for custom-domain URLs.",
+        nullable=False,
+    ),
+    _opt(
+        "url_protocol",
+        "AWS_S3_URL_PROTOCOL",
+        (),
+        str,
+        None,
+        "Protocol of custom-domain URLs, 'https:' or 'http:' (None: from secure_urls).",
+        choices=("http:", "https:"),
+        extra={"class_default": "http:"},
+    ),
     # -- CDN (CloudFront) ---------------------------------------------------
-    _opt("cloudfront_distribution_id", "AWS_CLOUDFRONT_DISTRIBUTION_ID", "AWS_CLOUDFRONT_DISTRIBUTION_ID",
-         str, None, "CloudFront distribution in front of the bucket: syncs invalidate the changed "
-         "plain-named files there (None: no invalidation)."),
-    _opt("cloudfront_endpoint_url", "AWS_CLOUDFRONT_ENDPOINT_URL",
-         ("AWS_CLOUDFRONT_ENDPOINT_URL", "AWS_ENDPOINT_URL_CLOUDFRONT"), str, None,
-         "Endpoint of a CloudFront-compatible API (tests, moto); None for AWS."),
-    _opt("cloudfront_key_id", "AWS_CLOUDFRONT_KEY_ID", "AWS_CLOUDFRONT_KEY_ID", str, None,
-         "ID of the CloudFront public key: with cloudfront_key, url() of a private storage "
-         "(querystring_auth) behind custom_domain is a CloudFront signed URL."),
-    _opt("cloudfront_key", "AWS_CLOUDFRONT_KEY", "AWS_CLOUDFRONT_KEY", (str, bytes), None,
-         "Private RSA key of that public key: PEM text or the path of a .pem file "
-         "(needs the cloudfront extra).", secret=True),
+    _opt(
+        "cloudfront_distribution_id",
+        "AWS_CLOUDFRONT_DISTRIBUTION_ID",
+        "AWS_CLOUDFRONT_DISTRIBUTION_ID",
+        str,
+        None,
+        "CloudFront distribution in front of the bucket: syncs invalidate the changed "
+        "plain-named files there (None: no invalidation).",
+    ),
+    _opt(
+        "cloudfront_endpoint_url",
+        "AWS_CLOUDFRONT_ENDPOINT_URL",
+        ("AWS_CLOUDFRONT_ENDPOINT_URL", "AWS_ENDPOINT_URL_CLOUDFRONT"),
+        str,
+        None,
+        "Endpoint of a CloudFront-compatible API (tests, moto); None for AWS.",
+    ),
+    _opt(
+        "cloudfront_key_id",
+        "AWS_CLOUDFRONT_KEY_ID",
+        "AWS_CLOUDFRONT_KEY_ID",
+        str,
+        None,
+        "ID of the CloudFront public key: with cloudfront_key, url() of a private storage "
+        "(querystring_auth) behind custom_domain is a CloudFront signed URL.",
+    ),
+    _opt(
+        "cloudfront_key",
+        "AWS_CLOUDFRONT_KEY",
+        "AWS_CLOUDFRONT_KEY",
+        (str, bytes),
+        None,
+        "Private RSA key of that public key: PEM text or the path of a .pem file "
+        "(needs the cloudfront extra).",
+        secret=True,
+    ),
     # -- client ----------------------------------------------------------
-    _opt("addressing_style", "AWS_S3_ADDRESSING_STYLE", (), str, None,
-         "'path' or 'virtual' bucket addressing (None: botocore's auto).",
-         choices=("auto", "path", "virtual")),
-    _opt("signature_version", "AWS_S3_SIGNATURE_VERSION", (), str, None,
-         "Request signature version (None: 's3v4')."),
-    _opt("request_checksum_calculation", "AWS_S3_REQUEST_CHECKSUM_CALCULATION", (), str, None,
-         "botocore checksum mode; 'when_required' for stores that reject CRC checksums.",
-         choices=("when_supported", "when_required")),
-    _opt("response_checksum_validation", "AWS_S3_RESPONSE_CHECKSUM_VALIDATION", (), str, None,
-         "botocore response checksum validation ('when_supported' / 'when_required').",
-         choices=("when_supported", "when_required")),
-    _opt("max_pool_connections", "AWS_S3_MAX_POOL_CONNECTIONS", (), int, 32,
-         "HTTP connections the shared client keeps (parallel uploads).", nullable=False, minimum=1),
-    _opt("proxies", "AWS_S3_PROXIES", (), dict, None,
-         "Proxies for botocore, e.g. {'https': 'http://proxy:3128'}."),
-    _opt("use_ssl", "AWS_S3_USE_SSL", (), bool, True,
-         "Use https to talk to S3.", nullable=False),
-    _opt("verify", "AWS_S3_VERIFY", (), (bool, str), None,
-         "TLS verification: False, or a CA bundle path (None: verify)."),
-    _opt("config", "AWS_S3_CLIENT_CONFIG", (), (object,), None,
-         "A botocore.config.Config merged over the one built from these options."),
+    _opt(
+        "addressing_style",
+        "AWS_S3_ADDRESSING_STYLE",
+        (),
+        str,
+        None,
+        "'path' or 'virtual' bucket addressing (None: botocore's auto).",
+        choices=("auto", "path", "virtual"),
+    ),
+    _opt(
+        "signature_version",
+        "AWS_S3_SIGNATURE_VERSION",
+        (),
+        str,
+        None,
+        "Request signature version (None: 's3v4').",
+    ),
+    _opt(
+        "request_checksum_calculation",
+        "AWS_S3_REQUEST_CHECKSUM_CALCULATION",
+        (),
+        str,
+        None,
+        "botocore checksum mode; 'when_required' for stores that reject CRC checksums.",
+        choices=("when_supported", "when_required"),
+    ),
+    _opt(
+        "response_checksum_validation",
+        "AWS_S3_RESPONSE_CHECKSUM_VALIDATION",
+        (),
+        str,
+        None,
+        "botocore response checksum validation ('when_supported' / 'when_required').",
+        choices=("when_supported", "when_required"),
+    ),
+    _opt(
+        "max_pool_connections",
+        "AWS_S3_MAX_POOL_CONNECTIONS",
+        (),
+        int,
+        32,
+        "HTTP connections the shared client keeps (parallel uploads).",
+        nullable=False,
+        minimum=1,
+    ),
+    _opt(
+        "proxies",
+        "AWS_S3_PROXIES",
+        (),
+        dict,
+        None,
+        "Proxies for botocore, e.g. {'https': 'http://proxy:3128'}.",
+    ),
+    _opt("use_ssl", "AWS_S3_USE_SSL", (), bool, True, "Use https to talk to S3.", nullable=False),
+    _opt(
+        "verify",
+        "AWS_S3_VERIFY",
+        (),
+        (bool, str),
+        None,
+        "TLS verification: False, or a CA bundle path (None: verify).",
+    ),
+    _opt(
+        "config",
+        "AWS_S3_CLIENT_CONFIG",
+        (),
+        (object,),
+        None,
+        "A botocore.config.Config merged over the one built from these options.",
+    ),
 ]
 
 OPTIONS: dict[str, Option] = {o.attr: o for o in _TABLE}
@@ -209,7 +474,9 @@ def _check_value(opt: Option, value, source: str):
     if value is None:
         if opt.nullable:
             return value
-        raise ImproperlyConfigured(f"{source} must not be None ({opt.doc}). Fix: give a {opt.type_name}.")
+        raise ImproperlyConfigured(
+            f"{source} must not be None ({opt.doc}). Fix: give a {opt.type_name}."
+        )
     if opt.attr == "config":
         from botocore.config import Config
 
@@ -219,13 +486,15 @@ def _check_value(opt: Option, value, source: str):
                 "Fix: pass botocore.config.Config(...)."
             )
         return value
-    ok = isinstance(value, opt.types) and not (bool not in opt.types and isinstance(value, bool)
-                                               and int in opt.types)
+    ok = isinstance(value, opt.types) and not (
+        bool not in opt.types and isinstance(value, bool) and int in opt.types
+    )
     if not ok:
         raise ImproperlyConfigured(
             f"{source} must be a {opt.type_name}, not {type(value).__name__} ({value!r})."
-            f" Fix: {opt.doc}" if not opt.secret else
-            f"{source} must be a {opt.type_name}, not {type(value).__name__}."
+            f" Fix: {opt.doc}"
+            if not opt.secret
+            else f"{source} must be a {opt.type_name}, not {type(value).__name__}."
         )
     if opt.choices and value not in opt.choices:
         close = difflib.get_close_matches(str(value), [str(c) for c in opt.choices], n=1)
@@ -234,12 +503,16 @@ def _check_value(opt: Option, value, source: str):
             f"{source} is {value!r}; valid values: {', '.join(map(repr, opt.choices))}.{hint}"
         )
     if opt.minimum is not None and value < opt.minimum:
-        raise ImproperlyConfigured(f"{source} is {value}; it must be at least {opt.minimum}. Fix: {opt.doc}")
+        raise ImproperlyConfigured(
+            f"{source} is {value}; it must be at least {opt.minimum}. Fix: {opt.doc}"
+        )
     if opt.attr == "location" and value.startswith("/"):
         raise ImproperlyConfigured(
             f"{source} cannot begin with a leading slash. Found {value!r}. Use {value.lstrip('/')!r} instead."
         )
-    if opt.attr in ("endpoint_url", "cloudfront_endpoint_url") and not re.match(r"^https?://[^/\s]+", value):
+    if opt.attr in ("endpoint_url", "cloudfront_endpoint_url") and not re.match(
+        r"^https?://[^/\s]+", value
+    ):
         raise ImproperlyConfigured(
             f"{source} is {value!r}, not an http(s) URL. Fix: give the store's base URL, "
             "e.g. 'https://s3.example.com' or 'http://127.0.0.1:9000'."
@@ -287,8 +560,11 @@ def _subclass_override(storage_cls, attr: str):
     for klass in storage_cls.__mro__:
         if klass is base or klass is object:
             break
-        if attr in vars(klass) and not callable(vars(klass)[attr]) \
-                and not isinstance(vars(klass)[attr], property):
+        if (
+            attr in vars(klass)
+            and not callable(vars(klass)[attr])
+            and not isinstance(vars(klass)[attr], property)
+        ):
             return vars(klass)[attr]
     return _MISSING
 
@@ -296,8 +572,9 @@ def _subclass_override(storage_cls, attr: str):
 _MISSING = object()
 
 
-def resolve_with_sources(storage_cls, options: dict | None,
-                         settings_obj=None, environ=None) -> tuple[dict, dict]:
+def resolve_with_sources(
+    storage_cls, options: dict | None, settings_obj=None, environ=None
+) -> tuple[dict, dict]:
     """Resolve every option; return ``(values, sources)``.
 
     ``sources[attr]`` says where the value came from, in words:
@@ -384,9 +661,15 @@ def validate_bucket_name(name) -> list[str]:
         problems.append(f"bucket name {name!r} must be lowercase: use {name.lower()!r}.")
     if re.search(r"[^A-Za-z0-9.-]", name):
         bad = "".join(sorted(set(re.findall(r"[^A-Za-z0-9.-]", name))))
-        problems.append(f"bucket name {name!r} has characters S3 does not allow ({bad!r}); "
-                        "use only a-z, 0-9, '.' and '-'.")
-    if len(name) >= 1 and not _BUCKET_RE.match(name.lower()) and not re.search(r"[^A-Za-z0-9.-]", name):
+        problems.append(
+            f"bucket name {name!r} has characters S3 does not allow ({bad!r}); "
+            "use only a-z, 0-9, '.' and '-'."
+        )
+    if (
+        len(name) >= 1
+        and not _BUCKET_RE.match(name.lower())
+        and not re.search(r"[^A-Za-z0-9.-]", name)
+    ):
         problems.append(f"bucket name {name!r} must start and end with a letter or digit.")
     if ".." in name or ".-" in name or "-." in name:
         problems.append(f"bucket name {name!r} must not contain '..', '.-' or '-.'.")
@@ -399,21 +682,29 @@ def validate_bucket_name(name) -> list[str]:
         if name.endswith(suffix):
             problems.append(f"bucket name {name!r} must not end with {suffix!r}.")
     if name == "mygame-evennia":
-        problems.append("bucket name 'mygame-evennia' is the example from the docs; "
-                        "choose your own, globally unique name.")
+        problems.append(
+            "bucket name 'mygame-evennia' is the example from the docs; "
+            "choose your own, globally unique name."
+        )
     return problems
 
 
 def settings_table_markdown() -> str:
     """The README settings table, generated from ``OPTIONS``."""
-    rows = ["| OPTIONS key | Django setting(s) | environment | type | default | meaning |",
-            "| --- | --- | --- | --- | --- | --- |"]
+    rows = [
+        "| OPTIONS key | Django setting(s) | environment | type | default | meaning |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
     for opt in _TABLE:
         default = "(secret)" if opt.secret and opt.default else repr(opt.default)
-        rows.append("| `{}` | {} | {} | {} | `{}` | {} |".format(
-            opt.attr,
-            ", ".join(f"`{s}`" for s in opt.settings) or "-",
-            ", ".join(f"`{e}`" for e in opt.env) or "-",
-            opt.type_name if opt.attr != "config" else "botocore Config or None",
-            default, opt.doc.replace("|", "\\|")))
+        rows.append(
+            "| `{}` | {} | {} | {} | `{}` | {} |".format(
+                opt.attr,
+                ", ".join(f"`{s}`" for s in opt.settings) or "-",
+                ", ".join(f"`{e}`" for e in opt.env) or "-",
+                opt.type_name if opt.attr != "config" else "botocore Config or None",
+                default,
+                opt.doc.replace("|", "\\|"),
+            )
+        )
     return "\n".join(rows)

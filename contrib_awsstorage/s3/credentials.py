@@ -19,13 +19,19 @@ import os
 import threading
 import weakref
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from ..humanize import human_duration
 from .errors import mask_access_key
 
-__all__ = ["CredentialInfo", "EXPIRY_WARN_SECONDS", "credentials_of", "describe",
-           "remember", "session_for"]
+__all__ = [
+    "CredentialInfo",
+    "EXPIRY_WARN_SECONDS",
+    "credentials_of",
+    "describe",
+    "remember",
+    "session_for",
+]
 
 #: Credentials that cannot be renewed and run out sooner than this get a warning.
 EXPIRY_WARN_SECONDS = 24 * 3600
@@ -49,16 +55,19 @@ METHOD_WORDS = {
     "iam-role": "the instance role",
 }
 # Providers whose refresh only re-reads the same fixed values.
-_NOT_RENEWABLE = frozenset({"env", "explicit", "shared-credentials-file", "config-file",
-                            "boto-config"})
+_NOT_RENEWABLE = frozenset(
+    {"env", "explicit", "shared-credentials-file", "config-file", "boto-config"}
+)
 
 # client -> the botocore credentials object it signs with (the session's own).
-_CREDENTIALS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+_CREDENTIALS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _CREDENTIALS_LOCK = threading.Lock()
 
-RENEWABLE_FIX = ("for a long-running game use credentials boto3 renews: a profile with role_arn "
-                 "and source_profile (AWS_S3_SESSION_PROFILE), an instance or task role, IRSA, or "
-                 "SSO; or an IAM user's keys without a session token.")
+RENEWABLE_FIX = (
+    "for a long-running game use credentials boto3 renews: a profile with role_arn "
+    "and source_profile (AWS_S3_SESSION_PROFILE), an instance or task role, IRSA, or "
+    "SSO; or an IAM user's keys without a session token."
+)
 
 
 def session_for(storage):
@@ -117,7 +126,7 @@ class CredentialInfo:
     def expires_in(self, now: datetime | None = None) -> float | None:
         if self.expires_at is None:
             return None
-        now = now or datetime.now(timezone.utc)
+        now = now or datetime.now(UTC)
         return (self.expires_at - now).total_seconds()
 
     def expiry_text(self, now: datetime | None = None) -> str:
@@ -125,7 +134,7 @@ class CredentialInfo:
         left = self.expires_in(now)
         if left is None:
             return ""
-        when = self.expires_at.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+        when = self.expires_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
         return f"{when} ({'in ' + human_duration(left) if left > 0 else human_duration(-left) + ' ago'})"
 
     def summary(self, now: datetime | None = None, with_expiry: bool = True) -> str:
@@ -145,15 +154,22 @@ class CredentialInfo:
         found = []
         left = self.expires_in(now)
         if self.fixed_token:
-            found.append((
-                f"a fixed session token is configured ({self.fixed_token}): these temporary "
-                "credentials cannot be renewed, so the storage stops working when they expire, "
-                "while the game keeps running.", RENEWABLE_FIX))
+            found.append(
+                (
+                    f"a fixed session token is configured ({self.fixed_token}): these temporary "
+                    "credentials cannot be renewed, so the storage stops working when they expire, "
+                    "while the game keeps running.",
+                    RENEWABLE_FIX,
+                )
+            )
         if left is not None and not self.renewable and 0 < left < EXPIRY_WARN_SECONDS:
-            found.append((
-                f"the credentials expire {self.expiry_text(now)}, within a day, and nothing can "
-                "renew them in this process.",
-                "renew them and restart the game before then; " + RENEWABLE_FIX))
+            found.append(
+                (
+                    f"the credentials expire {self.expiry_text(now)}, within a day, and nothing can "
+                    "renew them in this process.",
+                    "renew them and restart the game before then; " + RENEWABLE_FIX,
+                )
+            )
         return found
 
     @property
@@ -163,13 +179,21 @@ class CredentialInfo:
 
     def as_dict(self) -> dict:
         """For ``@awsstatus``'s snapshot (plain values; still no secret)."""
-        return {"source": self.source, "method": self.method, "access_key": self.access_key,
-                "renewable": self.renewable, "error": self.error,
-                "expires_at": self.expires_at.timestamp() if self.expires_at else None,
-                "summary": self.summary(with_expiry=False) if self.found else "",
-                "warnings": ([f"the credentials expired {self.expiry_text()} and nothing can "
-                              "renew them."] if self.expired else [])
-                            + [message for message, _ in self.warnings()]}
+        return {
+            "source": self.source,
+            "method": self.method,
+            "access_key": self.access_key,
+            "renewable": self.renewable,
+            "error": self.error,
+            "expires_at": self.expires_at.timestamp() if self.expires_at else None,
+            "summary": self.summary(with_expiry=False) if self.found else "",
+            "warnings": (
+                [f"the credentials expired {self.expiry_text()} and nothing can renew them."]
+                if self.expired
+                else []
+            )
+            + [message for message, _ in self.warnings()],
+        }
 
 
 def _aware(value) -> datetime | None:
@@ -180,7 +204,7 @@ def _aware(value) -> datetime | None:
             value = datetime.fromisoformat(value.replace("Z", "+00:00"))
         except ValueError:
             return None
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def _source_words(storage, method: str) -> str:
@@ -214,7 +238,9 @@ def describe(storage, client=None) -> CredentialInfo:
         if credentials is None:
             credentials = session_for(storage).get_credentials()
     except (BotoCoreError, ClientError, ValueError) as exc:
-        return CredentialInfo(_source_words(storage, ""), error=scrub(f"{type(exc).__name__}: {exc}"))
+        return CredentialInfo(
+            _source_words(storage, ""), error=scrub(f"{type(exc).__name__}: {exc}")
+        )
     if credentials is None:
         return CredentialInfo(_source_words(storage, ""))
     method = getattr(credentials, "method", "") or ""
@@ -234,5 +260,11 @@ def describe(storage, client=None) -> CredentialInfo:
                 expires_at = _aware(os.environ.get(EXPIRATION_ENV))
         else:
             fixed_token = f"a session token in {METHOD_WORDS.get(method, method)}"
-    return CredentialInfo(source, method, mask_access_key(frozen.access_key) if frozen.access_key
-                          else None, renewable, expires_at, fixed_token)
+    return CredentialInfo(
+        source,
+        method,
+        mask_access_key(frozen.access_key) if frozen.access_key else None,
+        renewable,
+        expires_at,
+        fixed_token,
+    )

@@ -43,8 +43,16 @@ class S3StorageError(Exception):
 
     default_code = "S3Error"
 
-    def __init__(self, message: str, *, code: str | None = None, fix: str = "",
-                 operation: str = "", bucket: str = "", key: str | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        fix: str = "",
+        operation: str = "",
+        bucket: str = "",
+        key: str | None = None,
+    ):
         self.code = code or self.default_code
         self.fix = fix
         self.operation = operation
@@ -107,7 +115,9 @@ CREDENTIAL_PLACES = (
 
 _SECRETISH = [
     # query-string signatures and credentials of presigned URLs
-    re.compile(r"(?i)(x-amz-signature|signature|x-amz-security-token|x-amz-credential|awsaccesskeyid)=[^&\s]+"),
+    re.compile(
+        r"(?i)(x-amz-signature|signature|x-amz-security-token|x-amz-credential|awsaccesskeyid)=[^&\s]+"
+    ),
     # AWS access key ids
     re.compile(r"\b(AKIA|ASIA)[A-Z0-9]{12,}\b"),
     # long base64-ish blobs (secret keys, session tokens, string-to-sign dumps)
@@ -160,18 +170,38 @@ def real_region_of(exc) -> str | None:
     return match.group(1) if match else None
 
 
-_REGION_CODES = {"PermanentRedirect", "AuthorizationHeaderMalformed", "IllegalLocationConstraintException", "301"}
+_REGION_CODES = {
+    "PermanentRedirect",
+    "AuthorizationHeaderMalformed",
+    "IllegalLocationConstraintException",
+    "301",
+}
 _DENIED_CODES = {"AccessDenied", "403", "Forbidden", "AllAccessDisabled", "AccountProblem"}
-_BAD_CREDENTIAL_CODES = {"InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken",
-                         "InvalidToken", "TokenRefreshRequired"}
+_BAD_CREDENTIAL_CODES = {
+    "InvalidAccessKeyId",
+    "SignatureDoesNotMatch",
+    "ExpiredToken",
+    "InvalidToken",
+    "TokenRefreshRequired",
+}
 # A 404 to these cannot mean "no such object" (they create one): the bucket is missing.
 _CREATING_OPERATIONS = {"PutObject", "CreateMultipartUpload", "CopyObject"}
-_CHECKSUM_CODES = {"XAmzContentSHA256Mismatch", "InvalidDigest", "BadDigest", "NotImplemented",
-                   "InvalidArgument"}
+_CHECKSUM_CODES = {
+    "XAmzContentSHA256Mismatch",
+    "InvalidDigest",
+    "BadDigest",
+    "NotImplemented",
+    "InvalidArgument",
+}
 
 
-def translate_client_error(exc: BaseException, operation: str, bucket: str,
-                           key: str | None = None, region: str | None = None) -> Exception:
+def translate_client_error(
+    exc: BaseException,
+    operation: str,
+    bucket: str,
+    key: str | None = None,
+    region: str | None = None,
+) -> Exception:
     """Return the Django-flavoured exception for a botocore error.
 
     ``operation`` is the S3 API name (``PutObject``...), ``bucket`` the
@@ -189,8 +219,9 @@ def translate_client_error(exc: BaseException, operation: str, bucket: str,
     return translated
 
 
-def _translate(exc: BaseException, operation: str, bucket: str,
-               key: str | None, region: str | None) -> Exception:
+def _translate(
+    exc: BaseException, operation: str, bucket: str, key: str | None, region: str | None
+) -> Exception:
     where = _where(operation, bucket, key)
     kind = type(exc).__name__
     kw = dict(operation=operation, bucket=bucket, key=key)
@@ -200,26 +231,46 @@ def _translate(exc: BaseException, operation: str, bucket: str,
         places = "; ".join(CREDENTIAL_PLACES)
         return S3NoCredentials(
             f"{where} failed: no AWS credentials were found (looked in: {places}).",
-            code="NoCredentials", **kw,
+            code="NoCredentials",
+            **kw,
             fix="set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in your secret settings "
-                "(or the environment), or configure an AWS profile / instance role.",
+            "(or the environment), or configure an AWS profile / instance role.",
         )
-    if kind in ("EndpointConnectionError", "ConnectTimeoutError", "ConnectionClosedError",
-                "ReadTimeoutError", "ProxyConnectionError", "SSLError"):
+    if kind in (
+        "EndpointConnectionError",
+        "ConnectTimeoutError",
+        "ConnectionClosedError",
+        "ReadTimeoutError",
+        "ProxyConnectionError",
+        "SSLError",
+    ):
         return S3EndpointError(
             f"{where} failed: could not reach the S3 endpoint ({kind}).",
-            code=kind, **kw,
+            code=kind,
+            **kw,
             fix="check AWS_S3_ENDPOINT_URL / AWS_S3_REGION_NAME, AWS_S3_PROXIES and your network.",
         )
-    if kind in ("IncompleteReadError", "ResponseStreamingError", "ProtocolError",
-                "ConnectionResetError", "ConnectionError", "ChunkedEncodingError"):
+    if kind in (
+        "IncompleteReadError",
+        "ResponseStreamingError",
+        "ProtocolError",
+        "ConnectionResetError",
+        "ConnectionError",
+        "ChunkedEncodingError",
+    ):
         return S3StorageError(
-            f"{where} failed: the transfer was cut off ({kind}).", code=kind, **kw,
+            f"{where} failed: the transfer was cut off ({kind}).",
+            code=kind,
+            **kw,
             fix="retry; if it keeps happening check the network, proxy or AWS_S3_ENDPOINT_URL.",
         )
     if kind == "ParamValidationError":
-        return S3StorageError(f"{where} failed: {scrub(exc)}", code=kind, **kw,
-                              fix="check the bucket name and key for invalid characters.")
+        return S3StorageError(
+            f"{where} failed: {scrub(exc)}",
+            code=kind,
+            **kw,
+            fix="check the bucket name and key for invalid characters.",
+        )
 
     error, headers, code, status = _response_parts(exc)
     if not code and status:
@@ -228,20 +279,27 @@ def _translate(exc: BaseException, operation: str, bucket: str,
     if code == "NoSuchUpload":
         return S3StorageError(
             f"{where} failed: the multipart upload is gone (aborted or completed by someone else).",
-            code=code, **kw,
+            code=code,
+            **kw,
             fix="run the upload again; if it keeps happening, check for a lifecycle rule or another "
-                "process aborting incomplete multipart uploads on this bucket.",
+            "process aborting incomplete multipart uploads on this bucket.",
         )
-    if code in ("NoSuchBucket",) or (code in ("404", "NotFound")
-                                     and (not key or operation in _CREATING_OPERATIONS)):
+    if code in ("NoSuchBucket",) or (
+        code in ("404", "NotFound") and (not key or operation in _CREATING_OPERATIONS)
+    ):
         return S3BucketNotFound(
             f"{where} failed: the bucket '{bucket}' does not exist.",
-            code="NoSuchBucket", **kw,
+            code="NoSuchBucket",
+            **kw,
             fix="create it (or set AWS_AUTO_CREATE_BUCKET = True), or correct AWS_STORAGE_BUCKET_NAME.",
         )
     if code in ("NoSuchKey", "404", "NotFound"):
-        return S3ObjectNotFound(f"{where} failed: the object does not exist.", code="NoSuchKey",
-                                **kw, fix="check the file name (and AWS_LOCATION prefix).")
+        return S3ObjectNotFound(
+            f"{where} failed: the object does not exist.",
+            code="NoSuchKey",
+            **kw,
+            fix="check the file name (and AWS_LOCATION prefix).",
+        )
     if code in _REGION_CODES or status == 301:
         real = real_region_of(exc)
         said = f" (configured: {region})" if region else ""
@@ -256,25 +314,32 @@ def _translate(exc: BaseException, operation: str, bucket: str,
         return S3AclNotSupported(
             f"{where} failed: the bucket has ACLs disabled (Object Ownership 'bucket owner enforced'),"
             " so objects cannot be uploaded with an ACL.",
-            code=code, **kw,
+            code=code,
+            **kw,
             fix="remove AWS_DEFAULT_ACL (leave it None) and grant public read with a bucket policy.",
         )
     if code in _BAD_CREDENTIAL_CODES:
         return S3InvalidCredentials(
-            f"{where} failed: the credentials were rejected ({code}).", code=code, **kw,
+            f"{where} failed: the credentials were rejected ({code}).",
+            code=code,
+            **kw,
             fix="check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN) are current "
-                "and belong together.",
+            "and belong together.",
         )
     if code in _DENIED_CODES or status == 403:
         return S3AccessDenied(
-            f"{where} was denied (AccessDenied).", code="AccessDenied", **kw,
+            f"{where} was denied (AccessDenied).",
+            code="AccessDenied",
+            **kw,
             fix=f"allow s3:{_permission_for(operation)} on arn:aws:s3:::{bucket}"
-                f"{'/*' if key or operation in _OBJECT_OPS else ''} in the IAM policy of these "
-                "credentials and in the bucket policy.",
+            f"{'/*' if key or operation in _OBJECT_OPS else ''} in the IAM policy of these "
+            "credentials and in the bucket policy.",
         )
     if code in _CHECKSUM_CODES and "checksum" in str(error.get("Message", "")).lower():
         return S3StorageError(
-            f"{where} failed: the store rejected the request checksum ({code}).", code=code, **kw,
+            f"{where} failed: the store rejected the request checksum ({code}).",
+            code=code,
+            **kw,
             fix="set AWS_S3_REQUEST_CHECKSUM_CALCULATION = 'when_required' (S3-compatible stores).",
         )
     if code == "400" and operation.startswith("Head"):
@@ -283,20 +348,31 @@ def _translate(exc: BaseException, operation: str, bucket: str,
         return S3StorageError(
             f"{where} failed: 400 Bad Request, without an error code (an answer to HEAD has "
             "none); with temporary credentials this usually means they expired (ExpiredToken).",
-            code=code, **kw,
+            code=code,
+            **kw,
             fix="run 'evennia s3_check': it shows where the credentials come from and when they "
-                "expire; a fixed AWS_SESSION_TOKEN cannot be renewed while the game runs.",
+            "expire; a fixed AWS_SESSION_TOKEN cannot be renewed while the game runs.",
         )
     message = scrub(error.get("Message") or exc)
     return S3StorageError(
-        f"{where} failed: {code or kind}: {message}", code=code or kind, **kw,
+        f"{where} failed: {code or kind}: {message}",
+        code=code or kind,
+        **kw,
         fix="see the S3 error code documentation; run 'evennia s3_check' for a full diagnosis.",
     )
 
 
-_OBJECT_OPS = {"PutObject", "GetObject", "HeadObject", "DeleteObject", "CopyObject",
-               "CreateMultipartUpload", "UploadPart", "CompleteMultipartUpload",
-               "AbortMultipartUpload"}
+_OBJECT_OPS = {
+    "PutObject",
+    "GetObject",
+    "HeadObject",
+    "DeleteObject",
+    "CopyObject",
+    "CreateMultipartUpload",
+    "UploadPart",
+    "CompleteMultipartUpload",
+    "AbortMultipartUpload",
+}
 
 
 def _permission_for(operation: str) -> str:

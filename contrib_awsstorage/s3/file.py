@@ -86,7 +86,9 @@ class S3Boto3StorageFile(File):
         if "r" in mode and "w" in mode:
             raise ValueError("Can't combine 'r' and 'w' in mode.")
         if not set(mode) <= set("rwb") or not ("r" in mode or "w" in mode):
-            raise ValueError(f"Unsupported mode {mode!r} for an S3 file: use 'r', 'rb', 'w' or 'wb'.")
+            raise ValueError(
+                f"Unsupported mode {mode!r} for an S3 file: use 'r', 'rb', 'w' or 'wb'."
+            )
         self._storage = storage
         self.key = name
         self.name = storage.name_for(name)
@@ -181,7 +183,10 @@ class S3Boto3StorageFile(File):
             raise S3StorageError(
                 f"S3 GetObject on s3://{storage.bucket_name}/{self.key} failed: the download was cut "
                 f"off ({received} of {expected} bytes).",
-                code="IncompleteRead", operation="GetObject", bucket=storage.bucket_name, key=self.key,
+                code="IncompleteRead",
+                operation="GetObject",
+                bucket=storage.bucket_name,
+                key=self.key,
                 fix="retry; if it keeps happening check the network, proxy or AWS_S3_ENDPOINT_URL.",
             )
         target.seek(0)
@@ -255,12 +260,17 @@ class S3Boto3StorageFile(File):
             if self._multipart is None:
                 storage._ensure_bucket()
                 params = storage.upload_params(self.name)
-                response = storage._call("CreateMultipartUpload", key=self.key, Key=self.key, **params)
+                response = storage._call(
+                    "CreateMultipartUpload", key=self.key, Key=self.key, **params
+                )
                 self._multipart = response["UploadId"]
             self._write_counter += 1
             self.file.seek(0)
-            self._parts.append(storage._upload_part(self.key, self._multipart, self._write_counter,
-                                                    self.file.read()))
+            self._parts.append(
+                storage._upload_part(
+                    self.key, self._multipart, self._write_counter, self.file.read()
+                )
+            )
             self.file.seek(0)
             self.file.truncate()
         except BaseException:
@@ -335,8 +345,11 @@ class S3Boto3StorageFile(File):
         self._flush_write_buffer()
         try:
             response = self._storage._call(
-                "CompleteMultipartUpload", key=self.key, Key=self.key,
-                UploadId=self._multipart, MultipartUpload={"Parts": self._parts},
+                "CompleteMultipartUpload",
+                key=self.key,
+                Key=self.key,
+                UploadId=self._multipart,
+                MultipartUpload={"Parts": self._parts},
             )
         except BaseException:
             self._fail()

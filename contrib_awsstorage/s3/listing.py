@@ -35,20 +35,28 @@ def parse_contents(body: bytes, decode: bool = True) -> list[tuple[str, int, str
     (ETag unquoted); with ``decode``, keys are URL-decoded when the page says
     ``EncodingType`` url (as botocore does when it asked for that encoding)."""
     root = ElementTree.fromstring(body)
-    ns = root.tag[:root.tag.index("}") + 1] if root.tag.startswith("{") else ""
+    ns = root.tag[: root.tag.index("}") + 1] if root.tag.startswith("{") else ""
     decode = decode and (root.findtext(ns + "EncodingType") or "").lower() == "url"
     entries = []
     for node in root.iter(ns + "Contents"):
         key = node.findtext(ns + "Key") or ""
-        entries.append((unquote_plus(key) if decode else key,
-                        int(node.findtext(ns + "Size") or 0),
-                        (node.findtext(ns + "ETag") or "").strip('"')))
+        entries.append(
+            (
+                unquote_plus(key) if decode else key,
+                int(node.findtext(ns + "Size") or 0),
+                (node.findtext(ns + "ETag") or "").strip('"'),
+            )
+        )
     return entries
 
 
 def _before_parse(response_dict, customized_response_dict, **kwargs):
     mode = getattr(_active, "mode", None)
-    if mode is None or response_dict.get("status_code") != 200 or _RESULT_KEY in customized_response_dict:
+    if (
+        mode is None
+        or response_dict.get("status_code") != 200
+        or _RESULT_KEY in customized_response_dict
+    ):
         return
     body = response_dict.get("body")
     if not body:
@@ -70,8 +78,9 @@ def _install(client) -> None:
         return
     with _register_lock:
         if not getattr(client, "_contrib_awsstorage_listing_hook", False):
-            client.meta.events.register("before-parse.s3.ListObjectsV2", _before_parse,
-                                        unique_id=_HANDLER_ID)
+            client.meta.events.register(
+                "before-parse.s3.ListObjectsV2", _before_parse, unique_id=_HANDLER_ID
+            )
             client._contrib_awsstorage_listing_hook = True
 
 
@@ -88,5 +97,7 @@ def list_page(client, **params) -> tuple[list[tuple[str, int, str]], dict]:
         _active.mode = None
     entries = response.pop(_RESULT_KEY, None)
     if entries is None:  # the hook saw no body it could read: botocore's own parse
-        entries = [(o["Key"], int(o["Size"]), o["ETag"].strip('"')) for o in response.get("Contents", ())]
+        entries = [
+            (o["Key"], int(o["Size"]), o["ETag"].strip('"')) for o in response.get("Contents", ())
+        ]
     return entries, response

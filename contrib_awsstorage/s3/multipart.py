@@ -18,8 +18,9 @@ DEFAULT_PART_WORKERS = 4
 MIN_PART_SIZE = 5 * 1024 * 1024
 
 
-def upload_in_parts(call, key: str, body: bytes, params: dict, part_size: int,
-                    workers: int = DEFAULT_PART_WORKERS) -> dict:
+def upload_in_parts(
+    call, key: str, body: bytes, params: dict, part_size: int, workers: int = DEFAULT_PART_WORKERS
+) -> dict:
     """Create, send and complete a multipart upload of ``body``; return the
     CompleteMultipartUpload response.
 
@@ -33,8 +34,13 @@ def upload_in_parts(call, key: str, body: bytes, params: dict, part_size: int,
 
     def send(number: int) -> dict:
         start = starts[number - 1]
-        response = call("UploadPart", Key=key, UploadId=upload_id, PartNumber=number,
-                        Body=bytes(view[start:start + part_size]))
+        response = call(
+            "UploadPart",
+            Key=key,
+            UploadId=upload_id,
+            PartNumber=number,
+            Body=bytes(view[start : start + part_size]),
+        )
         return {"PartNumber": number, "ETag": response["ETag"]}
 
     try:
@@ -48,8 +54,9 @@ def upload_in_parts(call, key: str, body: bytes, params: dict, part_size: int,
                 parts = [future.result() for future in futures]
             finally:
                 pool.shutdown(cancel_futures=True)  # after a failure: start no more parts
-        return call("CompleteMultipartUpload", Key=key, UploadId=upload_id,
-                    MultipartUpload={"Parts": parts})
+        return call(
+            "CompleteMultipartUpload", Key=key, UploadId=upload_id, MultipartUpload={"Parts": parts}
+        )
     except BaseException:
         try:
             call("AbortMultipartUpload", Key=key, UploadId=upload_id)

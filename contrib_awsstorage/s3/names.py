@@ -14,8 +14,14 @@ import posixpath
 from django.core.exceptions import ImproperlyConfigured, SuspiciousFileOperation
 from django.utils.encoding import force_str
 
-__all__ = ["setting", "safe_join", "clean_name", "check_location", "lookup_env",
-           "get_available_overwrite_name"]
+__all__ = [
+    "setting",
+    "safe_join",
+    "clean_name",
+    "check_location",
+    "lookup_env",
+    "get_available_overwrite_name",
+]
 
 
 def setting(name, default=None):
@@ -73,7 +79,9 @@ def safe_join(base, *paths):
                 continue
             if seg == "..":
                 if len(segments) <= floor:
-                    raise ValueError("the joined path is located outside of the base path component")
+                    raise ValueError(
+                        "the joined path is located outside of the base path component"
+                    )
                 segments.pop()
             else:
                 segments.append(seg)
@@ -110,11 +118,7 @@ def check_location(storage):
     if storage.location.startswith("/"):
         correct = storage.location.lstrip("/")
         raise ImproperlyConfigured(
-            "{}.location cannot begin with a leading slash. Found '{}'. Use '{}' instead.".format(
-                storage.__class__.__name__,
-                storage.location,
-                correct,
-            )
+            f"{storage.__class__.__name__}.location cannot begin with a leading slash. Found '{storage.location}'. Use '{correct}' instead."
         )
 
 
@@ -163,4 +167,4 @@ def get_available_overwrite_name(name, max_length):
             "Please make sure that the corresponding file field "
             'allows sufficient "max_length".' % name
         )
-    return os.path.join(dir_name, "{}{}".format(file_root, file_ext))
+    return os.path.join(dir_name, f"{file_root}{file_ext}")

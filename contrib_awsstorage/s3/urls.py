@@ -27,11 +27,20 @@ __all__ = [
 ]
 
 # Query parameters of v2 and v4 signatures (compared lower-cased).
-_SIGNING_PARAMETERS = frozenset({
-    "x-amz-algorithm", "x-amz-credential", "x-amz-date", "x-amz-expires",
-    "x-amz-signedheaders", "x-amz-signature", "x-amz-security-token",
-    "awsaccesskeyid", "expires", "signature",
-})
+_SIGNING_PARAMETERS = frozenset(
+    {
+        "x-amz-algorithm",
+        "x-amz-credential",
+        "x-amz-date",
+        "x-amz-expires",
+        "x-amz-signedheaders",
+        "x-amz-signature",
+        "x-amz-security-token",
+        "awsaccesskeyid",
+        "expires",
+        "signature",
+    }
+)
 
 
 def custom_domain_url(url_protocol, custom_domain) -> str:
@@ -57,7 +66,10 @@ def presigned_url(client, bucket, key, expires_in, parameters=None, http_method=
     params["Bucket"] = bucket
     params["Key"] = key
     return client.generate_presigned_url(
-        "get_object", Params=params, ExpiresIn=expires_in, HttpMethod=http_method,
+        "get_object",
+        Params=params,
+        ExpiresIn=expires_in,
+        HttpMethod=http_method,
     )
 
 
@@ -70,8 +82,9 @@ def strip_signing_parameters(url) -> str:
     return split_url._replace(query="&".join(joined_qs)).geturl()
 
 
-def unsigned_bucket_url(bucket, endpoint_url=None, region_name=None, addressing_style=None,
-                        use_ssl=True) -> str:
+def unsigned_bucket_url(
+    bucket, endpoint_url=None, region_name=None, addressing_style=None, use_ssl=True
+) -> str:
     """Public URL prefix (ending in '/') of ``bucket``, addressed as botocore does.
 
     Pure string work, checked against botocore's own (unsigned) URLs in the
@@ -85,12 +98,17 @@ def unsigned_bucket_url(bucket, endpoint_url=None, region_name=None, addressing_
         if addressing_style == "virtual":
             # botocore: dotted names only over http (certificates); plain names not on IPs
             dotted_ok = "." in bucket and scheme == "http" and _valid_dns_name(bucket)
-            if dotted_ok or ("." not in bucket and not _is_ip(host) and _virtual_hostable(bucket, scheme)):
+            if dotted_ok or (
+                "." not in bucket and not _is_ip(host) and _virtual_hostable(bucket, scheme)
+            ):
                 return f"{scheme}://{bucket}.{netloc}{path}/"
         return f"{scheme}://{netloc}{path}/{bucket}/"
     scheme = "https" if use_ssl else "http"
-    regional = (f"s3.{region_name}.amazonaws.com"
-                if region_name and region_name != "us-east-1" else "s3.amazonaws.com")
+    regional = (
+        f"s3.{region_name}.amazonaws.com"
+        if region_name and region_name != "us-east-1"
+        else "s3.amazonaws.com"
+    )
     if addressing_style == "path" or not _virtual_hostable(bucket, scheme):
         return f"{scheme}://{regional}/{bucket}/"
     if addressing_style == "virtual":

@@ -20,5 +20,14 @@ from .engine import (
     sync_directory,
 )
 
-__all__ = ["sync", "sync_directory", "SyncReport", "manifest_hashed_names", "setting_defaults",
-           "IMMUTABLE_CACHE_CONTROL", "DEFAULT_WORKERS", "check_sync_storage", "is_sync_storage"]
+__all__ = [
+    "sync",
+    "sync_directory",
+    "SyncReport",
+    "manifest_hashed_names",
+    "setting_defaults",
+    "IMMUTABLE_CACHE_CONTROL",
+    "DEFAULT_WORKERS",
+    "check_sync_storage",
+    "is_sync_storage",
+]

@@ -26,8 +26,14 @@ from .plan import walk_tree
 __all__ = ["find_static_files", "collect", "CollectResult", "PostProcessError"]
 
 # Settings of a manifest storage the local twin must share to hash the same way.
-_MANIFEST_ATTRS = ("manifest_name", "manifest_strict", "keep_intermediate_files",
-                   "max_post_process_passes", "patterns", "support_js_module_import_aggregation")
+_MANIFEST_ATTRS = (
+    "manifest_name",
+    "manifest_strict",
+    "keep_intermediate_files",
+    "max_post_process_passes",
+    "patterns",
+    "support_js_module_import_aggregation",
+)
 
 
 class PostProcessError(ValueError):
@@ -38,7 +44,9 @@ class PostProcessError(ValueError):
     def __init__(self, name: str, error: Exception):
         self.name = name
         notes = "\n".join(getattr(error, "__notes__", ()))
-        super().__init__(f"post-processing '{name}' failed: {error}" + (f"\n{notes}" if notes else ""))
+        super().__init__(
+            f"post-processing '{name}' failed: {error}" + (f"\n{notes}" if notes else "")
+        )
 
 
 class _NotedReferences:
@@ -54,7 +62,9 @@ class _NotedReferences:
             except ValueError as exc:
                 if not getattr(exc, "__notes__", None):
                     line = _line_at(matchobj.string, matchobj.start())
-                    exc.add_note(f"{name!r} contains this reference {matchobj['matched']!r} on line {line}")
+                    exc.add_note(
+                        f"{name!r} contains this reference {matchobj['matched']!r} on line {line}"
+                    )
                 raise
 
         return converter
@@ -65,7 +75,7 @@ def _line_at(content: str, position: int) -> str:
     start = content.rfind("\n", 0, position) + 1
     end = content.find("\n", position)
     number = content.count("\n", 0, start) + 1
-    text = f"\n{number}: {content[start:end if end != -1 else len(content)]}"
+    text = f"\n{number}: {content[start : end if end != -1 else len(content)]}"
     return text if len(text) <= 79 else f"\n{number}"
 
 
@@ -107,14 +117,17 @@ def _local_twin(target, folder: str):
     attrs = {a: getattr(target, a) for a in _MANIFEST_ATTRS if hasattr(target, a)}
     # errors name the storage: name the user's, not this twin
     attrs["__repr__"] = lambda self: f"<{type(target).__name__} (hashed locally before the upload)>"
-    twin_class = type("LocalTwinManifestStorage", (_NotedReferences, ManifestStaticFilesStorage), attrs)
+    twin_class = type(
+        "LocalTwinManifestStorage", (_NotedReferences, ManifestStaticFilesStorage), attrs
+    )
     return twin_class(location=folder, base_url=settings.STATIC_URL)
 
 
 def _post_process(twin, names) -> list[str]:
     processed_names = []
     for original, _processed_path, processed in twin.post_process(
-            {name: (twin, name) for name in names}, dry_run=False):
+        {name: (twin, name) for name in names}, dry_run=False
+    ):
         if isinstance(processed, Exception):
             raise PostProcessError(original, processed) from processed
         if processed:
@@ -122,18 +135,35 @@ def _post_process(twin, names) -> list[str]:
     return processed_names
 
 
-def collect(storage, *, ignore_patterns=(), post_process: bool = True, dry_run: bool = False,
-            clear: bool = False, workers=None, progress=None, invalidate: bool = True,
-            wait: bool = False) -> CollectResult:
+def collect(
+    storage,
+    *,
+    ignore_patterns=(),
+    post_process: bool = True,
+    dry_run: bool = False,
+    clear: bool = False,
+    workers=None,
+    progress=None,
+    invalidate: bool = True,
+    wait: bool = False,
+) -> CollectResult:
     """Collect the finders' files into ``storage`` (one of ours) by syncing.
 
     ``clear`` (Django's --clear) re-uploads everything and deletes every
     other key under the prefix, but only after all uploads succeeded.
     """
     found, duplicates = find_static_files(list(ignore_patterns))
-    kwargs = dict(delete=clear, force=clear, dry_run=dry_run, workers=workers, progress=progress,
-                  command="collectstatic", source="staticfiles finders", invalidate=invalidate,
-                  wait=wait)
+    kwargs = dict(
+        delete=clear,
+        force=clear,
+        dry_run=dry_run,
+        workers=workers,
+        progress=progress,
+        command="collectstatic",
+        source="staticfiles finders",
+        invalidate=invalidate,
+        wait=wait,
+    )
     if not (post_process and isinstance(storage, HashedFilesMixin)):
         files = {}
         folder = None
@@ -165,6 +195,7 @@ def collect(storage, *, ignore_patterns=(), post_process: bool = True, dry_run: 
         post_processed = _post_process(twin, list(found))
         files = walk_tree(folder)
         hashed = set(twin.hashed_files.values()) & set(files)
-        report = sync(storage, files, last_names=(twin.manifest_name,), immutable_names=hashed,
-                      **kwargs)
+        report = sync(
+            storage, files, last_names=(twin.manifest_name,), immutable_names=hashed, **kwargs
+        )
     return CollectResult(report, post_processed, duplicates)

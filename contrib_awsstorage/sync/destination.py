@@ -30,10 +30,14 @@ def setting_defaults() -> dict:
     from django.conf import settings
     from django.core.exceptions import ImproperlyConfigured
 
-    values = {"workers": getattr(settings, "AWS_S3_SYNC_WORKERS", None) or DEFAULT_WORKERS,
-              "multipart_threshold": getattr(settings, "AWS_S3_SYNC_MULTIPART_THRESHOLD", None)}
-    checks = {"workers": ("AWS_S3_SYNC_WORKERS", 1),
-              "multipart_threshold": ("AWS_S3_SYNC_MULTIPART_THRESHOLD", MIN_PART_SIZE)}
+    values = {
+        "workers": getattr(settings, "AWS_S3_SYNC_WORKERS", None) or DEFAULT_WORKERS,
+        "multipart_threshold": getattr(settings, "AWS_S3_SYNC_MULTIPART_THRESHOLD", None),
+    }
+    checks = {
+        "workers": ("AWS_S3_SYNC_WORKERS", 1),
+        "multipart_threshold": ("AWS_S3_SYNC_MULTIPART_THRESHOLD", MIN_PART_SIZE),
+    }
     for key, (name, minimum) in checks.items():
         value = values[key]
         if value is None:
@@ -41,14 +45,18 @@ def setting_defaults() -> dict:
         if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
             raise ImproperlyConfigured(
                 f"{name} is {value!r}; it must be an integer >= {minimum}. "
-                f"Fix: set {name} to a larger integer or remove it.")
+                f"Fix: set {name} to a larger integer or remove it."
+            )
     cache_dir = getattr(settings, "AWS_S3_SYNC_CACHE_DIR", None)
     if cache_dir is None or cache_dir is True:
         cache_dir = default_cache_dir()
-    elif cache_dir is not False and (not isinstance(cache_dir, (str, os.PathLike)) or not os.fspath(cache_dir)):
+    elif cache_dir is not False and (
+        not isinstance(cache_dir, (str, os.PathLike)) or not os.fspath(cache_dir)
+    ):
         raise ImproperlyConfigured(
             f"AWS_S3_SYNC_CACHE_DIR is {cache_dir!r}; it must be a folder path, None (the user "
-            "cache folder) or False (no cache). Fix: set it to a path or remove it.")
+            "cache folder) or False (no cache). Fix: set it to a path or remove it."
+        )
     values["cache_dir"] = os.fspath(cache_dir) if cache_dir is not False else None
     values["quick_noop"] = bool(getattr(settings, "AWS_S3_SYNC_QUICK_NOOP", True))
     return values
@@ -58,8 +66,10 @@ def hash_cache_path(storage, cache_dir: str | None) -> str | None:
     """One checksum cache file per destination (endpoint, bucket, prefix)."""
     if not cache_dir:
         return None
-    where = "\n".join(str(x or "") for x in (getattr(storage, "endpoint_url", ""), storage.bucket_name,
-                                               prefix_of(storage)))
+    where = "\n".join(
+        str(x or "")
+        for x in (getattr(storage, "endpoint_url", ""), storage.bucket_name, prefix_of(storage))
+    )
     return os.path.join(cache_dir, f"hashes-{hashlib.sha256(where.encode()).hexdigest()[:20]}.json")
 
 
@@ -84,14 +94,18 @@ class Destination:
     quick_noop: bool = True
 
     @classmethod
-    def of(cls, storage, *, workers: int | None = None,
-           multipart_threshold: int | None = None) -> "Destination":
+    def of(
+        cls, storage, *, workers: int | None = None, multipart_threshold: int | None = None
+    ) -> Destination:
         defaults = setting_defaults()
         workers = workers or defaults["workers"]
         chunksize = getattr(storage, "file_buffer_size", None) or DEFAULT_PART_SIZE
         pool_size = getattr(storage, "max_pool_connections", None) or 10
         return cls(
-            storage=storage, bucket=storage.bucket_name, prefix=prefix_of(storage), workers=workers,
+            storage=storage,
+            bucket=storage.bucket_name,
+            prefix=prefix_of(storage),
+            workers=workers,
             threshold=multipart_threshold or defaults["multipart_threshold"] or chunksize,
             chunksize=chunksize,
             part_workers=max(1, min(DEFAULT_PART_WORKERS, pool_size // workers)),

@@ -20,7 +20,7 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -35,6 +35,7 @@ from .hashcache import LocalHashes
 from .plan import (
     MANIFEST_NAME,
     UNCHANGED,
+    first_pass,
     gather_listing,
     read_state,
     resolve_unknown,
@@ -43,12 +44,19 @@ from .plan import (
     state_document,
     submit_listing,
     walk_tree,
-    first_pass,
 )
 
-__all__ = ["sync", "sync_directory", "SyncReport", "manifest_hashed_names", "setting_defaults",
-           "IMMUTABLE_CACHE_CONTROL", "DEFAULT_WORKERS", "check_sync_storage",
-           "is_sync_storage"]
+__all__ = [
+    "sync",
+    "sync_directory",
+    "SyncReport",
+    "manifest_hashed_names",
+    "setting_defaults",
+    "IMMUTABLE_CACHE_CONTROL",
+    "DEFAULT_WORKERS",
+    "check_sync_storage",
+    "is_sync_storage",
+]
 
 STALE_MULTIPART_SECONDS = 15 * 60
 HASH_THREADS = 4
@@ -82,12 +90,19 @@ class SyncReport:
     def summary(self) -> dict:
         """The JSON summary: uploaded / unchanged / deleted / failed, bytes, seconds, requests."""
         return {
-            "uploaded": len(self.uploaded), "unchanged": self.unchanged,
-            "deleted": len(self.deleted), "failed": len(self.failures),
-            "bytes": self.bytes, "seconds": round(self.seconds, 3), "requests": self.requests,
-            "dry_run": self.dry_run, "ok": self.ok, "stale": len(self.stale),
+            "uploaded": len(self.uploaded),
+            "unchanged": self.unchanged,
+            "deleted": len(self.deleted),
+            "failed": len(self.failures),
+            "bytes": self.bytes,
+            "seconds": round(self.seconds, 3),
+            "requests": self.requests,
+            "dry_run": self.dry_run,
+            "ok": self.ok,
+            "stale": len(self.stale),
             "failures": [{"name": n, "error": e} for n, e in self.failures],
-            "warnings": list(self.warnings), "kept": len(self.kept),
+            "warnings": list(self.warnings),
+            "kept": len(self.kept),
             "invalidation": self.invalidation,
         }
 
@@ -111,7 +126,9 @@ class _RequestCounter:
         self.client.meta.events.unregister("before-send.s3", unique_id=self._id)
 
 
-def manifest_hashed_names(files: dict[str, str], manifest_name: str = "staticfiles.json") -> set[str]:
+def manifest_hashed_names(
+    files: dict[str, str], manifest_name: str = "staticfiles.json"
+) -> set[str]:
     """Hashed names listed by a Django static manifest among ``files`` (empty if none)."""
     path = files.get(manifest_name)
     if not path:
@@ -125,7 +142,7 @@ def manifest_hashed_names(files: dict[str, str], manifest_name: str = "staticfil
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def _error_text(exc: BaseException, operation: str, storage, key: str | None) -> str:
@@ -140,12 +157,25 @@ def _raise_translated(exc, operation, storage, key=None):
     raise translate_client_error(exc, operation, storage.bucket_name, key) from None
 
 
-def sync(storage, files: dict[str, str], *, delete: bool = False, dry_run: bool = False,
-         force: bool = False, workers: int | None = None, last_names=(), immutable_names=(),
-         progress=None, command: str = "sync", source: str = "",
-         multipart_threshold: int | None = None,
-         stale_multipart_seconds: float = STALE_MULTIPART_SECONDS,
-         on_plan=None, invalidate: bool = True, wait: bool = False) -> SyncReport:
+def sync(
+    storage,
+    files: dict[str, str],
+    *,
+    delete: bool = False,
+    dry_run: bool = False,
+    force: bool = False,
+    workers: int | None = None,
+    last_names=(),
+    immutable_names=(),
+    progress=None,
+    command: str = "sync",
+    source: str = "",
+    multipart_threshold: int | None = None,
+    stale_multipart_seconds: float = STALE_MULTIPART_SECONDS,
+    on_plan=None,
+    invalidate: bool = True,
+    wait: bool = False,
+) -> SyncReport:
     """Make ``storage`` hold ``files``; return the report.
 
     ``last_names`` go up only after every other upload succeeded (a static
@@ -168,22 +198,34 @@ def sync(storage, files: dict[str, str], *, delete: bool = False, dry_run: bool 
         from .quick import try_noop
 
         quick_hashes = LocalHashes(dest.cache_path)
-        if try_noop(storage, files, {n: storage.key_for(n) for n in files}, quick_hashes,
-                    delete=delete, report=report):
+        if try_noop(
+            storage,
+            files,
+            {n: storage.key_for(n) for n in files},
+            quick_hashes,
+            delete=delete,
+            report=report,
+        ):
             quick_hashes.save()
             if on_plan:
                 on_plan(0, 0)
             report.finished_at = _now()
             return report
-    uploader = Uploader(storage, threshold=dest.threshold, chunksize=dest.chunksize,
-                        immutable_names=immutable_names, part_workers=dest.part_workers)
+    uploader = Uploader(
+        storage,
+        threshold=dest.threshold,
+        chunksize=dest.chunksize,
+        immutable_names=immutable_names,
+        part_workers=dest.part_workers,
+    )
     with _RequestCounter(dest.client) as counter:
         cleanup = None
         if not dry_run:
             # Uploads a killed run left open are aborted while we plan and upload.
             cleaner = ThreadPoolExecutor(max_workers=1)
-            cleanup = cleaner.submit(uploader.abort_stale_multipart, dest.prefix,
-                                     stale_multipart_seconds)
+            cleanup = cleaner.submit(
+                uploader.abort_stale_multipart, dest.prefix, stale_multipart_seconds
+            )
             cleaner.shutdown(wait=False)
         keys = {name: storage.key_for(name) for name in files}
         pending = None
@@ -206,14 +248,27 @@ def sync(storage, files: dict[str, str], *, delete: bool = False, dry_run: bool 
             report.uploaded = [d.local.name for d in plan.uploads]
             report.deleted = list(report.stale) if delete else []
         else:
-            _execute(dest, plan, report, uploader, cleanup,
-                     last_names=set(last_names), delete=delete, progress=progress)
+            _execute(
+                dest,
+                plan,
+                report,
+                uploader,
+                cleanup,
+                last_names=set(last_names),
+                delete=delete,
+                progress=progress,
+            )
             retention.after(report)
         if cdn_on:
             report.invalidation = cdn.run(
-                storage, cdn.changed_keys(plan, report, immutable_names),
-                pending_future.result() if pending else (), send=invalidate, wait=wait,
-                dry_run=dry_run, sync_ok=report.ok)
+                storage,
+                cdn.changed_keys(plan, report, immutable_names),
+                pending_future.result() if pending else (),
+                send=invalidate,
+                wait=wait,
+                dry_run=dry_run,
+                sync_ok=report.ok,
+            )
         report.requests = counter.count
     report.seconds = time.monotonic() - started
     report.finished_at = _now()
@@ -282,7 +337,11 @@ def _upload_all(decisions, uploader, workers, report, progress, new_state, lock)
             except Exception as exc:  # noqa: BLE001 - one file's failure must not stop the others
                 with lock:
                     report.failures.append(
-                        (decision.local.name, _error_text(exc, "PutObject", uploader.storage, decision.key)))
+                        (
+                            decision.local.name,
+                            _error_text(exc, "PutObject", uploader.storage, decision.key),
+                        )
+                    )
                 outcome = "failed"
             else:
                 with lock:
@@ -306,13 +365,16 @@ def _execute(dest, plan, report, uploader, cleanup, *, last_names, delete, progr
     try:
         cleanup.result()
     except (ClientError, BotoCoreError) as exc:
-        report.warnings.append("could not clean up old multipart uploads: "
-                               + _error_text(exc, "ListMultipartUploads", storage, None))
+        report.warnings.append(
+            "could not clean up old multipart uploads: "
+            + _error_text(exc, "ListMultipartUploads", storage, None)
+        )
     _upload_all(first, uploader, workers, report, progress, new_state, lock)
     if report.failures:
         for decision in last:
-            report.failures.append((decision.local.name,
-                                    "not uploaded because other files failed (it refers to them)"))
+            report.failures.append(
+                (decision.local.name, "not uploaded because other files failed (it refers to them)")
+            )
     else:
         _upload_all(last, uploader, workers, report, progress, new_state, lock)
     if delete and report.stale and not report.failures:
@@ -326,27 +388,41 @@ def _execute(dest, plan, report, uploader, cleanup, *, last_names, delete, progr
     deleted = set(report.deleted)
     for key, entry in plan.state.items():
         remote = plan.remote.get(key)
-        if key not in new_state and key not in deleted and remote is not None \
-                and (remote.etag, remote.size) == (entry.etag, entry.size):
+        if (
+            key not in new_state
+            and key not in deleted
+            and remote is not None
+            and (remote.etag, remote.size) == (entry.etag, entry.size)
+        ):
             new_state[key] = entry
     if new_state != plan.state:
         key = dest.prefix + MANIFEST_NAME
         try:
-            dest.client.put_object(Bucket=dest.bucket, Key=key,
-                                          Body=state_document(new_state),
-                                          ContentType="application/json", CacheControl="no-store")
+            dest.client.put_object(
+                Bucket=dest.bucket,
+                Key=key,
+                Body=state_document(new_state),
+                ContentType="application/json",
+                CacheControl="no-store",
+            )
         except (ClientError, BotoCoreError) as exc:
             report.failures.append((MANIFEST_NAME, _error_text(exc, "PutObject", storage, key)))
 
 
 def _write_record(storage, report, command, source):
     summary = report.summary()
-    record = {key: summary[key] for key in ("uploaded", "unchanged", "deleted", "failed",
-                                            "bytes", "requests", "ok")}
+    record = {
+        key: summary[key]
+        for key in ("uploaded", "unchanged", "deleted", "failed", "bytes", "requests", "ok")
+    }
     record.update(
-        command=command, source=source, started_at=report.started_at,
-        finished_at=report.finished_at, duration_seconds=round(report.seconds, 3),
-        failures=summary["failures"][:MAX_RECORDED_FAILURES], host=socket.gethostname(),
+        command=command,
+        source=source,
+        started_at=report.started_at,
+        finished_at=report.finished_at,
+        duration_seconds=round(report.seconds, 3),
+        failures=summary["failures"][:MAX_RECORDED_FAILURES],
+        host=socket.gethostname(),
         invalidation=summary["invalidation"],
     )
     try:
@@ -373,8 +449,10 @@ def sync_directory(storage, root: str, **kwargs) -> SyncReport:
 def is_sync_storage(storage) -> bool:
     """True for storages the engine can write to (ours: they prepare uploads)."""
     # On the class: reading storage.connection would build the boto3 client.
-    return all(hasattr(type(storage), a) or hasattr(storage, a)
-               for a in ("connection", "bucket_name", "key_for", "prepare_upload"))
+    return all(
+        hasattr(type(storage), a) or hasattr(storage, a)
+        for a in ("connection", "bucket_name", "key_for", "prepare_upload")
+    )
 
 
 def check_sync_storage(storage, alias: str = "staticfiles"):
@@ -386,9 +464,11 @@ def check_sync_storage(storage, alias: str = "staticfiles"):
             f"STORAGES[{alias!r}] is {type(storage).__module__}.{type(storage).__name__}, "
             "which is not an S3 storage of contrib_awsstorage, so there is nothing to sync to. "
             f"Fix: set STORAGES[{alias!r}]['BACKEND'] to 'contrib_awsstorage.aws_s3_cdn."
-            f"{'S3StaticStorage' if alias == 'staticfiles' else 'S3Boto3Storage'}'.")
+            f"{'S3StaticStorage' if alias == 'staticfiles' else 'S3Boto3Storage'}'."
+        )
     if not storage.bucket_name:
         raise ImproperlyConfigured(
             f"STORAGES[{alias!r}] has no bucket. Fix: set AWS_STORAGE_BUCKET_NAME "
-            f"(or OPTIONS['bucket_name'] of STORAGES[{alias!r}]).")
+            f"(or OPTIONS['bucket_name'] of STORAGES[{alias!r}])."
+        )
     return storage

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import random
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from botocore import xform_name
 from botocore.exceptions import (
@@ -32,14 +32,32 @@ from .plan import FileDecision, StateEntry, body_etag
 
 __all__ = ["Uploader", "with_retries", "is_retryable"]
 
-RETRYABLE_CODES = frozenset({
-    "Throttling", "ThrottlingException", "ThrottledException", "RequestThrottled",
-    "SlowDown", "RequestLimitExceeded", "RequestTimeout", "RequestTimeoutException",
-    "InternalError", "ServiceUnavailable", "PriorRequestNotComplete",
-    "500", "502", "503", "504",
-})
-_TRANSIENT = (EndpointConnectionError, ConnectionClosedError, ReadTimeoutError,
-              ConnectTimeoutError, ResponseStreamingError)
+RETRYABLE_CODES = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "RequestThrottled",
+        "SlowDown",
+        "RequestLimitExceeded",
+        "RequestTimeout",
+        "RequestTimeoutException",
+        "InternalError",
+        "ServiceUnavailable",
+        "PriorRequestNotComplete",
+        "500",
+        "502",
+        "503",
+        "504",
+    }
+)
+_TRANSIENT = (
+    EndpointConnectionError,
+    ConnectionClosedError,
+    ReadTimeoutError,
+    ConnectTimeoutError,
+    ResponseStreamingError,
+)
 
 
 def is_retryable(exc: BaseException) -> bool:
@@ -50,8 +68,9 @@ def is_retryable(exc: BaseException) -> bool:
     return isinstance(exc, _TRANSIENT)
 
 
-def with_retries(call, *, attempts: int = 4, base_delay: float = 0.2, max_delay: float = 5.0,
-                 sleep=time.sleep):
+def with_retries(
+    call, *, attempts: int = 4, base_delay: float = 0.2, max_delay: float = 5.0, sleep=time.sleep
+):
     """``call()``, retried on transient errors with full-jitter backoff."""
     for attempt in range(attempts):
         try:
@@ -59,15 +78,22 @@ def with_retries(call, *, attempts: int = 4, base_delay: float = 0.2, max_delay:
         except (ClientError, BotoCoreError) as exc:
             if attempt == attempts - 1 or not is_retryable(exc):
                 raise
-            sleep(random.uniform(0, min(max_delay, base_delay * 2 ** attempt)))
+            sleep(random.uniform(0, min(max_delay, base_delay * 2**attempt)))
 
 
 class Uploader:
     """Uploads and deletes for one storage; safe to call from many threads."""
 
-    def __init__(self, storage, *, threshold: int, chunksize: int,
-                 immutable_names=frozenset(), attempts: int = 4,
-                 part_workers: int = DEFAULT_PART_WORKERS):
+    def __init__(
+        self,
+        storage,
+        *,
+        threshold: int,
+        chunksize: int,
+        immutable_names=frozenset(),
+        attempts: int = 4,
+        part_workers: int = DEFAULT_PART_WORKERS,
+    ):
         self.storage = storage
         self.client = storage.connection
         self.bucket = storage.bucket_name
@@ -91,8 +117,11 @@ class Uploader:
         if len(body) > self.threshold:
             etag = self._multipart(decision.key, body, params)
         else:
-            response = self._retry(lambda: self.client.put_object(
-                Bucket=self.bucket, Key=decision.key, Body=body, **params))
+            response = self._retry(
+                lambda: self.client.put_object(
+                    Bucket=self.bucket, Key=decision.key, Body=body, **params
+                )
+            )
             etag = response["ETag"].strip('"')
         return StateEntry(decision.md5, etag, len(body)), len(body)
 
@@ -111,13 +140,18 @@ class Uploader:
                         return {"ETag": head["ETag"]}
                 raise
 
-        response = upload_in_parts(call, key, body, params, self.chunksize, workers=self.part_workers)
+        response = upload_in_parts(
+            call, key, body, params, self.chunksize, workers=self.part_workers
+        )
         return response["ETag"].strip('"')
 
     def abort(self, key: str, upload_id: str) -> None:
         try:
-            self._retry(lambda: self.client.abort_multipart_upload(
-                Bucket=self.bucket, Key=key, UploadId=upload_id))
+            self._retry(
+                lambda: self.client.abort_multipart_upload(
+                    Bucket=self.bucket, Key=key, UploadId=upload_id
+                )
+            )
         except ClientError as exc:
             if error_code(exc) != "NoSuchUpload":
                 raise
@@ -125,7 +159,7 @@ class Uploader:
     def abort_stale_multipart(self, prefix: str, older_than: float) -> list[str]:
         """Abort multipart uploads under ``prefix`` started more than ``older_than``
         seconds ago (left by a killed sync); return their keys."""
-        cutoff = datetime.now(timezone.utc) - timedelta(seconds=older_than)
+        cutoff = datetime.now(UTC) - timedelta(seconds=older_than)
         aborted = []
         paginator = self.client.get_paginator("list_multipart_uploads")
         for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
@@ -145,12 +179,17 @@ class Uploader:
         """DeleteObjects in batches of 1,000; ``(deleted keys, [(key, error)])``."""
         deleted, failed = [], []
         for start in range(0, len(keys), 1000):
-            batch = keys[start:start + 1000]
-            response = self._retry(lambda: self.client.delete_objects(
-                Bucket=self.bucket,
-                Delete={"Objects": [{"Key": k} for k in batch], "Quiet": True}))
-            errors = {e["Key"]: f"{e.get('Code')}: {e.get('Message', '')}"
-                      for e in response.get("Errors", ())}
+            batch = keys[start : start + 1000]
+            response = self._retry(
+                lambda: self.client.delete_objects(
+                    Bucket=self.bucket,
+                    Delete={"Objects": [{"Key": k} for k in batch], "Quiet": True},  # noqa: B023 (called at once)
+                )
+            )
+            errors = {
+                e["Key"]: f"{e.get('Code')}: {e.get('Message', '')}"
+                for e in response.get("Errors", ())
+            }
             failed.extend(errors.items())
             deleted.extend(k for k in batch if k not in errors)
         return deleted, failed

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from .invalidate import looks_hashed
 from .record import STATE_DIR, state_key
@@ -36,19 +36,23 @@ def keep_settings() -> tuple[int, float]:
     from django.core.exceptions import ImproperlyConfigured
 
     values = []
-    for name, default, minimum in (("AWS_S3_SYNC_KEEP_GENERATIONS", DEFAULT_KEEP_GENERATIONS, 1),
-                                   ("AWS_S3_SYNC_KEEP_SECONDS", DEFAULT_KEEP_SECONDS, 0)):
+    for name, default, minimum in (
+        ("AWS_S3_SYNC_KEEP_GENERATIONS", DEFAULT_KEEP_GENERATIONS, 1),
+        ("AWS_S3_SYNC_KEEP_SECONDS", DEFAULT_KEEP_SECONDS, 0),
+    ):
         value = getattr(settings, name, None)
         value = default if value is None else value
         if not isinstance(value, (int, float)) or isinstance(value, bool) or value < minimum:
-            raise ImproperlyConfigured(f"{name} is {value!r}; it must be a number >= {minimum}. "
-                                       f"Fix: set {name} to a larger number or remove it.")
+            raise ImproperlyConfigured(
+                f"{name} is {value!r}; it must be a number >= {minimum}. "
+                f"Fix: set {name} to a larger number or remove it."
+            )
         values.append(value)
     return int(values[0]), float(values[1])
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def _manifest_keys(storage, data: bytes) -> set[str] | None:
@@ -82,7 +86,9 @@ class Retention:
         from botocore.exceptions import ClientError
 
         try:
-            return self.storage.connection.get_object(Bucket=self.storage.bucket_name, Key=key)["Body"].read()
+            return self.storage.connection.get_object(Bucket=self.storage.bucket_name, Key=key)[
+                "Body"
+            ].read()
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NotFound"):
                 return None
@@ -97,8 +103,11 @@ class Retention:
             try:
                 document = json.loads(body) if body else {}
                 if document.get("version") == VERSION:
-                    history = [g for g in document.get("generations", ())
-                               if isinstance(g, dict) and isinstance(g.get("keys"), list)]
+                    history = [
+                        g
+                        for g in document.get("generations", ())
+                        if isinstance(g, dict) and isinstance(g.get("keys"), list)
+                    ]
             except (ValueError, AttributeError):
                 history = []
             manifest_key = self.storage.key_for(self.manifest_name)
@@ -107,8 +116,13 @@ class Retention:
                 old = self._get(manifest_key)
                 keys = _manifest_keys(self.storage, old) if old else None
                 if keys is not None:
-                    history = [{"digest": hashlib.md5(old, usedforsecurity=False).hexdigest(),
-                                "at": _now().isoformat(timespec="seconds"), "keys": sorted(keys)}]
+                    history = [
+                        {
+                            "digest": hashlib.md5(old, usedforsecurity=False).hexdigest(),
+                            "at": _now().isoformat(timespec="seconds"),
+                            "keys": sorted(keys),
+                        }
+                    ]
             self.history = history
         return self.history
 
@@ -116,7 +130,7 @@ class Retention:
         generations = list(self.history or [])
         if not generations or generations[-1].get("digest") != self.local[0]:
             generations.append({"digest": self.local[0], "keys": sorted(self.local[1])})
-        return generations[-self.generations:]
+        return generations[-self.generations :]
 
     # -- before the uploads ----------------------------------------------------
     def before(self, plan, stale: list[str], delete: bool) -> tuple[list[str], list[str]]:
@@ -147,29 +161,47 @@ class Retention:
         paginator = self.storage.connection.get_paginator("list_objects_v2")
         for page in paginator.paginate(Bucket=self.storage.bucket_name, Prefix=prefix):
             for obj in page.get("Contents", ()):
-                if obj["Key"] in keys and obj["LastModified"].astimezone(timezone.utc) > cutoff:
+                if obj["Key"] in keys and obj["LastModified"].astimezone(UTC) > cutoff:
                     young.add(obj["Key"])
         return young
 
     # -- after the uploads -------------------------------------------------------
     def after(self, report) -> None:
         """Append the deployed manifest to the history once it is in the bucket."""
-        if not self.local or self.history is None or not report.ok \
-                or self.manifest_name not in set(report.uploaded):
+        if (
+            not self.local
+            or self.history is None
+            or not report.ok
+            or self.manifest_name not in set(report.uploaded)
+        ):
             return
         history = list(self.history)
         if not history or history[-1].get("digest") != self.local[0]:
-            history.append({"digest": self.local[0], "at": _now().isoformat(timespec="seconds"),
-                            "keys": sorted(self.local[1])})
-        history = history[-max(HISTORY_LENGTH, self.generations):]
+            history.append(
+                {
+                    "digest": self.local[0],
+                    "at": _now().isoformat(timespec="seconds"),
+                    "keys": sorted(self.local[1]),
+                }
+            )
+        history = history[-max(HISTORY_LENGTH, self.generations) :]
         key = state_key(self.storage, GENERATIONS_NAME)
-        body = json.dumps({"version": VERSION, "generations": history}, separators=(",", ":")).encode()
+        body = json.dumps(
+            {"version": VERSION, "generations": history}, separators=(",", ":")
+        ).encode()
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
-            self.storage.connection.put_object(Bucket=self.storage.bucket_name, Key=key, Body=body,
-                                               ContentType="application/json", CacheControl="no-store")
+            self.storage.connection.put_object(
+                Bucket=self.storage.bucket_name,
+                Key=key,
+                Body=body,
+                ContentType="application/json",
+                CacheControl="no-store",
+            )
         except (ClientError, BotoCoreError) as exc:
-            report.warnings.append(f"could not store the manifest history ({GENERATIONS_NAME}): "
-                                   f"{type(exc).__name__}; the next --delete keeps less")
+            report.warnings.append(
+                f"could not store the manifest history ({GENERATIONS_NAME}): "
+                f"{type(exc).__name__}; the next --delete keeps less"
+            )
         self.history = history

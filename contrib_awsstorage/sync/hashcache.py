@@ -72,7 +72,9 @@ class LocalHashes:
         try:
             with open(self.path, encoding="utf-8") as handle:
                 document = json.load(handle)
-            if document.get("version") == CACHE_VERSION and isinstance(document.get("entries"), dict):
+            if document.get("version") == CACHE_VERSION and isinstance(
+                document.get("entries"), dict
+            ):
                 return document["entries"]
         except FileNotFoundError:
             pass
@@ -109,7 +111,9 @@ class LocalHashes:
             handle, temporary = tempfile.mkstemp(dir=folder, prefix=".hashes-", suffix=".tmp")
             try:
                 with os.fdopen(handle, "w", encoding="utf-8") as out:
-                    json.dump({"version": CACHE_VERSION, "entries": self._new}, out, separators=(",", ":"))
+                    json.dump(
+                        {"version": CACHE_VERSION, "entries": self._new}, out, separators=(",", ":")
+                    )
                 os.replace(temporary, self.path)
             except BaseException:
                 os.unlink(temporary)

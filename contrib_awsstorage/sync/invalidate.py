@@ -30,8 +30,19 @@ import time
 import uuid
 from urllib.parse import quote, urlsplit
 
-__all__ = ["MAX_PATHS", "MAX_WILDCARDS", "FOLDER_WILDCARD_MIN", "viewer_path", "root_path",
-           "collapse", "changed_keys", "pending_paths", "run", "looks_hashed", "describe"]
+__all__ = [
+    "MAX_PATHS",
+    "MAX_WILDCARDS",
+    "FOLDER_WILDCARD_MIN",
+    "viewer_path",
+    "root_path",
+    "collapse",
+    "changed_keys",
+    "pending_paths",
+    "run",
+    "looks_hashed",
+    "describe",
+]
 
 MAX_PATHS = 3000
 MAX_WILDCARDS = 15
@@ -72,8 +83,14 @@ def _covered(path: str, wildcards) -> bool:
     return any(path != w and path.startswith(w[:-1]) for w in wildcards)
 
 
-def collapse(paths, root: str = "/", *, folder_min: int = FOLDER_WILDCARD_MIN,
-             max_paths: int = MAX_PATHS, max_wildcards: int = MAX_WILDCARDS) -> list[str]:
+def collapse(
+    paths,
+    root: str = "/",
+    *,
+    folder_min: int = FOLDER_WILDCARD_MIN,
+    max_paths: int = MAX_PATHS,
+    max_wildcards: int = MAX_WILDCARDS,
+) -> list[str]:
     """The fewest CloudFront paths that cover ``paths``, within the limits.
 
     ``paths`` may already hold wildcards (pending ones of an earlier run).
@@ -118,8 +135,11 @@ def changed_keys(plan, report, immutable_names=()) -> list[str]:
         if name not in uploaded or name in immutable or decision.key not in plan.remote:
             continue  # not sent, hashed, or new (nothing cached under that name yet)
         entry, remote = plan.state.get(decision.key), plan.remote[decision.key]
-        if entry is not None and (entry.etag, entry.size) == (remote.etag, remote.size) \
-                and entry.md5 == decision.md5:
+        if (
+            entry is not None
+            and (entry.etag, entry.size) == (remote.etag, remote.size)
+            and entry.md5 == decision.md5
+        ):
             continue  # re-sent (--force) with the same bytes
         keys.append(decision.key)
     hashed_sync = bool(immutable)
@@ -147,16 +167,28 @@ def _wait(client, dist_id: str, invalidation_id: str, timeout: float, sleep=time
 
     deadline, delay = time.monotonic() + timeout, 2.0
     while True:
-        status = normalise_status(client.get_invalidation(
-            DistributionId=dist_id, Id=invalidation_id)["Invalidation"]["Status"])
+        status = normalise_status(
+            client.get_invalidation(DistributionId=dist_id, Id=invalidation_id)["Invalidation"][
+                "Status"
+            ]
+        )
         if status == "Completed" or time.monotonic() + delay > deadline:
             return status
         sleep(delay)
         delay = min(delay * 2, 20.0)
 
 
-def run(storage, keys, pending=(), *, send: bool = True, wait: bool = False,
-        wait_seconds: float = WAIT_SECONDS, dry_run: bool = False, sync_ok: bool = True) -> dict | None:
+def run(
+    storage,
+    keys,
+    pending=(),
+    *,
+    send: bool = True,
+    wait: bool = False,
+    wait_seconds: float = WAIT_SECONDS,
+    dry_run: bool = False,
+    sync_ok: bool = True,
+) -> dict | None:
     """Invalidate ``keys`` (and the ``pending`` paths of an earlier run).
 
     Returns the summary's ``invalidation``: ``None`` when there is nothing
@@ -165,8 +197,13 @@ def run(storage, keys, pending=(), *, send: bool = True, wait: bool = False,
     (the sync itself failed: sent by the next run), ``skipped``
     (--no-invalidate) or ``dry-run``).
     """
-    from ..s3.cloudfront import (CloudFrontError, cloudfront_client, distribution_id,
-                                 normalise_status, translate_cloudfront_error)
+    from ..s3.cloudfront import (
+        CloudFrontError,
+        cloudfront_client,
+        distribution_id,
+        normalise_status,
+        translate_cloudfront_error,
+    )
 
     dist_id = distribution_id(storage)
     if not dist_id:
@@ -181,17 +218,29 @@ def run(storage, keys, pending=(), *, send: bool = True, wait: bool = False,
         return {"id": None, "paths": paths, "status": "pending"}
     if not send:
         if pending:  # an earlier failure stays due; this run's paths were declined
-            return {"id": None, "paths": collapse(list(pending), root_path(storage)), "status": "pending"}
+            return {
+                "id": None,
+                "paths": collapse(list(pending), root_path(storage)),
+                "status": "pending",
+            }
         return {"id": None, "paths": paths, "status": "skipped"}
     from botocore.exceptions import BotoCoreError, ClientError
 
     operation = "CreateInvalidation"
     try:
         client = cloudfront_client(storage)
-        response = client.create_invalidation(DistributionId=dist_id, InvalidationBatch={
-            "Paths": {"Quantity": len(paths), "Items": paths},
-            "CallerReference": f"contrib_awsstorage-{uuid.uuid4().hex}"})["Invalidation"]
-        result = {"id": response["Id"], "paths": paths, "status": normalise_status(response["Status"])}
+        response = client.create_invalidation(
+            DistributionId=dist_id,
+            InvalidationBatch={
+                "Paths": {"Quantity": len(paths), "Items": paths},
+                "CallerReference": f"contrib_awsstorage-{uuid.uuid4().hex}",
+            },
+        )["Invalidation"]
+        result = {
+            "id": response["Id"],
+            "paths": paths,
+            "status": normalise_status(response["Status"]),
+        }
         if wait:  # confirmed by GetInvalidation, whatever CreateInvalidation said
             operation = "GetInvalidation"
             result["status"] = _wait(client, dist_id, result["id"], wait_seconds)

@@ -26,10 +26,25 @@ from ..s3.listing import list_page
 from ..s3.objects import SOURCE_MD5_METADATA_KEY
 from .hashcache import md5_file
 
-__all__ = ["LocalFile", "Remote", "StateEntry", "FileDecision", "Plan", "MANIFEST_NAME",
-           "walk_tree", "md5_file", "body_etag", "decide", "list_remote", "submit_listing",
-           "gather_listing", "read_state",
-           "state_document", "is_state_key", "SOURCE_MD5_METADATA_KEY"]
+__all__ = [
+    "LocalFile",
+    "Remote",
+    "StateEntry",
+    "FileDecision",
+    "Plan",
+    "MANIFEST_NAME",
+    "walk_tree",
+    "md5_file",
+    "body_etag",
+    "decide",
+    "list_remote",
+    "submit_listing",
+    "gather_listing",
+    "read_state",
+    "state_document",
+    "is_state_key",
+    "SOURCE_MD5_METADATA_KEY",
+]
 
 MANIFEST_NAME = STATE_DIR + "sync-manifest.json"
 STATE_VERSION = 1
@@ -108,12 +123,16 @@ def body_etag(body: bytes, threshold: int, chunksize: int) -> str:
     bytes, else the multipart form ``md5-of-part-md5s-N``."""
     if len(body) <= threshold:
         return hashlib.md5(body, usedforsecurity=False).hexdigest()
-    parts = [hashlib.md5(body[i:i + chunksize], usedforsecurity=False).digest()
-             for i in range(0, len(body), chunksize)]
+    parts = [
+        hashlib.md5(body[i : i + chunksize], usedforsecurity=False).digest()
+        for i in range(0, len(body), chunksize)
+    ]
     return f"{hashlib.md5(b''.join(parts), usedforsecurity=False).hexdigest()}-{len(parts)}"
 
 
-def decide(md5: str, remote: Remote | None, entry: StateEntry | None, force: bool) -> tuple[str, str]:
+def decide(
+    md5: str, remote: Remote | None, entry: StateEntry | None, force: bool
+) -> tuple[str, str]:
     """``(action, reason)`` for one file from what is known without a request."""
     if force:
         return UPLOAD, "forced"
@@ -152,8 +171,10 @@ def submit_listing(dest, expected, pool, page: int = 1000) -> list:
         return [pool.submit(_list_range, dest, None, None, page)]
     size = -(-count // ranges)
     bounds = [expected[i * count // ranges - 1] if i else None for i in range(ranges)] + [None]
-    return [pool.submit(_list_range, dest, bounds[i], bounds[i + 1], min(page, size + 64))
-            for i in range(ranges)]
+    return [
+        pool.submit(_list_range, dest, bounds[i], bounds[i + 1], min(page, size + 64))
+        for i in range(ranges)
+    ]
 
 
 def gather_listing(futures) -> dict[str, Remote]:
@@ -186,7 +207,9 @@ def read_state(dest) -> dict[str, StateEntry]:
     from botocore.exceptions import ClientError
 
     try:
-        body = dest.client.get_object(Bucket=dest.bucket, Key=dest.prefix + MANIFEST_NAME)["Body"].read()
+        body = dest.client.get_object(Bucket=dest.bucket, Key=dest.prefix + MANIFEST_NAME)[
+            "Body"
+        ].read()
     except ClientError as exc:
         if error_code(exc) in ("NoSuchKey", "404", "NotFound"):
             return {}
@@ -203,20 +226,31 @@ def state_entries(document) -> dict[str, StateEntry]:
     try:
         if document.get("version") != STATE_VERSION:
             return {}
-        return {k: StateEntry(str(v[0]), str(v[1]), int(v[2])) for k, v in document["entries"].items()}
+        return {
+            k: StateEntry(str(v[0]), str(v[1]), int(v[2])) for k, v in document["entries"].items()
+        }
     except (KeyError, TypeError, ValueError, IndexError, AttributeError):
         return {}
 
 
 def state_document(entries: dict[str, StateEntry]) -> bytes:
-    data = {"version": STATE_VERSION,
-            "entries": {k: [e.md5, e.etag, e.size] for k, e in sorted(entries.items())}}
+    data = {
+        "version": STATE_VERSION,
+        "entries": {k: [e.md5, e.etag, e.size] for k, e in sorted(entries.items())},
+    }
     return json.dumps(data, separators=(",", ":")).encode()
 
 
-def first_pass(dest, files: dict[str, str], remote: dict[str, Remote],
-               state: dict[str, StateEntry], *, force: bool, md5s: dict[str, str] | None = None,
-               keys: dict[str, str] | None = None) -> Plan:
+def first_pass(
+    dest,
+    files: dict[str, str],
+    remote: dict[str, Remote],
+    state: dict[str, StateEntry],
+    *,
+    force: bool,
+    md5s: dict[str, str] | None = None,
+    keys: dict[str, str] | None = None,
+) -> Plan:
     """Classify every local file with no request at all (``md5s`` and ``keys``:
     checksums and S3 keys already computed, by name)."""
     plan = Plan(prefix=dest.prefix, remote=remote, state=state)
@@ -250,7 +284,10 @@ def resolve_unknown(dest, plan: Plan) -> list[FileDecision]:
         remote = plan.remote[decision.key]
         with open(decision.local.path, "rb") as handle:
             body, params = dest.storage.prepare_upload(decision.local.name, handle.read())
-        if len(body) == remote.size and body_etag(body, dest.threshold, dest.chunksize) == remote.etag:
+        if (
+            len(body) == remote.size
+            and body_etag(body, dest.threshold, dest.chunksize) == remote.etag
+        ):
             settle_unchanged(plan, decision, remote)
         elif "-" in remote.etag or params.get("ContentEncoding"):
             need_head.append(decision)
@@ -268,5 +305,8 @@ def settle_unchanged(plan: Plan, decision: FileDecision, remote: Remote) -> None
 
 def stale_keys(plan: Plan, local_keys: set[str]) -> list[str]:
     """Keys under our prefix that no local file maps to (our state excluded)."""
-    return sorted(k for k in plan.remote
-                  if k.startswith(plan.prefix) and k not in local_keys and not is_state_key(k, plan.prefix))
+    return sorted(
+        k
+        for k in plan.remote
+        if k.startswith(plan.prefix) and k not in local_keys and not is_state_key(k, plan.prefix)
+    )

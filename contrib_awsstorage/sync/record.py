@@ -75,8 +75,11 @@ def write_last_run(storage, record: dict) -> None:
     body = json.dumps({"version": RECORD_VERSION, **record}, sort_keys=True).encode()
     try:
         storage.connection.put_object(
-            Bucket=storage.bucket_name, Key=key, Body=body,
-            ContentType="application/json", CacheControl="no-store",
+            Bucket=storage.bucket_name,
+            Key=key,
+            Body=body,
+            ContentType="application/json",
+            CacheControl="no-store",
         )
     except (ClientError, BotoCoreError) as exc:
         raise translate_client_error(exc, "PutObject", storage.bucket_name, key) from None

@@ -9,7 +9,6 @@ from . import eager
 from .config import DEFAULT_UPSTREAM_IPS, setting
 from .forwarded import TrustedProxies
 
-
 _trusted_default = None
 
 

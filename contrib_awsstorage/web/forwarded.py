@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import functools
 import ipaddress
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 from django.core.exceptions import ImproperlyConfigured
 

@@ -30,7 +30,11 @@ class _Statistics:
     __slots__ = ("idleWorkerCount", "busyWorkerCount", "backloggedWorkCount")
 
     def __init__(self, idle, busy, backlogged):
-        self.idleWorkerCount, self.busyWorkerCount, self.backloggedWorkCount = idle, busy, backlogged
+        self.idleWorkerCount, self.busyWorkerCount, self.backloggedWorkCount = (
+            idle,
+            busy,
+            backlogged,
+        )
 
 
 _STOP = object()

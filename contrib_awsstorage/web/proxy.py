@@ -425,7 +425,15 @@ class EvenniaReverseProxyResource(resource.Resource):
     """
 
     def __init__(
-        self, host, port, path, reactor=None, timeout=None, *, hold_limits=None, pool_size=None,
+        self,
+        host,
+        port,
+        path,
+        reactor=None,
+        timeout=None,
+        *,
+        hold_limits=None,
+        pool_size=None,
         backend=None,
     ):
         super().__init__()

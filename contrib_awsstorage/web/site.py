@@ -159,7 +159,9 @@ class WSGIWebServer(internet.TCPServer):
         if close is None:
             return None
         reactor = get_reactor(getattr(self, "reactor", None))
-        return close(reactor, min(self.close_timeout, self.stop_timeout)).addCallback(lambda _: None)
+        return close(reactor, min(self.close_timeout, self.stop_timeout)).addCallback(
+            lambda _: None
+        )
 
     def _stop_pool(self):
         reactor = get_reactor(getattr(self, "reactor", None))

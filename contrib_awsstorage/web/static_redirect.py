@@ -38,8 +38,9 @@ class StaticRedirect(resource.Resource):
     def render_GET(self, request):
         segments = [unquote(s.decode("utf-8", "replace")) for s in request.postpath]
         # No directory names, no way out of the static prefix on the far side.
-        if not segments or any(s in _FORBIDDEN_SEGMENTS or "/" in s or "\\" in s or "\x00" in s
-                               for s in segments):
+        if not segments or any(
+            s in _FORBIDDEN_SEGMENTS or "/" in s or "\\" in s or "\x00" in s for s in segments
+        ):
             request.setResponseCode(404)
             request.setHeader(b"content-type", b"text/plain; charset=utf-8")
             return b"Not found.\n"

@@ -169,7 +169,9 @@ class _Answer:
                         if self.gone:
                             break
                 if self.status is None:
-                    raise RuntimeError("the WSGI application returned without calling start_response")
+                    raise RuntimeError(
+                        "the WSGI application returned without calling start_response"
+                    )
             finally:
                 close = getattr(result, "close", None)
                 if close is not None:

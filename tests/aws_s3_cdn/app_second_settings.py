@@ -22,8 +22,11 @@ STATICFILES_FINDERS = ["django.contrib.staticfiles.finders.FileSystemFinder"]
 STATICFILES_DIRS = [p for p in [os.environ.get("STOCK_TEST_SOURCE")] if p]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": os.environ.get("STOCK_TEST_BACKEND",
-                                              "contrib_awsstorage.aws_s3_cdn.S3StaticStorage")},
+    "staticfiles": {
+        "BACKEND": os.environ.get(
+            "STOCK_TEST_BACKEND", "contrib_awsstorage.aws_s3_cdn.S3StaticStorage"
+        )
+    },
 }
 USE_TZ = os.environ.get("STOCK_TEST_USE_TZ", "1") == "1"
 AWS_IS_GZIPPED = os.environ.get("STOCK_TEST_GZIP") == "1"

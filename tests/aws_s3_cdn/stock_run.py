@@ -20,8 +20,16 @@ def main(argv):
     counter.attach(storages["staticfiles"].connection)
     out, err = io.StringIO(), io.StringIO()
     call_command("collectstatic", *argv, interactive=False, stdout=out, stderr=err)
-    print(json.dumps({"app": get_commands()["collectstatic"], "out": out.getvalue(), "err": err.getvalue(),
-                      "requests": counter.requests}))
+    print(
+        json.dumps(
+            {
+                "app": get_commands()["collectstatic"],
+                "out": out.getvalue(),
+                "err": err.getvalue(),
+                "requests": counter.requests,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -35,7 +35,9 @@ def test_one_client_shared_by_threads(storage):
 
 
 def test_sixteen_threads_saving_concurrently(storage, s3_client, bucket):
-    payloads = {f"conc/{i:02d}.bin": hashlib.sha256(str(i).encode()).digest() * (100 + i) for i in range(16)}
+    payloads = {
+        f"conc/{i:02d}.bin": hashlib.sha256(str(i).encode()).digest() * (100 + i) for i in range(16)
+    }
     barrier = threading.Barrier(16)
 
     def save(item):
@@ -92,25 +94,40 @@ def test_deconstruct_for_migrations(make_storage):
 
 
 def test_deconstruct_never_writes_secrets(make_storage):
-    storage = make_storage(location="u", access_key="AKIAEMBEDDEDS3DEMO00",
-                           secret_key="not-for-migrations", security_token="tok-not-for-migrations")
+    storage = make_storage(
+        location="u",
+        access_key="AKIAEMBEDDEDS3DEMO00",
+        secret_key="not-for-migrations",
+        security_token="tok-not-for-migrations",
+    )
     _, _, kwargs = storage.deconstruct()
     assert kwargs == {"location": "u", "access_key": "AKIAEMBEDDEDS3DEMO00"}
     source, _ = MigrationWriter.serialize(storage)
     assert "not-for-migrations" not in source
 
 
-def test_checksum_mode_when_required_works_against_server(make_storage, s3_client, bucket, request_counter):
-    storage = make_storage(request_checksum_calculation="when_required",
-                           response_checksum_validation="when_required", signature_version="s3v4")
+def test_checksum_mode_when_required_works_against_server(
+    make_storage, s3_client, bucket, request_counter
+):
+    storage = make_storage(
+        request_checksum_calculation="when_required",
+        response_checksum_validation="when_required",
+        signature_version="s3v4",
+    )
     seen = []
-    storage.connection.meta.events.register("before-send.s3", lambda request, **kw: seen.append(dict(request.headers)))
+    storage.connection.meta.events.register(
+        "before-send.s3", lambda request, **kw: seen.append(dict(request.headers))
+    )
     storage.save("c.txt", ContentFile(b"checksum-free"))
     assert not any(k.lower().startswith("x-amz-checksum") for k in seen[0]), seen[0]
     assert s3_client.get_object(Bucket=bucket, Key="c.txt")["Body"].read() == b"checksum-free"
     default = make_storage()
     sent = []
-    default.connection.meta.events.register("before-send.s3", lambda request, **kw: sent.append(dict(request.headers)))
+    default.connection.meta.events.register(
+        "before-send.s3", lambda request, **kw: sent.append(dict(request.headers))
+    )
     default.save("d.txt", ContentFile(b"with checksum"))
-    assert any(k.lower().startswith("x-amz-checksum") or k.lower() == "x-amz-sdk-checksum-algorithm"
-               for k in sent[0]), sent[0]
+    assert any(
+        k.lower().startswith("x-amz-checksum") or k.lower() == "x-amz-sdk-checksum-algorithm"
+        for k in sent[0]
+    ), sent[0]

@@ -8,7 +8,9 @@ import urllib.request
 from io import StringIO
 
 import pytest
-from django.contrib.staticfiles.management.commands.collectstatic import Command as DjangoCollectstatic
+from django.contrib.staticfiles.management.commands.collectstatic import (
+    Command as DjangoCollectstatic,
+)
 from django.contrib.staticfiles.storage import staticfiles_storage
 from django.core.management import call_command
 from django.template import Context, Template
@@ -64,13 +66,23 @@ def keys(s3_client, bucket):
 
 
 def test_collectstatic_with_static_storage(static_site, s3_settings, s3_client, bucket, s3_server):
-    use_storage(s3_settings, "contrib_awsstorage.aws_s3_cdn.S3StaticStorage", location="static",
-                object_parameters={"CacheControl": "max-age=300"})
+    use_storage(
+        s3_settings,
+        "contrib_awsstorage.aws_s3_cdn.S3StaticStorage",
+        location="static",
+        object_parameters={"CacheControl": "max-age=300"},
+    )
     output = collect()
     assert "3 static files copied" in output
-    assert keys(s3_client, bucket) == ["static/css/site.css", "static/img/logo.png", "static/js/lib/app.js"]
+    assert keys(s3_client, bucket) == [
+        "static/css/site.css",
+        "static/img/logo.png",
+        "static/js/lib/app.js",
+    ]
     head = s3_client.head_object(Bucket=bucket, Key="static/css/site.css")
-    assert head["ContentType"] == "text/css; charset=utf-8" and head["CacheControl"] == "max-age=300"
+    assert (
+        head["ContentType"] == "text/css; charset=utf-8" and head["CacheControl"] == "max-age=300"
+    )
     url = render_static("img/logo.png")
     assert url == f"{s3_server.endpoint_url}/{bucket}/static/img/logo.png"
     assert fetch(url) == PNG
@@ -78,9 +90,15 @@ def test_collectstatic_with_static_storage(static_site, s3_settings, s3_client, 
     assert "0 static files copied" in collect()
 
 
-def test_collectstatic_with_manifest_storage(static_site, s3_settings, s3_client, bucket, s3_server):
-    use_storage(s3_settings, "contrib_awsstorage.aws_s3_cdn.S3ManifestStaticStorage", location="static",
-                preload_metadata=True)
+def test_collectstatic_with_manifest_storage(
+    static_site, s3_settings, s3_client, bucket, s3_server
+):
+    use_storage(
+        s3_settings,
+        "contrib_awsstorage.aws_s3_cdn.S3ManifestStaticStorage",
+        location="static",
+        preload_metadata=True,
+    )
     output = collect()
     assert "3 static files copied" in output and "post-processed" in output
     stored = keys(s3_client, bucket)
@@ -88,8 +106,10 @@ def test_collectstatic_with_manifest_storage(static_site, s3_settings, s3_client
     css_hashed = [k for k in stored if re.fullmatch(r"static/css/site\.[0-9a-f]{12}\.css", k)]
     png_hashed = [k for k in stored if re.fullmatch(r"static/img/logo\.[0-9a-f]{12}\.png", k)]
     assert len(css_hashed) == 1 and len(png_hashed) == 1
-    manifest = json.loads(s3_client.get_object(Bucket=bucket, Key="static/staticfiles.json")["Body"].read())
-    assert manifest["paths"]["css/site.css"] == css_hashed[0][len("static/"):]
+    manifest = json.loads(
+        s3_client.get_object(Bucket=bucket, Key="static/staticfiles.json")["Body"].read()
+    )
+    assert manifest["paths"]["css/site.css"] == css_hashed[0][len("static/") :]
     # the CSS was rewritten to point at the hashed image
     css = s3_client.get_object(Bucket=bucket, Key=css_hashed[0])["Body"].read().decode()
     assert png_hashed[0].split("/")[-1] in css

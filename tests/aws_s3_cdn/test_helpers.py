@@ -7,7 +7,9 @@ import posixpath
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured, SuspiciousFileOperation
-from hypothesis import given, settings as hsettings, strategies as st
+from hypothesis import given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from contrib_awsstorage import aws_s3_cdn
 from contrib_awsstorage.aws_s3_cdn import (
@@ -130,9 +132,18 @@ def test_gzip_bytes_is_deterministic_and_round_trips():
 
 
 def test_module_has_every_name_of_the_original_contrib():
-    for name in ("setting", "safe_join", "check_location", "lookup_env",
-                 "get_available_overwrite_name", "S3Boto3StorageFile", "S3Boto3Storage",
-                 "S3StaticStorage", "S3ManifestStaticStorage", "SOURCE_MD5_METADATA_KEY"):
+    for name in (
+        "setting",
+        "safe_join",
+        "check_location",
+        "lookup_env",
+        "get_available_overwrite_name",
+        "S3Boto3StorageFile",
+        "S3Boto3Storage",
+        "S3StaticStorage",
+        "S3ManifestStaticStorage",
+        "SOURCE_MD5_METADATA_KEY",
+    ):
         assert hasattr(aws_s3_cdn, name), name
     assert aws_s3_cdn.SOURCE_MD5_METADATA_KEY == "source-md5"
     assert aws_s3_cdn.S3Boto3StorageFile.buffer_size == 5242880
@@ -140,20 +151,55 @@ def test_module_has_every_name_of_the_original_contrib():
         default_content_type="application/octet-stream",
         access_key_names=["AWS_S3_ACCESS_KEY_ID", "AWS_ACCESS_KEY_ID"],
         security_token_names=["AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"],
-        file_overwrite=True, object_parameters={}, bucket_name=None, auto_create_bucket=False,
-        default_acl=None, querystring_auth=True, querystring_expire=3600,
-        signature_version=None, reduced_redundancy=False, location="", encryption=False,
-        custom_domain=None, addressing_style=None, secure_urls=True, file_name_charset="utf-8",
-        gzip=False, preload_metadata=False, endpoint_url=None, proxies=None, region_name=None,
-        use_ssl=True, verify=None, max_memory_size=0, url_protocol="http:", access_key="",
-        secret_key="", security_token=None, config=None,
+        file_overwrite=True,
+        object_parameters={},
+        bucket_name=None,
+        auto_create_bucket=False,
+        default_acl=None,
+        querystring_auth=True,
+        querystring_expire=3600,
+        signature_version=None,
+        reduced_redundancy=False,
+        location="",
+        encryption=False,
+        custom_domain=None,
+        addressing_style=None,
+        secure_urls=True,
+        file_name_charset="utf-8",
+        gzip=False,
+        preload_metadata=False,
+        endpoint_url=None,
+        proxies=None,
+        region_name=None,
+        use_ssl=True,
+        verify=None,
+        max_memory_size=0,
+        url_protocol="http:",
+        access_key="",
+        secret_key="",
+        security_token=None,
+        config=None,
     )
     for attr, value in original_attrs.items():
         assert getattr(aws_s3_cdn.S3Boto3Storage, attr) == value, attr
     assert "image/svg+xml" in aws_s3_cdn.S3Boto3Storage.gzip_content_types
-    for method in ("connection", "bucket", "entries", "delete", "exists", "listdir", "size",
-                   "deconstruct", "get_object_parameters", "get_modified_time", "modified_time",
-                   "url", "get_available_name", "_open", "_save"):
+    for method in (
+        "connection",
+        "bucket",
+        "entries",
+        "delete",
+        "exists",
+        "listdir",
+        "size",
+        "deconstruct",
+        "get_object_parameters",
+        "get_modified_time",
+        "modified_time",
+        "url",
+        "get_available_name",
+        "_open",
+        "_save",
+    ):
         assert hasattr(aws_s3_cdn.S3Boto3Storage, method), method
     for method in ("size", "file", "read", "readline", "write", "close", "deconstruct"):
         assert hasattr(aws_s3_cdn.S3Boto3StorageFile, method), method
@@ -175,7 +221,10 @@ name_chars = st.sampled_from(list("ab./\\\x00 é") + ["..", "//", "x.css"])
 
 
 @hsettings(max_examples=400, deadline=None)
-@given(name=st.lists(name_chars, max_size=8).map("".join), location=st.sampled_from(["", "static", "a/b"]))
+@given(
+    name=st.lists(name_chars, max_size=8).map("".join),
+    location=st.sampled_from(["", "static", "a/b"]),
+)
 def test_key_for_fast_path_agrees_with_full_normalisation(name, location):
     """key_for skips cleaning for already-normal names; it must give the same key."""
     from django.core.exceptions import SuspiciousOperation

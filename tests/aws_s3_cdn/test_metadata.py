@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.core.files.base import ContentFile
@@ -56,7 +56,7 @@ def test_preloaded_exists_size_mtime_cost_one_list_per_1000_keys(make_storage, b
     name, keys = big_tree
     storage = make_storage(bucket_name=name, location="static", preload_metadata=True)
     counter = counted(storage)
-    inside = [k[len("static/"):] for k in keys if k.startswith("static/")]
+    inside = [k[len("static/") :] for k in keys if k.startswith("static/")]
     assert len(inside) == 2000
     for n in inside:
         assert storage.exists(n)
@@ -88,7 +88,7 @@ def test_preloaded_entries_follow_save_and_delete(make_storage, s3_client, bucke
     assert storage.exists("old.txt")
     storage.save("new.txt", ContentFile(b"newer"))
     assert storage.exists("new.txt") and storage.size("new.txt") == 5
-    before = datetime.now(timezone.utc) - timedelta(seconds=5)
+    before = datetime.now(UTC) - timedelta(seconds=5)
     assert storage.get_modified_time("new.txt") >= before
     storage.delete("old.txt")
     assert not storage.exists("old.txt")
@@ -131,7 +131,7 @@ def test_get_modified_time_aware_or_naive_by_use_tz(make_storage, s3_settings, p
     s3_settings.USE_TZ = True
     aware = storage.get_modified_time("t.txt")
     assert is_aware(aware)
-    assert abs(aware - datetime.now(timezone.utc)) < timedelta(minutes=5)
+    assert abs(aware - datetime.now(UTC)) < timedelta(minutes=5)
     s3_settings.USE_TZ = False
     s3_settings.TIME_ZONE = "America/Chicago"
     naive = storage.get_modified_time("t.txt")

@@ -57,7 +57,9 @@ def test_content_type_is_guessed_with_charset_for_text(storage, s3_client, bucke
 
 
 def test_uploaded_file_content_type_is_used(storage, s3_client, bucket):
-    storage.save("upload.bin", SimpleUploadedFile("upload.bin", b"{}", content_type="application/json"))
+    storage.save(
+        "upload.bin", SimpleUploadedFile("upload.bin", b"{}", content_type="application/json")
+    )
     assert head(s3_client, bucket, "upload.bin")["ContentType"] == "application/json"
 
 
@@ -69,14 +71,22 @@ def test_gz_file_round_trips_unchanged(storage):
 
 
 def test_object_parameters_and_source_md5(make_storage, s3_client, bucket):
-    storage = make_storage(object_parameters={"CacheControl": "max-age=86400", "Metadata": {"team": "web"}})
+    storage = make_storage(
+        object_parameters={"CacheControl": "max-age=86400", "Metadata": {"team": "web"}}
+    )
     data = b"payload" * 100
     storage.save("p.bin", ContentFile(data))
     response = head(s3_client, bucket, "p.bin")
     assert response["CacheControl"] == "max-age=86400"
-    assert response["Metadata"] == {"team": "web", SOURCE_MD5_METADATA_KEY: hashlib.md5(data).hexdigest()}
+    assert response["Metadata"] == {
+        "team": "web",
+        SOURCE_MD5_METADATA_KEY: hashlib.md5(data).hexdigest(),
+    }
     # the option's dict is not mutated by uploads
-    assert storage.object_parameters == {"CacheControl": "max-age=86400", "Metadata": {"team": "web"}}
+    assert storage.object_parameters == {
+        "CacheControl": "max-age=86400",
+        "Metadata": {"team": "web"},
+    }
 
 
 def test_gzip_is_deterministic_and_transparent(make_storage, s3_client, bucket):
@@ -98,8 +108,13 @@ def test_gzip_is_deterministic_and_transparent(make_storage, s3_client, bucket):
 
 
 def test_prepare_upload_contract(make_storage):
-    storage = make_storage(gzip=True, default_acl="public-read", encryption=True,
-                           reduced_redundancy=True, object_parameters={"CacheControl": "no-cache"})
+    storage = make_storage(
+        gzip=True,
+        default_acl="public-read",
+        encryption=True,
+        reduced_redundancy=True,
+        object_parameters={"CacheControl": "no-cache"},
+    )
     data = b"console.log(1);\n" * 50
     body_bytes, params = storage.prepare_upload("js/app.js", data)
     assert gzip.decompress(body_bytes) == data

@@ -41,11 +41,24 @@ def many_files(count: int) -> dict:
 
 
 def run(source, server, bucket, *args, backend=STATIC, timeout=300, **extra):
-    env = {**os.environ, **extra, "DJANGO_SETTINGS_MODULE": "tests.aws_s3_cdn.app_second_settings",
-           "PYTHONPATH": ROOT, "STOCK_TEST_BUCKET": bucket, "STOCK_TEST_ENDPOINT": server.endpoint_url,
-           "STOCK_TEST_SOURCE": str(source), "STOCK_TEST_BACKEND": backend}
-    done = subprocess.run([sys.executable, "-m", "tests.aws_s3_cdn.stock_run", *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=timeout)
+    env = {
+        **os.environ,
+        **extra,
+        "DJANGO_SETTINGS_MODULE": "tests.aws_s3_cdn.app_second_settings",
+        "PYTHONPATH": ROOT,
+        "STOCK_TEST_BUCKET": bucket,
+        "STOCK_TEST_ENDPOINT": server.endpoint_url,
+        "STOCK_TEST_SOURCE": str(source),
+        "STOCK_TEST_BACKEND": backend,
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "tests.aws_s3_cdn.stock_run", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -61,7 +74,8 @@ def age(path, seconds):
 
 
 def test_djangos_command_runs_when_listed_second_and_a_noop_costs_list_requests(
-        s3_server, bucket, s3_client, tmp_path):
+    s3_server, bucket, s3_client, tmp_path
+):
     source = write_tree(tmp_path / "assets", many_files(MANY))
     cold = run(source, s3_server, bucket, "-v", "1")
     assert cold["app"] == "django.contrib.staticfiles"  # Django's command, not ours
@@ -70,17 +84,23 @@ def test_djangos_command_runs_when_listed_second_and_a_noop_costs_list_requests(
 
     noop = run(source, s3_server, bucket, "-v", "1")
 
-    print(f"\ncold: {len(cold['requests'])} requests; no-op: {len(noop['requests'])} requests "
-          f"({MANY} files)")
+    print(
+        f"\ncold: {len(cold['requests'])} requests; no-op: {len(noop['requests'])} requests "
+        f"({MANY} files)"
+    )
     assert f"0 static files copied, {MANY} unmodified" in noop["out"]
     assert len(noop["requests"]) <= math.ceil(MANY / 1000) + 5, methods(noop)
     assert set(methods(noop)) == {"GET"}
 
 
-@pytest.mark.parametrize("extra", [{}, {"STOCK_TEST_USE_TZ": "0"}, {"STOCK_TEST_GZIP": "1"}],
-                         ids=["aware", "naive-times", "gzipped"])
+@pytest.mark.parametrize(
+    "extra",
+    [{}, {"STOCK_TEST_USE_TZ": "0"}, {"STOCK_TEST_GZIP": "1"}],
+    ids=["aware", "naive-times", "gzipped"],
+)
 def test_touched_identical_files_stay_and_changed_files_go_up_by_content(
-        s3_server, bucket, s3_client, tmp_path, extra):
+    s3_server, bucket, s3_client, tmp_path, extra
+):
     files = many_files(30)
     source = write_tree(tmp_path / "assets", files)
     run(source, s3_server, bucket, "-v", "0", **extra)
@@ -110,32 +130,44 @@ def test_touched_identical_files_stay_and_changed_files_go_up_by_content(
     stored = s3_client.get_object(Bucket=bucket, Key="static/" + changed)
     assert (stored.get("ContentEncoding") == "gzip") is bool(extra.get("STOCK_TEST_GZIP"))
     data = stored["Body"].read()
-    assert (gzip.decompress(data) if extra.get("STOCK_TEST_GZIP") else data).endswith(b"/* changed */\n")
+    assert (gzip.decompress(data) if extra.get("STOCK_TEST_GZIP") else data).endswith(
+        b"/* changed */\n"
+    )
 
 
 def manifest_tree():
     files = many_files(60)
     files["css/site.css"] = 'body { background: url("../img/bg.png"); }\n'
-    files["css/deep/more.css"] = '@import url("../site.css");\n.x { background: url("../../img/bg.png"); }\n'
+    files["css/deep/more.css"] = (
+        '@import url("../site.css");\n.x { background: url("../../img/bg.png"); }\n'
+    )
     files["img/bg.png"] = b"\x89PNG-background"
     return files
 
 
-def test_manifest_storage_noop_and_changed_css_under_djangos_command(s3_server, bucket, s3_client, tmp_path):
+def test_manifest_storage_noop_and_changed_css_under_djangos_command(
+    s3_server, bucket, s3_client, tmp_path
+):
     files = manifest_tree()
     source = write_tree(tmp_path / "assets", files)
     cold = run(source, s3_server, bucket, "-v", "1", backend=MANIFEST)
     assert cold["app"] == "django.contrib.staticfiles" and "post-processed" in cold["out"]
-    manifest = json.loads(s3_client.get_object(Bucket=bucket, Key="static/staticfiles.json")["Body"].read())
+    manifest = json.loads(
+        s3_client.get_object(Bucket=bucket, Key="static/staticfiles.json")["Body"].read()
+    )
     before = keys(s3_client, bucket, "static/")
 
     for name in files:  # a fresh checkout touches everything
         os.utime(os.path.join(source, *name.split("/")))
     noop = run(source, s3_server, bucket, "-v", "1", backend=MANIFEST)
 
-    print(f"\nmanifest: cold {len(cold['requests'])} requests, touched no-op {len(noop['requests'])}")
+    print(
+        f"\nmanifest: cold {len(cold['requests'])} requests, touched no-op {len(noop['requests'])}"
+    )
     assert f"0 static files copied, {len(files)} unmodified" in noop["out"]
-    assert len(noop["requests"]) <= math.ceil(len(files) / 1000) + 5, "\n".join(map(str, noop["requests"]))
+    assert len(noop["requests"]) <= math.ceil(len(files) / 1000) + 5, "\n".join(
+        map(str, noop["requests"])
+    )
     # Django's multi-pass hashing makes an intermediate more.<hash>.css (its
     # @import not resolved yet) and deletes it in the next pass: never sent.
     assert set(methods(noop)) == {"GET"}
@@ -151,12 +183,20 @@ def test_manifest_storage_noop_and_changed_css_under_djangos_command(s3_server, 
     changed = run(source, s3_server, bucket, "-v", "1", backend=MANIFEST)
 
     assert "1 static file copied" in changed["out"]
-    after = json.loads(s3_client.get_object(Bucket=bucket, Key="static/staticfiles.json")["Body"].read())
+    after = json.loads(
+        s3_client.get_object(Bucket=bucket, Key="static/staticfiles.json")["Body"].read()
+    )
     assert after["paths"]["img/bg.png"] != manifest["paths"]["img/bg.png"]
-    assert after["paths"]["css/site.css"] != manifest["paths"]["css/site.css"]  # it names the new image
-    css = s3_client.get_object(Bucket=bucket, Key="static/" + after["paths"]["css/site.css"])["Body"].read()
+    assert (
+        after["paths"]["css/site.css"] != manifest["paths"]["css/site.css"]
+    )  # it names the new image
+    css = s3_client.get_object(Bucket=bucket, Key="static/" + after["paths"]["css/site.css"])[
+        "Body"
+    ].read()
     assert after["paths"]["img/bg.png"].split("/")[-1] in css.decode()
-    hashed = s3_client.get_object(Bucket=bucket, Key="static/" + after["paths"]["img/bg.png"])["Body"].read()
+    hashed = s3_client.get_object(Bucket=bucket, Key="static/" + after["paths"]["img/bg.png"])[
+        "Body"
+    ].read()
     assert hashed == b"\x89PNG-a-new-background"
     assert s3_client.get_object(Bucket=bucket, Key="static/img/bg.png")["Body"].read() == hashed
 

@@ -10,8 +10,13 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_url_bench_runs_and_prints_every_scenario():
-    result = subprocess.run([sys.executable, str(ROOT / "bench" / "url_bench.py"), "--seconds", "0.03"],
-                            cwd=ROOT, capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "url_bench.py"), "--seconds", "0.03"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
     lines = result.stdout.strip().splitlines()
     assert "contrib calls/s" in lines[0] and "django-storages calls/s" in lines[0]

@@ -11,8 +11,10 @@ AWS_S3_ENDPOINT_URL = os.environ["S3_CHECK_ENDPOINT"]
 AWS_S3_REGION_NAME = "us-east-1"
 AWS_S3_ADDRESSING_STYLE = "path"
 STORAGES = {
-    "staticfiles": {"BACKEND": "contrib_awsstorage.aws_s3_cdn.S3StaticStorage",
-                    "OPTIONS": {"location": "static"}},
+    "staticfiles": {
+        "BACKEND": "contrib_awsstorage.aws_s3_cdn.S3StaticStorage",
+        "OPTIONS": {"location": "static"},
+    },
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
 }
 STATIC_URL = f"{AWS_S3_ENDPOINT_URL}/{AWS_STORAGE_BUCKET_NAME}/static/"

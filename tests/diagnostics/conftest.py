@@ -43,8 +43,10 @@ def storages(s3_settings, s3_server, bucket):
 @pytest.fixture
 def both_storages(storages):
     """``storages`` plus uploads on the same bucket (prefix 'media', signed URLs)."""
-    storages.STORAGES = {**storages.STORAGES,
-                         "default": {"BACKEND": MEDIA, "OPTIONS": {"location": "media"}}}
+    storages.STORAGES = {
+        **storages.STORAGES,
+        "default": {"BACKEND": MEDIA, "OPTIONS": {"location": "media"}},
+    }
     return storages
 
 
@@ -86,8 +88,11 @@ class CheckRun:
         where = f" [{target}]" if target else ""
         for i, line in enumerate(lines):
             if line[6:].startswith(f"{check}{where}:"):
-                fix = lines[i + 1].strip() if i + 1 < len(lines) and \
-                    lines[i + 1].startswith("      fix:") else ""
+                fix = (
+                    lines[i + 1].strip()
+                    if i + 1 < len(lines) and lines[i + 1].startswith("      fix:")
+                    else ""
+                )
                 found.append((line[:4].strip(), line, fix))
         return found
 

@@ -34,7 +34,9 @@ def test_a_working_distribution_is_all_ok(storages, s3_server, bucket, cf):
     dist = create_distribution(cf, bucket, aliases=["cdn.example.com"])
     _point_at(storages, s3_server, dist, "cdn.example.com")
     lines = cdn_lines(diagnostics.run(write=True))
-    assert [lines[c].status for c in ("cdn", "cdn-origin", "cdn-invalidate", "cdn-url")] == ["OK"] * 4, lines
+    assert [lines[c].status for c in ("cdn", "cdn-origin", "cdn-invalidate", "cdn-url")] == [
+        "OK"
+    ] * 4, lines
     assert dist["Id"] in lines["cdn"].message
     assert invalidations(cf, dist["Id"]) == [[]]  # the probe batch: no path billed
 
@@ -64,7 +66,9 @@ def test_missing_disabled_wrong_origin_and_wrong_domain(storages, s3_server, buc
 
 def test_an_origin_path_that_misses_the_keys(storages, s3_server, bucket, cf):
     dist = create_distribution(cf, bucket, origin_path="/static")
-    _point_at(storages, s3_server, dist, dist["DomainName"])  # url(): /static/x -> key static/static/x
+    _point_at(
+        storages, s3_server, dist, dist["DomainName"]
+    )  # url(): /static/x -> key static/static/x
     lines = cdn_lines(diagnostics.run(write=False))
     assert lines["cdn-origin"].status == "OK"
     assert lines["cdn-url"].status == "FAIL" and "static/static/" in lines["cdn-url"].message
@@ -72,8 +76,9 @@ def test_an_origin_path_that_misses_the_keys(storages, s3_server, bucket, cf):
 
 def test_signing_key_line_never_shows_the_key(storages, s3_server, bucket, cf):
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                            serialization.NoEncryption()).decode()
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
     storages.AWS_CLOUDFRONT_KEY_ID = "K2JCJMDEHXQW5F"
     storages.AWS_CLOUDFRONT_KEY = pem
     results = diagnostics.run(write=False)

@@ -37,11 +37,12 @@ def test_assumed_role_shows_source_and_expiry_without_warning(run_check, storage
     aws = aws_env(lifetime=30)
     storages.AWS_S3_SESSION_PROFILE = "game-role"
     run = run_check("--no-write")
-    (status, line, _), = run.lines("credentials")
+    ((status, line, _),) = run.lines("credentials")
     assert status == "OK", run.out
     assert "from profile 'game-role' (an assumed role), renewed automatically by boto3" in line
-    assert re.search(r"the current ones expire \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC \(in \d+ s\)",
-                     line), line
+    assert re.search(
+        r"the current ones expire \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC \(in \d+ s\)", line
+    ), line
     assert run.status("bucket") == "OK"
     assert aws.gate.rejected == []
 
@@ -67,10 +68,12 @@ def test_fixed_session_token_warns(run_check, storages, aws_env):
 def test_exported_credentials_expiring_within_a_day_warn(run_check, storages, aws_env, monkeypatch):
     aws = aws_env(lifetime=5 * HOURS)
     temporary = aws.session_token()
-    for name, value in (("AWS_ACCESS_KEY_ID", temporary["key"]),
-                        ("AWS_SECRET_ACCESS_KEY", temporary["secret"]),
-                        ("AWS_SESSION_TOKEN", temporary["token"]),
-                        ("AWS_CREDENTIAL_EXPIRATION", temporary["expiration"].isoformat())):
+    for name, value in (
+        ("AWS_ACCESS_KEY_ID", temporary["key"]),
+        ("AWS_SECRET_ACCESS_KEY", temporary["secret"]),
+        ("AWS_SESSION_TOKEN", temporary["token"]),
+        ("AWS_CREDENTIAL_EXPIRATION", temporary["expiration"].isoformat()),
+    ):
         monkeypatch.setenv(name, value)
     run = run_check("--no-write", "--json")
     found = [r for r in run.json()["results"] if r["check"] == "credentials"]
@@ -86,15 +89,17 @@ def test_exported_credentials_expiring_within_a_day_warn(run_check, storages, aw
 def test_expired_credentials_fail_and_stop_the_probes(run_check, storages, aws_env, monkeypatch):
     aws = aws_env(lifetime=1)
     temporary = aws.session_token()
-    for name, value in (("AWS_ACCESS_KEY_ID", temporary["key"]),
-                        ("AWS_SECRET_ACCESS_KEY", temporary["secret"]),
-                        ("AWS_SESSION_TOKEN", temporary["token"]),
-                        ("AWS_CREDENTIAL_EXPIRATION", temporary["expiration"].isoformat())):
+    for name, value in (
+        ("AWS_ACCESS_KEY_ID", temporary["key"]),
+        ("AWS_SECRET_ACCESS_KEY", temporary["secret"]),
+        ("AWS_SESSION_TOKEN", temporary["token"]),
+        ("AWS_CREDENTIAL_EXPIRATION", temporary["expiration"].isoformat()),
+    ):
         monkeypatch.setenv(name, value)
     aws.wait_past(temporary["expiration"])
     run = run_check("--no-write")
     assert run.code == 1
-    (status, line, fix), = run.lines("credentials")
+    ((status, line, fix),) = run.lines("credentials")
     assert status == "FAIL" and "have expired" in line and " ago)" in line
     assert "role_arn" in fix
     assert run.status("bucket") == "SKIP"
@@ -105,7 +110,7 @@ def test_credential_process_shows_its_expiry(run_check, storages, aws_env):
     storages.AWS_S3_SESSION_PROFILE = "game-process"
     started = time.monotonic()
     run = run_check("--no-write")
-    (status, line, _), = run.lines("credentials")
+    ((status, line, _),) = run.lines("credentials")
     assert status == "OK", run.out
     assert "profile 'game-process' (credential_process), renewed automatically" in line
     assert "the current ones expire" in line

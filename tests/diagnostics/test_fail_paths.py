@@ -13,14 +13,22 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from django.core.files.storage import storages as handler
 
-from tools.faultproxy import FaultProxy
 from contrib_awsstorage.sync.record import write_last_run
+from tools.faultproxy import FaultProxy
 
 
 def _deny(s3_client, bucket, action, resource_suffix="/*"):
-    policy = {"Version": "2012-10-17", "Statement": [{
-        "Effect": "Deny", "Principal": "*", "Action": action,
-        "Resource": f"arn:aws:s3:::{bucket}{resource_suffix}"}]}
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": action,
+                "Resource": f"arn:aws:s3:::{bucket}{resource_suffix}",
+            }
+        ],
+    }
     s3_client.put_bucket_policy(Bucket=bucket, Policy=json.dumps(policy))
 
 
@@ -32,7 +40,7 @@ def test_missing_bucket(run_check, storages):
     storages.AWS_STORAGE_BUCKET_NAME = "no-such-bucket-for-s3-check"
     run = run_check()
     assert run.code == 1
-    (status, line, fix), = run.lines("bucket")
+    ((status, line, fix),) = run.lines("bucket")
     assert status == "FAIL" and "does not exist" in line
     assert "AWS_STORAGE_BUCKET_NAME" in fix
     assert run.status("list") == run.status("write") == "SKIP"
@@ -43,7 +51,7 @@ def test_bucket_in_another_region(run_check, storages, s3_server):
     storages.AWS_STORAGE_BUCKET_NAME = "s3-check-eu-bucket"
     run = run_check("--no-write")
     assert run.code == 1
-    (status, line, fix), = run.lines("bucket")
+    ((status, line, fix),) = run.lines("bucket")
     assert status == "FAIL" and "'eu-west-1'" in line and "'us-east-1'" in line
     assert fix == "fix: set AWS_S3_REGION_NAME = 'eu-west-1'."
 
@@ -52,7 +60,7 @@ def test_put_denied(run_check, storages, bucket, s3_client):
     _deny(s3_client, bucket, "s3:PutObject")
     run = run_check()
     assert run.code == 1
-    (status, line, fix), = run.lines("write")
+    ((status, line, fix),) = run.lines("write")
     assert status == "FAIL" and "PutObject" in line and "denied" in line
     assert "s3:PutObject" in fix
     assert run.status("read") == "SKIP"
@@ -63,7 +71,7 @@ def test_get_denied_still_removes_the_probe_object(run_check, storages, bucket, 
     _deny(s3_client, bucket, "s3:GetObject")
     run = run_check()
     assert run.code == 1
-    (status, line, fix), = run.lines("read")
+    ((status, line, fix),) = run.lines("read")
     assert status == "FAIL" and "GetObject" in line
     assert "s3:GetObject" in fix
     assert run.status("write") == "OK" and run.status("delete") == "OK"
@@ -74,7 +82,7 @@ def test_delete_denied_says_what_was_left_behind(run_check, storages, bucket, s3
     _deny(s3_client, bucket, "s3:DeleteObject")
     run = run_check()
     assert run.code == 1
-    (status, line, fix), = run.lines("delete")
+    ((status, line, fix),) = run.lines("delete")
     assert status == "FAIL" and "left behind" in line
     assert "s3:DeleteObject" in fix
     (left,) = _keys(s3_client, bucket)
@@ -87,25 +95,27 @@ def test_list_failing(run_check, storages, s3_server):
         storages.AWS_S3_ENDPOINT_URL = proxy.endpoint_url
         run = run_check("--no-write")
     assert run.code == 1
-    (status, line, fix), = run.lines("list")
+    ((status, line, fix),) = run.lines("list")
     assert status == "FAIL" and "ListObjectsV2" in line
     assert fix.startswith("fix: ")
 
 
 def test_acl_with_bucket_owner_enforced(run_check, storages, bucket, s3_client):
     s3_client.put_bucket_ownership_controls(
-        Bucket=bucket, OwnershipControls={"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]})
+        Bucket=bucket, OwnershipControls={"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}
+    )
     storages.AWS_DEFAULT_ACL = "public-read"
     run = run_check("--no-write")
     assert run.code == 1
-    (status, line, fix), = run.lines("acl")
+    ((status, line, fix),) = run.lines("acl")
     assert status == "FAIL" and "BucketOwnerEnforced" in line and "'public-read'" in line
     assert "set AWS_DEFAULT_ACL = None" in fix
 
 
 def test_acl_ok_when_no_acl_is_sent(run_check, storages, bucket, s3_client):
     s3_client.put_bucket_ownership_controls(
-        Bucket=bucket, OwnershipControls={"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]})
+        Bucket=bucket, OwnershipControls={"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}
+    )
     run = run_check("--no-write")
     assert run.status("acl") == "OK"
 
@@ -113,7 +123,7 @@ def test_acl_ok_when_no_acl_is_sent(run_check, storages, bucket, s3_client):
 def test_private_bucket_fails_anonymous_get(run_check, storages, bucket):
     run = run_check()
     assert run.code == 1
-    (status, line, fix), = run.lines("public")
+    ((status, line, fix),) = run.lines("public")
     assert status == "FAIL" and "HTTP 403" in line
     assert f"arn:aws:s3:::{bucket}/static/*" in fix and "s3:GetObject" in fix
 
@@ -123,11 +133,13 @@ def test_dead_custom_domain_fails_anonymous_get(run_check, public_bucket, dead_e
     with_domain = {"location": "static", "custom_domain": domain, "url_protocol": "http:"}
     from django.conf import settings
 
-    settings.STORAGES = {**settings.STORAGES,
-                         "staticfiles": {**settings.STORAGES["staticfiles"], "OPTIONS": with_domain}}
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {**settings.STORAGES["staticfiles"], "OPTIONS": with_domain},
+    }
     settings.STATIC_URL = f"http://{domain}/"
     run = run_check()
-    (status, line, fix), = run.lines("public")
+    ((status, line, fix),) = run.lines("public")
     assert status == "FAIL" and "connection refused" in line
     assert "AWS_S3_CUSTOM_DOMAIN" in fix
 
@@ -138,7 +150,7 @@ def test_acl_unverifiable_with_an_acl_set_warns(run_check, storages, s3_server):
         proxy.set_faults("500", rate=1.0, match="ownershipControls")
         storages.AWS_S3_ENDPOINT_URL = proxy.endpoint_url
         run = run_check("--no-write")
-    (status, line, fix), = run.lines("acl")
+    ((status, line, fix),) = run.lines("acl")
     assert status == "WARN" and "could not read" in line
     assert "AWS_DEFAULT_ACL = None" in fix
 
@@ -163,7 +175,9 @@ class _SkewedClock(BaseHTTPRequestHandler):
 @pytest.fixture
 def skewed_endpoint(request):
     offset = getattr(request, "param", 3600)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), type("Skewed", (_SkewedClock,), {"offset": offset}))
+    server = ThreadingHTTPServer(
+        ("127.0.0.1", 0), type("Skewed", (_SkewedClock,), {"offset": offset})
+    )
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_address[1]}"
@@ -175,7 +189,7 @@ def test_clock_skew(run_check, storages, skewed_endpoint):
     storages.AWS_S3_ENDPOINT_URL = skewed_endpoint
     run = run_check("--no-write")
     assert run.code == 1
-    (status, line, fix), = run.lines("clock")
+    ((status, line, fix),) = run.lines("clock")
     assert status == "FAIL"
     seconds = int(re.search(r"local clock is (\d+) s ahead", line).group(1))
     assert 3590 <= seconds <= 3610
@@ -186,7 +200,7 @@ def test_clock_skew(run_check, storages, skewed_endpoint):
 def test_small_clock_skew_warns(run_check, storages, skewed_endpoint):
     storages.AWS_S3_ENDPOINT_URL = skewed_endpoint
     run = run_check("--no-write")
-    (status, line, fix), = run.lines("clock")
+    ((status, line, fix),) = run.lines("clock")
     assert status == "WARN" and "signed URLs" in line and "NTP" in fix
 
 
@@ -199,7 +213,7 @@ def test_stalled_endpoint_is_bounded(run_check, storages, s3_server):
         elapsed = time.monotonic() - started
     assert elapsed < 12, elapsed
     assert run.code == 1
-    (status, line, _), = run.lines("endpoint")
+    ((status, line, _),) = run.lines("endpoint")
     assert status == "FAIL" and "timed out" in line
 
 
@@ -209,7 +223,7 @@ def test_no_credentials(run_check, storages, monkeypatch):
         delattr(storages, name)
     run = run_check("--no-write")
     assert run.code == 1
-    (status, line, fix), = run.lines("credentials")
+    ((status, line, fix),) = run.lines("credentials")
     assert status == "FAIL" and "no AWS credentials found" in line
     assert "AWS_ACCESS_KEY_ID" in fix and "AWS_SECRET_ACCESS_KEY" in fix
     assert run.status("bucket") == "SKIP"
@@ -219,26 +233,39 @@ def test_access_key_without_secret(run_check, storages, monkeypatch):
     monkeypatch.delenv("AWS_SECRET_ACCESS_KEY", raising=False)
     delattr(storages, "AWS_SECRET_ACCESS_KEY")
     run = run_check("--no-write")
-    (status, line, fix), = run.lines("credentials")
+    ((status, line, fix),) = run.lines("credentials")
     assert status == "FAIL" and "no secret key" in line
     assert "AWS_SECRET_ACCESS_KEY" in fix
 
 
 def test_last_sync_with_failures(run_check, public_bucket):
-    storage = handler.create_storage({"BACKEND": "contrib_awsstorage.aws_s3_cdn.S3StaticStorage",
-                                      "OPTIONS": {"location": "static"}})
-    write_last_run(storage, {"finished_at": "2026-01-02T03:04:05Z", "ok": False, "uploaded": 5,
-                             "unchanged": 0, "deleted": 0, "failed": 2,
-                             "failures": [{"name": "css/site.css", "error": "SlowDown"}]})
+    storage = handler.create_storage(
+        {
+            "BACKEND": "contrib_awsstorage.aws_s3_cdn.S3StaticStorage",
+            "OPTIONS": {"location": "static"},
+        }
+    )
+    write_last_run(
+        storage,
+        {
+            "finished_at": "2026-01-02T03:04:05Z",
+            "ok": False,
+            "uploaded": 5,
+            "unchanged": 0,
+            "deleted": 0,
+            "failed": 2,
+            "failures": [{"name": "css/site.css", "error": "SlowDown"}],
+        },
+    )
     run = run_check("--no-write")
     assert run.code == 1
-    (status, line, fix), = run.lines("sync")
+    ((status, line, fix),) = run.lines("sync")
     assert status == "FAIL" and "2 failed" in line and "css/site.css" in line
     assert "s3_migrate_static" in fix
 
 
 def test_never_synced_static_is_a_warning(run_check, public_bucket):
     run = run_check("--no-write")
-    (status, line, fix), = run.lines("sync")
+    ((status, line, fix),) = run.lines("sync")
     assert status == "WARN" and "no sync recorded" in line
     assert "collectstatic" in fix

@@ -6,8 +6,8 @@ from __future__ import annotations
 import time
 
 from contrib_awsstorage.diagnostics.probes import ORDER
-from tools.faultproxy import FaultProxy
 from contrib_awsstorage.sync.record import write_last_run
+from tools.faultproxy import FaultProxy
 
 
 def test_all_ok_on_a_working_public_bucket(run_check, public_bucket_both, s3_client):
@@ -81,12 +81,26 @@ def test_no_write_with_empty_prefix_skips_public_check(run_check, public_bucket)
 def test_last_sync_ok_is_reported(run_check, public_bucket):
     from django.core.files.storage import storages as handler
 
-    storage = handler.create_storage({"BACKEND": "contrib_awsstorage.aws_s3_cdn.S3StaticStorage",
-                                      "OPTIONS": {"location": "static"}})
-    write_last_run(storage, {"finished_at": "2026-01-02T03:04:05Z", "ok": True, "uploaded": 7,
-                             "unchanged": 3, "deleted": 1, "failed": 0, "failures": []})
+    storage = handler.create_storage(
+        {
+            "BACKEND": "contrib_awsstorage.aws_s3_cdn.S3StaticStorage",
+            "OPTIONS": {"location": "static"},
+        }
+    )
+    write_last_run(
+        storage,
+        {
+            "finished_at": "2026-01-02T03:04:05Z",
+            "ok": True,
+            "uploaded": 7,
+            "unchanged": 3,
+            "deleted": 1,
+            "failed": 0,
+            "failures": [],
+        },
+    )
     run = run_check()
-    (status, line, _), = run.lines("sync")
+    ((status, line, _),) = run.lines("sync")
     assert status == "OK"
     assert "2026-01-02T03:04:05Z" in line and "7 uploaded" in line and "3 unchanged" in line
 
@@ -97,7 +111,7 @@ def test_dead_endpoint_fails_fast(run_check, storages, dead_endpoint):
     run = run_check()
     assert time.monotonic() - started < 10
     assert run.code == 1
-    (status, line, fix), = run.lines("endpoint")
+    ((status, line, fix),) = run.lines("endpoint")
     assert status == "FAIL" and "connection refused" in line
     assert "AWS_S3_ENDPOINT_URL" in fix
     assert run.status("bucket") == "SKIP" and run.status("write") == "SKIP"
@@ -130,11 +144,21 @@ def test_exit_status_of_the_real_process(public_bucket, s3_server, dead_endpoint
     root = Path(__file__).resolve().parents[2]
 
     def run(endpoint):
-        env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.diagnostics.cli_settings",
-               "PYTHONPATH": str(root), "S3_CHECK_ENDPOINT": endpoint,
-               "S3_CHECK_BUCKET": public_bucket}
-        return subprocess.run([sys.executable, "-m", "django", "s3_check", "--no-write"],
-                              capture_output=True, text=True, env=env, timeout=60, cwd=root)
+        env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "tests.diagnostics.cli_settings",
+            "PYTHONPATH": str(root),
+            "S3_CHECK_ENDPOINT": endpoint,
+            "S3_CHECK_BUCKET": public_bucket,
+        }
+        return subprocess.run(
+            [sys.executable, "-m", "django", "s3_check", "--no-write"],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+            cwd=root,
+        )
 
     ok, dead = run(s3_server.endpoint_url), run(dead_endpoint)
     assert ok.returncode == 0, ok.stdout + ok.stderr

@@ -20,9 +20,17 @@ def known_secrets(storages, bucket, s3_client):
     storages.AWS_SECRET_ACCESS_KEY = SECRET_KEY
     storages.AWS_SESSION_TOKEN = SESSION_TOKEN
     # Some failures too, so error paths print their messages.
-    policy = {"Version": "2012-10-17", "Statement": [{
-        "Effect": "Deny", "Principal": "*", "Action": "s3:GetObject",
-        "Resource": f"arn:aws:s3:::{bucket}/*"}]}
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "s3:GetObject",
+                "Resource": f"arn:aws:s3:::{bucket}/*",
+            }
+        ],
+    }
     s3_client.put_bucket_policy(Bucket=bucket, Policy=json.dumps(policy))
     return storages
 

@@ -87,8 +87,10 @@ def test_missing_region_on_aws_is_a_warning(storages, monkeypatch):
 
 
 def test_location_with_leading_slash(storages):
-    storages.STORAGES = {**storages.STORAGES,
-                         "staticfiles": {"BACKEND": STATIC, "OPTIONS": {"location": "/static"}}}
+    storages.STORAGES = {
+        **storages.STORAGES,
+        "staticfiles": {"BACKEND": STATIC, "OPTIONS": {"location": "/static"}},
+    }
     message = _ids()["contrib_awsstorage.E004"]
     assert "'/static'" in message.msg
     assert "'static'" in message.hint and "no leading slash" in message.hint
@@ -101,8 +103,10 @@ def test_bad_option_names_the_setting(storages):
 
 
 def test_storages_not_pointing_at_our_classes(settings):
-    settings.STORAGES = {"default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-                         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
+    settings.STORAGES = {
+        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
     message = _ids()["contrib_awsstorage.W001"]  # a warning: the app may be installed early
     assert STATIC in message.hint
     failing = [r for r in diagnostics.run(online=False) if r.failed]  # s3_check: a FAIL
@@ -117,8 +121,10 @@ def test_legacy_staticfiles_storage_setting_is_ignored(settings):
 
 
 def test_backend_typo(storages):
-    storages.STORAGES = {**storages.STORAGES,
-                         "staticfiles": {"BACKEND": "contrib_awsstorage.aws_s3_cdn.S3StaticStorag"}}
+    storages.STORAGES = {
+        **storages.STORAGES,
+        "staticfiles": {"BACKEND": "contrib_awsstorage.aws_s3_cdn.S3StaticStorag"},
+    }
     message = _ids()["contrib_awsstorage.E008"]
     assert "cannot be imported" in message.msg and STATIC in message.hint
 
@@ -127,7 +133,9 @@ def test_bad_endpoint_url(storages):
     storages.AWS_S3_ENDPOINT_URL = "127.0.0.1:9000"
     ids = _ids()
     # The storage's own option validation (E005) or ours (E009): either names the setting.
-    (message,) = [m for i, m in ids.items() if i in ("contrib_awsstorage.E005", "contrib_awsstorage.E009")]
+    (message,) = [
+        m for i, m in ids.items() if i in ("contrib_awsstorage.E005", "contrib_awsstorage.E009")
+    ]
     assert "AWS_S3_ENDPOINT_URL" in message.msg
 
 
@@ -150,16 +158,23 @@ def test_unknown_file_name_charset(storages):
 
 
 def test_missing_profile_is_named_from_its_option(storages):
-    storages.STORAGES = {**storages.STORAGES, "staticfiles": {
-        "BACKEND": STATIC, "OPTIONS": {"location": "static", "session_profile": "no-such-profile"}}}
+    storages.STORAGES = {
+        **storages.STORAGES,
+        "staticfiles": {
+            "BACKEND": STATIC,
+            "OPTIONS": {"location": "static", "session_profile": "no-such-profile"},
+        },
+    }
     message = _ids()["contrib_awsstorage.E013"]
     assert "STORAGES['staticfiles']['OPTIONS']['session_profile']" in message.msg
     assert "aws configure --profile no-such-profile" in message.hint
 
 
 def test_bucket_name_from_options_is_named_there(storages):
-    storages.STORAGES = {**storages.STORAGES, "staticfiles": {
-        "BACKEND": STATIC, "OPTIONS": {"location": "static", "bucket_name": "ab"}}}
+    storages.STORAGES = {
+        **storages.STORAGES,
+        "staticfiles": {"BACKEND": STATIC, "OPTIONS": {"location": "static", "bucket_name": "ab"}},
+    }
     message = _ids()["contrib_awsstorage.E002"]
     assert "STORAGES['staticfiles']['OPTIONS']['bucket_name']" in message.hint
 
@@ -171,8 +186,10 @@ def test_static_url_inconsistent_with_storage(storages, s3_server, bucket):
 
 
 def test_signed_static_urls_warn(storages):
-    storages.STORAGES = {**storages.STORAGES,
-                         "staticfiles": {"BACKEND": MEDIA, "OPTIONS": {"location": "static"}}}
+    storages.STORAGES = {
+        **storages.STORAGES,
+        "staticfiles": {"BACKEND": MEDIA, "OPTIONS": {"location": "static"}},
+    }
     message = _ids()["contrib_awsstorage.W004"]
     assert "querystring_auth" in message.msg and "S3StaticStorage" in message.hint
 
@@ -183,7 +200,9 @@ def test_s3_check_reports_bad_settings_and_skips_probes(run_check, both_storages
     run = run_check()
     assert run.code == 1
     # A global setting: one line for both storages.
-    (status, line, fix), = [e for e in run.lines("settings", "staticfiles, default") if e[0] == "FAIL"]
+    ((status, line, fix),) = [
+        e for e in run.lines("settings", "staticfiles, default") if e[0] == "FAIL"
+    ]
     assert "Bad_Bucket" in line and "3-63 characters" in fix
     assert run.status("online") == "SKIP"
     assert run.status("online", "default") == "SKIP"
@@ -211,20 +230,29 @@ def test_importing_the_app_needs_no_evennia_twisted_or_boto3(tmp_path):
     root = Path(__file__).resolve().parents[2]
     env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
     env["PYTHONPATH"] = str(root)
-    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
-                          env=env, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=60
+    )
     assert proc.returncode == 0 and "clean" in proc.stdout, proc.stderr[-2000:]
 
 
 def test_app_listed_after_staticfiles_warns_with_the_fix(storages):
-    storages.INSTALLED_APPS = ["django.contrib.auth", "django.contrib.contenttypes",
-                               "django.contrib.staticfiles", "contrib_awsstorage"]
+    storages.INSTALLED_APPS = [
+        "django.contrib.auth",
+        "django.contrib.contenttypes",
+        "django.contrib.staticfiles",
+        "contrib_awsstorage",
+    ]
     message = _ids()["contrib_awsstorage.W005"]
     assert "after 'django.contrib.staticfiles'" in message.msg
     assert 'INSTALLED_APPS = ["contrib_awsstorage"]' in message.hint
 
 
 def test_app_listed_first_does_not_warn(storages):
-    storages.INSTALLED_APPS = ["contrib_awsstorage.apps.ContribAwsStorageConfig", "django.contrib.auth",
-                               "django.contrib.contenttypes", "django.contrib.staticfiles"]
+    storages.INSTALLED_APPS = [
+        "contrib_awsstorage.apps.ContribAwsStorageConfig",
+        "django.contrib.auth",
+        "django.contrib.contenttypes",
+        "django.contrib.staticfiles",
+    ]
     assert "contrib_awsstorage.W005" not in _ids()

@@ -8,8 +8,8 @@ import time
 from django.core.files.storage import storages as handler
 
 from contrib_awsstorage import diagnostics
-from tools.faultproxy import FaultProxy
 from contrib_awsstorage.sync.record import write_last_run
+from tools.faultproxy import FaultProxy
 
 
 def _entry(snap, alias):
@@ -18,23 +18,43 @@ def _entry(snap, alias):
 
 
 def _fill(s3_client, bucket):
-    for key, size in (("static/a.css", 1), ("static/js/b.js", 10), ("static/img/c.png", 100),
-                      ("media/u.txt", 5)):
+    for key, size in (
+        ("static/a.css", 1),
+        ("static/js/b.js", 10),
+        ("static/img/c.png", 100),
+        ("media/u.txt", 5),
+    ):
         s3_client.put_object(Bucket=bucket, Key=key, Body=b"x" * size)
 
 
 def test_counts_objects_and_bytes_under_the_prefix(both_storages, bucket, s3_client, s3_server):
     storages = both_storages
     _fill(s3_client, bucket)
-    static = handler.create_storage(storages.STORAGES["staticfiles"] | {
-        "BACKEND": "contrib_awsstorage.aws_s3_cdn.S3StaticStorage"})
-    write_last_run(static, {"finished_at": "2026-01-02T03:04:05Z", "ok": True, "uploaded": 3,
-                            "unchanged": 0, "deleted": 0, "failed": 0, "failures": []})
+    static = handler.create_storage(
+        storages.STORAGES["staticfiles"]
+        | {"BACKEND": "contrib_awsstorage.aws_s3_cdn.S3StaticStorage"}
+    )
+    write_last_run(
+        static,
+        {
+            "finished_at": "2026-01-02T03:04:05Z",
+            "ok": True,
+            "uploaded": 3,
+            "unchanged": 0,
+            "deleted": 0,
+            "failed": 0,
+            "failures": [],
+        },
+    )
     snap = diagnostics.snapshot()
     assert snap["cached"] is False and snap["timed_out"] is False
     entry = _entry(snap, "staticfiles")
     assert entry["reachable"] is True and entry["reason"] == ""
-    assert (entry["objects"], entry["bytes"], entry["complete"]) == (3, 111, True)  # record excluded
+    assert (entry["objects"], entry["bytes"], entry["complete"]) == (
+        3,
+        111,
+        True,
+    )  # record excluded
     assert entry["bucket"] == bucket and entry["location"] == "static"
     assert entry["endpoint"] == s3_server.endpoint_url and entry["region"] == "us-east-1"
     assert entry["url_base"] == f"{s3_server.endpoint_url}/{bucket}/static/"
@@ -90,8 +110,9 @@ def test_concurrent_callers_share_one_probe(storages, s3_server):
     with FaultProxy(s3_server.endpoint_url, delay=0.2) as proxy:
         storages.AWS_S3_ENDPOINT_URL = proxy.endpoint_url
         snaps = []
-        threads = [threading.Thread(target=lambda: snaps.append(diagnostics.snapshot()))
-                   for _ in range(4)]
+        threads = [
+            threading.Thread(target=lambda: snaps.append(diagnostics.snapshot())) for _ in range(4)
+        ]
         for t in threads:
             t.start()
         for t in threads:
@@ -109,8 +130,11 @@ def test_storages_not_ours_are_listed_as_such(s3_settings):
         "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     }
     snap = diagnostics.snapshot()
-    assert _entry(snap, "default") == {"alias": "default", "ours": False,
-                                       "backend": "django.core.files.storage.FileSystemStorage"}
+    assert _entry(snap, "default") == {
+        "alias": "default",
+        "ours": False,
+        "backend": "django.core.files.storage.FileSystemStorage",
+    }
     assert _entry(snap, "staticfiles")["reachable"] is True
 
 
@@ -130,8 +154,10 @@ def test_counting_stops_at_the_time_bound(s3_settings, s3_server, bucket, s3_cli
     with FaultProxy(s3_server.endpoint_url, delay=0.3) as proxy:
         s3_settings.AWS_S3_ENDPOINT_URL = proxy.endpoint_url
         s3_settings.STORAGES = {
-            "staticfiles": {"BACKEND": "contrib_awsstorage.aws_s3_cdn.S3StaticStorage",
-                            "OPTIONS": {"location": "static"}},
+            "staticfiles": {
+                "BACKEND": "contrib_awsstorage.aws_s3_cdn.S3StaticStorage",
+                "OPTIONS": {"location": "static"},
+            },
             "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
         }
         entry = _entry(diagnostics.snapshot(budget=4), "staticfiles")

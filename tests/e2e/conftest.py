@@ -88,7 +88,9 @@ def game(game_s3, tmp_path_factory):
         access_key=DEFAULT_CREDENTIALS["AWS_ACCESS_KEY_ID"],
         secret_key=DEFAULT_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
     )
-    game = DemoGame(tmp_path_factory.mktemp("e2e") / "e2egame", target, ports=Ports.free(), drain_timeout=8.0)
+    game = DemoGame(
+        tmp_path_factory.mktemp("e2e") / "e2egame", target, ports=Ports.free(), drain_timeout=8.0
+    )
     # the README's CORS rule, for the game's origin only: a browser test then
     # fails if fonts or crossorigin scripts come without it
     game_s3.server.allow_browser_origins(E2E_BUCKET, game.browser_origins)

@@ -28,8 +28,15 @@ pytestmark = [pytest.mark.e2e, pytest.mark.evennia, pytest.mark.browser]
 
 ASSET_TYPES = {"stylesheet", "script", "font"}
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 # one key/value row of an EvTable as the webclient shows it
 _ROW = re.compile(r"^\s*(\S(?:.*?\S)?)\s{2,}(\S.*?)\s*$")
 
@@ -63,11 +70,20 @@ class BrowserLog:
 
         page.route("**/*", only_loopback)
         page.on("request", lambda r: self.requests.append(r))
-        page.on("requestfinished", lambda r: self.durations_ms.append(r.timing.get("responseEnd", -1)))
+        page.on(
+            "requestfinished", lambda r: self.durations_ms.append(r.timing.get("responseEnd", -1))
+        )
         page.on("requestfailed", lambda r: self.failed.append(f"{r.url}: {r.failure}"))
         page.on("response", self._on_response)
-        page.on("console", lambda m: m.type == "error" and self.console_errors.append(
-            f"{m.text} ({m.location.get('url')}:{m.location.get('lineNumber')})"))
+        page.on(
+            "console",
+            lambda m: (
+                m.type == "error"
+                and self.console_errors.append(
+                    f"{m.text} ({m.location.get('url')}:{m.location.get('lineNumber')})"
+                )
+            ),
+        )
         page.on("pageerror", lambda exc: self.console_errors.append(f"uncaught: {exc}"))
         page.on("websocket", self._on_websocket)
 
@@ -89,8 +105,10 @@ class BrowserLog:
         return [url for kind, url, _ in self.responses if kind in types]
 
     def problems(self) -> str:
-        return (f"third-party: {self.third_party}\nfailed: {self.failed}\n"
-                f"bad status: {self.bad_status}\nconsole errors: {self.console_errors}")
+        return (
+            f"third-party: {self.third_party}\nfailed: {self.failed}\n"
+            f"bad status: {self.bad_status}\nconsole errors: {self.console_errors}"
+        )
 
     def assert_clean(self) -> None:
         assert self.third_party == [], f"requests to third-party hosts: {self.third_party}"
@@ -151,7 +169,9 @@ class Webclient:
             if re.search(pattern, new, re.S):
                 return new
             if time.monotonic() > deadline:
-                raise AssertionError(f"{pattern!r} did not show in the webclient in {timeout}s:\n{new[-1500:]}")
+                raise AssertionError(
+                    f"{pattern!r} did not show in the webclient in {timeout}s:\n{new[-1500:]}"
+                )
             self.page.wait_for_timeout(100)
 
 
@@ -224,17 +244,26 @@ def test_webclient_logs_in_over_websocket_and_plays(game, game_s3, output_dir):
             looked = client.wait_for(r"Limbo.*\n\s*\S", after=seen)
             timings["look"] = time.monotonic() - mark
             page.screenshot(path=str(output_dir / "webclient-look.png"))
-            sockets = [(urlsplit(ws.url)._replace(path="", query="").geturl(), ws.is_closed())
-                       for ws in log.websockets]
+            sockets = [
+                (urlsplit(ws.url)._replace(path="", query="").geturl(), ws.is_closed())
+                for ws in log.websockets
+            ]
         finally:
             browser.close()
     timings["total"] = time.monotonic() - started
 
-    report = {"requests": len(log.requests), "assets": len(log.assets()),
-              "websocket frames": {"sent": len(log.frames_sent), "received": log.frames_received},
-              "request ms (median, max)": [round(statistics.median(log.durations_ms), 1),
-                                           round(max(log.durations_ms), 1)] if log.durations_ms else None,
-              "timings_s": {k: round(v, 2) for k, v in timings.items()}}
+    report = {
+        "requests": len(log.requests),
+        "assets": len(log.assets()),
+        "websocket frames": {"sent": len(log.frames_sent), "received": log.frames_received},
+        "request ms (median, max)": [
+            round(statistics.median(log.durations_ms), 1),
+            round(max(log.durations_ms), 1),
+        ]
+        if log.durations_ms
+        else None,
+        "timings_s": {k: round(v, 2) for k, v in timings.items()},
+    }
     (output_dir / "webclient-timings.json").write_text(json.dumps(report, indent=2) + "\n")
     print(f"webclient: {report}")
 
@@ -251,9 +280,17 @@ def test_webclient_logs_in_over_websocket_and_plays(game, game_s3, output_dir):
     assert static.get("bucket state") == "reachable", status
     assert static.get("URL base") == game.s3.public_base + "/static/", status
     # the game's files in the bucket (the contrib's own state folder aside)
-    pages = game_s3.client().get_paginator("list_objects_v2").paginate(Bucket=game.s3.bucket, Prefix="static/")
-    files = [o["Key"] for p in pages for o in p.get("Contents", [])
-             if not o["Key"].startswith("static/.contrib_awsstorage/")]
+    pages = (
+        game_s3.client()
+        .get_paginator("list_objects_v2")
+        .paginate(Bucket=game.s3.bucket, Prefix="static/")
+    )
+    files = [
+        o["Key"]
+        for p in pages
+        for o in p.get("Contents", [])
+        if not o["Key"].startswith("static/.contrib_awsstorage/")
+    ]
     assert static.get("objects") == str(len(files)), status
     assert static.get("last sync", "").endswith("0 failed"), status
     assert shown.get("Web server", {}).get("state") == "serving", status
@@ -266,12 +303,19 @@ def test_webclient_logs_in_over_websocket_and_plays(game, game_s3, output_dir):
     assets = log.assets()
     not_s3 = [u for u in assets if not u.startswith(base)]
     assert not_s3 == [], f"scripts, styles or fonts not from S3: {not_s3}"
-    for kind, name in (("script", "/vendor/jquery-3.2.1/"), ("script", "/vendor/golden-layout-1.5.9/"),
-                       ("stylesheet", "/vendor/bootstrap-4.0.0-beta/"), ("font", "DejaVuSansMono")):
+    for kind, name in (
+        ("script", "/vendor/jquery-3.2.1/"),
+        ("script", "/vendor/golden-layout-1.5.9/"),
+        ("stylesheet", "/vendor/bootstrap-4.0.0-beta/"),
+        ("font", "DejaVuSansMono"),
+    ):
         assert any(name in u for u in log.assets({kind})), f"no {kind} {name} loaded: {assets}"
     # fonts and the crossorigin (SRI-checked) tags are CORS fetches: the
     # bucket's rule answered them for the game's origin
     origin = f"http://127.0.0.1:{game.ports.web}"
-    cors = [(url, headers.get("access-control-allow-origin")) for kind, url, headers in log.responses
-            if kind == "font" or re.search(r"/vendor/(jquery|popper\.js|bootstrap)-", url)]
+    cors = [
+        (url, headers.get("access-control-allow-origin"))
+        for kind, url, headers in log.responses
+        if kind == "font" or re.search(r"/vendor/(jquery|popper\.js|bootstrap)-", url)
+    ]
     assert len(cors) >= 5 and all(allowed == origin for _, allowed in cors), cors

@@ -24,7 +24,7 @@ from tests.short_lived import ShortLivedAws
 pytestmark = pytest.mark.e2e
 
 LIFETIME = 8.0
-_VIEW = '''import os
+_VIEW = """import os
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.http import JsonResponse
@@ -37,17 +37,18 @@ def stored(request, n):
         content = handle.read().decode()
     return JsonResponse({"content": content, "pid": os.getpid(),
                          "client": id(default_storage.connection)})
-'''
+"""
 
 
 def _add_stored_view(game: DemoGame) -> None:
     web = game.game_dir / "web"
     (web / "awsstorage_stored.py").write_text(_VIEW)
     urls = web / "urls.py"
-    urls.write_text(urls.read_text() +
-                    "\nfrom django.urls import path as _path  # credentials e2e test\n"
-                    "from web.awsstorage_stored import stored as _stored\n"
-                    "urlpatterns = [_path('_stored/<int:n>/', _stored)] + urlpatterns\n")
+    urls.write_text(
+        urls.read_text() + "\nfrom django.urls import path as _path  # credentials e2e test\n"
+        "from web.awsstorage_stored import stored as _stored\n"
+        "urlpatterns = [_path('_stored/<int:n>/', _stored)] + urlpatterns\n"
+    )
 
 
 @pytest.fixture
@@ -55,8 +56,13 @@ def role_game(s3_server, tmp_path, monkeypatch):
     aws = ShortLivedAws(s3_server, tmp_path, monkeypatch, lifetime=LIFETIME)
     s3_server.create_bucket("e2e-role-game", public_read=True)
     target = S3Target(endpoint_url=aws.endpoint_url, bucket="e2e-role-game")  # no keys
-    game = DemoGame(tmp_path / "rolegame", target, ports=Ports.free(), drain_timeout=5.0,
-                    extra_settings='AWS_S3_SESSION_PROFILE = "game-role"\n')
+    game = DemoGame(
+        tmp_path / "rolegame",
+        target,
+        ports=Ports.free(),
+        drain_timeout=5.0,
+        extra_settings='AWS_S3_SESSION_PROFILE = "game-role"\n',
+    )
     game.ensure_created()
     game.configure()
     _add_stored_view(game)
@@ -87,8 +93,9 @@ def test_game_on_an_assumed_role_keeps_working_past_the_first_expiry(role_game):
     assert aws.gate.is_expired(first_key) and aws.gate.s3_keys[-1] != first_key
     with TelnetSession("127.0.0.1", game.ports.telnet) as tn:
         tn.login(game.admin_user, game.admin_password)
-        out = tn.command("@awsstatus/refresh", until=r"(?s)Web server.*(pending|disabled)",
-                         timeout=40)
+        out = tn.command(
+            "@awsstatus/refresh", until=r"(?s)Web server.*(pending|disabled)", timeout=40
+        )
     flat = " ".join(out.split())
     assert re.search(r"access key ASIA\S+ from profile 'game-role' \(an assumed role\)", flat), out
     assert "boto3 renews them before then" in flat, out

@@ -41,7 +41,9 @@ def home_assets(game) -> list[str]:
 def awsstatus(game, switch: str = "") -> str:
     with TelnetSession("127.0.0.1", game.ports.telnet) as tn:
         tn.login(game.admin_user, game.admin_password)
-        return tn.command(f"@awsstatus{switch}", until=r"(?s)Web server.*(pending|disabled)", timeout=40)
+        return tn.command(
+            f"@awsstatus{switch}", until=r"(?s)Web server.*(pending|disabled)", timeout=40
+        )
 
 
 def test_home_page_static_files_come_from_s3(game):
@@ -87,7 +89,9 @@ def test_reload_drains_slow_request_and_comes_back(game):
     time.sleep(0.7)  # the slow request is in flight on the server now
     started = time.monotonic()
     reload_result = {}
-    reloader = threading.Thread(target=lambda: reload_result.update(r=game.evennia("reload", timeout=120)))
+    reloader = threading.Thread(
+        target=lambda: reload_result.update(r=game.evennia("reload", timeout=120))
+    )
     reloader.start()
     during = []
     while reloader.is_alive() and time.monotonic() - started < 60:
@@ -113,7 +117,12 @@ def test_reload_with_s3_down_warns_once_and_reloads(game, game_s3):
         result = game.evennia("reload", timeout=180)
         output = result.stdout + result.stderr
         assert "Traceback" not in output, output
-        warnings = [l for l in output.splitlines() if "S3" in l and ("warn" in l.lower() or "unreachable" in l.lower() or "could not" in l.lower())]
+        warnings = [
+            l
+            for l in output.splitlines()
+            if "S3" in l
+            and ("warn" in l.lower() or "unreachable" in l.lower() or "could not" in l.lower())
+        ]
         assert len(warnings) == 1, output
         game.wait_until_up(timeout=90)
         out = awsstatus(game, "/refresh")

@@ -24,14 +24,23 @@ SECRET = DEFAULT_CREDENTIALS["AWS_SECRET_ACCESS_KEY"]
 
 
 def _storages(endpoint: str, bucket: str) -> dict:
-    common = {"bucket_name": bucket, "endpoint_url": endpoint, "region_name": "us-east-1",
-              "addressing_style": "path",
-              "access_key": DEFAULT_CREDENTIALS["AWS_ACCESS_KEY_ID"], "secret_key": SECRET}
+    common = {
+        "bucket_name": bucket,
+        "endpoint_url": endpoint,
+        "region_name": "us-east-1",
+        "addressing_style": "path",
+        "access_key": DEFAULT_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        "secret_key": SECRET,
+    }
     return {
-        "default": {"BACKEND": "contrib_awsstorage.aws_s3_cdn.S3Boto3Storage",
-                    "OPTIONS": {**common, "location": "media"}},
-        "staticfiles": {"BACKEND": "contrib_awsstorage.aws_s3_cdn.S3StaticStorage",
-                        "OPTIONS": {**common, "location": "static"}},
+        "default": {
+            "BACKEND": "contrib_awsstorage.aws_s3_cdn.S3Boto3Storage",
+            "OPTIONS": {**common, "location": "media"},
+        },
+        "staticfiles": {
+            "BACKEND": "contrib_awsstorage.aws_s3_cdn.S3StaticStorage",
+            "OPTIONS": {**common, "location": "static"},
+        },
     }
 
 
@@ -63,7 +72,9 @@ class TestAwsStatus(EvenniaCommandTest):
 
     def test_bucket_ok_shows_storages_counts_and_no_secret(self):
         for i in range(3):
-            self.s3_client.put_object(Bucket=self.bucket, Key=f"static/css/f{i}.css", Body=b"x" * 100)
+            self.s3_client.put_object(
+                Bucket=self.bucket, Key=f"static/css/f{i}.css", Body=b"x" * 100
+            )
         self.s3_client.put_object(Bucket=self.bucket, Key="media/up.png", Body=b"y" * 10)
         out = self.status()
         assert "Storage 'staticfiles'" in out and "Storage 'default'" in out
@@ -87,9 +98,17 @@ class TestAwsStatus(EvenniaCommandTest):
     def test_access_denied_is_reported_as_such(self):
         # moto enforces bucket-policy denials on object reads (not on listing):
         # the sync record cannot be read, and the command says why.
-        policy = {"Version": "2012-10-17", "Statement": [{
-            "Effect": "Deny", "Principal": "*", "Action": "s3:GetObject",
-            "Resource": f"arn:aws:s3:::{self.bucket}/*"}]}
+        policy = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Deny",
+                    "Principal": "*",
+                    "Action": "s3:GetObject",
+                    "Resource": f"arn:aws:s3:::{self.bucket}/*",
+                }
+            ],
+        }
         self.s3_client.put_bucket_policy(Bucket=self.bucket, Policy=json.dumps(policy))
         out = flat(self.status())
         # both storages: the bucket lists fine, the sync record read is denied
@@ -99,10 +118,12 @@ class TestAwsStatus(EvenniaCommandTest):
         assert SECRET not in out
 
     def test_storage_that_is_not_ours_is_named(self):
-        out = self.status(STORAGES={
-            "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-            "staticfiles": _storages(self.s3_server.endpoint_url, self.bucket)["staticfiles"],
-        })
+        out = self.status(
+            STORAGES={
+                "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+                "staticfiles": _storages(self.s3_server.endpoint_url, self.bucket)["staticfiles"],
+            }
+        )
         assert "FileSystemStorage (not ours" in flat(out)
 
     def test_no_web_root_says_the_web_server_is_not_here(self):
@@ -139,14 +160,20 @@ class TestAwsStatus(EvenniaCommandTest):
         assert "OK" in out and "bucket" in out
         assert "write" in out and "SKIP" in out  # no probe object without /write
         assert SECRET not in out
-        keys = [o["Key"] for o in self.s3_client.list_objects_v2(Bucket=self.bucket).get("Contents", [])]
+        keys = [
+            o["Key"] for o in self.s3_client.list_objects_v2(Bucket=self.bucket).get("Contents", [])
+        ]
         assert keys == []
 
     def test_check_write_switch_writes_and_removes_a_probe(self):
         out = self.status("/check/write")
-        write_lines = [l for l in out.splitlines() if l.startswith(("OK", "FAIL")) and " write" in l]
+        write_lines = [
+            l for l in out.splitlines() if l.startswith(("OK", "FAIL")) and " write" in l
+        ]
         assert write_lines and all(l.startswith("OK") for l in write_lines), out
-        keys = [o["Key"] for o in self.s3_client.list_objects_v2(Bucket=self.bucket).get("Contents", [])]
+        keys = [
+            o["Key"] for o in self.s3_client.list_objects_v2(Bucket=self.bucket).get("Contents", [])
+        ]
         assert keys == []
 
     def test_write_alone_explains_itself(self):
@@ -171,11 +198,27 @@ class TestAwsStatus(EvenniaCommandTest):
         from contrib_awsstorage.aws_s3_cdn import S3StaticStorage
         from contrib_awsstorage.sync.record import write_last_run
 
-        storage = S3StaticStorage(**_storages(self.s3_server.endpoint_url, self.bucket)["staticfiles"]["OPTIONS"])
-        write_last_run(storage, {"command": "collectstatic", "uploaded": 1, "unchanged": 3, "deleted": 0,
-                                 "failed": 0, "ok": True, "finished_at": "2026-01-01T00:00:00+00:00",
-                                 "invalidation": {"id": None, "paths": ["/static/css/site.css"],
-                                                  "status": "failed", "error": "cannot reach CloudFront"}})
+        storage = S3StaticStorage(
+            **_storages(self.s3_server.endpoint_url, self.bucket)["staticfiles"]["OPTIONS"]
+        )
+        write_last_run(
+            storage,
+            {
+                "command": "collectstatic",
+                "uploaded": 1,
+                "unchanged": 3,
+                "deleted": 0,
+                "failed": 0,
+                "ok": True,
+                "finished_at": "2026-01-01T00:00:00+00:00",
+                "invalidation": {
+                    "id": None,
+                    "paths": ["/static/css/site.css"],
+                    "status": "failed",
+                    "error": "cannot reach CloudFront",
+                },
+            },
+        )
         out = flat(self.status())
         assert "CDN invalidation" in out
         assert "failed, 1 path(s): /static/css/site.css (the next sync sends them again)" in out

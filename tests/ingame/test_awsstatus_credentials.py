@@ -19,12 +19,19 @@ def flat(text: str) -> str:
 
 
 def _storages(endpoint: str, bucket: str, **credentials) -> dict:
-    common = {"bucket_name": bucket, "endpoint_url": endpoint, "region_name": "us-east-1",
-              "addressing_style": "path", **credentials}
+    common = {
+        "bucket_name": bucket,
+        "endpoint_url": endpoint,
+        "region_name": "us-east-1",
+        "addressing_style": "path",
+        **credentials,
+    }
     return {
         "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-        "staticfiles": {"BACKEND": "contrib_awsstorage.aws_s3_cdn.S3StaticStorage",
-                        "OPTIONS": {**common, "location": "static"}},
+        "staticfiles": {
+            "BACKEND": "contrib_awsstorage.aws_s3_cdn.S3StaticStorage",
+            "OPTIONS": {**common, "location": "static"},
+        },
     }
 
 
@@ -46,10 +53,16 @@ class TestAwsStatusCredentials(EvenniaCommandTest):
     def test_assumed_role_source_and_expiry_past_its_first_expiry(self):
         out = self.status(session_profile="game-role")
         assert "reachable" in out and "UNREACHABLE" not in out, out
-        assert re.search(r"credentials\s+access key ASIA\S+ from profile 'game-role' "
-                         r"\(an assumed role\), renewed automatically by boto3", out), out
-        assert re.search(r"expires\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC \(in \d+ s\); "
-                         r"boto3 renews them before then", out), out
+        assert re.search(
+            r"credentials\s+access key ASIA\S+ from profile 'game-role' "
+            r"\(an assumed role\), renewed automatically by boto3",
+            out,
+        ), out
+        assert re.search(
+            r"expires\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC \(in \d+ s\); "
+            r"boto3 renews them before then",
+            out,
+        ), out
         assert "WARNING" not in out
         first_key = self.aws.gate.s3_keys[0]
         self.aws.wait_past(self.aws.gate.expiry_of(first_key))
@@ -59,8 +72,11 @@ class TestAwsStatusCredentials(EvenniaCommandTest):
 
     def test_fixed_session_token_warns_and_shows_no_secret(self):
         temporary = self.aws.session_token()
-        out = self.status(access_key=temporary["key"], secret_key=temporary["secret"],
-                          security_token=temporary["token"])
+        out = self.status(
+            access_key=temporary["key"],
+            secret_key=temporary["secret"],
+            security_token=temporary["token"],
+        )
         # (EvTable wraps the narrow key column: "credenti als"; match the values)
         assert "access key AKIA…MPLE from STORAGES OPTIONS access_key" in out, out
         assert "WARNING" in out and "a fixed session token is configured" in out

@@ -68,8 +68,14 @@ def _classify(exc: BaseException) -> str:
     return type(exc).__name__
 
 
-def run_load(port: int, paths: list[str], clients: int, seconds: float,
-             timeout: float = 15.0, max_requests: int = 200_000) -> LoadReport:
+def run_load(
+    port: int,
+    paths: list[str],
+    clients: int,
+    seconds: float,
+    timeout: float = 15.0,
+    max_requests: int = 200_000,
+) -> LoadReport:
     """``clients`` threads, each on its own keep-alive connection, request
     ``paths`` round-robin for ``seconds`` (bounded by ``max_requests``)."""
     report = LoadReport()
@@ -96,8 +102,12 @@ def run_load(port: int, paths: list[str], clients: int, seconds: float,
                 conn.request(method, path, body=body)
                 response = conn.getresponse()
                 data = response.read()
-                result = Result(started, time.monotonic() - started, status=response.status,
-                                retry_after=response.getheader("Retry-After"))
+                result = Result(
+                    started,
+                    time.monotonic() - started,
+                    status=response.status,
+                    retry_after=response.getheader("Retry-After"),
+                )
                 if body is not None and response.status == 200 and path.startswith("/echo"):
                     if json.loads(data).get("length") != len(body):
                         result.status, result.error = None, "wrong-body"
@@ -130,19 +140,30 @@ class WebStack:
         self.args = [sys.executable, "-m", "tests.reliability.webstack", "--threads", str(threads)]
         if static_root:
             self.args += ["--static-root", str(static_root)]
-        self.env = dict(os.environ, PYTHONPATH=str(ROOT),
-                        DJANGO_SETTINGS_MODULE="tests.reliability.web_settings")
+        self.env = dict(
+            os.environ,
+            PYTHONPATH=str(ROOT),
+            DJANGO_SETTINGS_MODULE="tests.reliability.web_settings",
+        )
         self.env.update({f"WEBSTACK_{k.upper()}": str(v) for k, v in env.items()})
         self.proc = None
         self.ports = {}
 
-    def start(self) -> "WebStack":
-        self.proc = subprocess.Popen(self.args, env=self.env, cwd=ROOT, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, text=True)
+    def start(self) -> WebStack:
+        self.proc = subprocess.Popen(
+            self.args,
+            env=self.env,
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         line = self.proc.stdout.readline()
         if not line.startswith("READY "):
             self.proc.kill()
-            raise RuntimeError(f"webstack did not start: {line!r} {self.proc.stderr.read()[-3000:]}")
+            raise RuntimeError(
+                f"webstack did not start: {line!r} {self.proc.stderr.read()[-3000:]}"
+            )
         self.ports = json.loads(line[6:])
         return self
 
@@ -174,11 +195,15 @@ class WebStack:
         return self.ports["server"]
 
     def status(self) -> dict:
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.ports['control']}/status", timeout=10) as r:
+        with urllib.request.urlopen(
+            f"http://127.0.0.1:{self.ports['control']}/status", timeout=10
+        ) as r:
             return json.load(r)
 
     def reload(self, relisten: bool = False) -> dict:
-        url = f"http://127.0.0.1:{self.ports['control']}/reload" + ("?relisten=1" if relisten else "")
+        url = f"http://127.0.0.1:{self.ports['control']}/reload" + (
+            "?relisten=1" if relisten else ""
+        )
         request = urllib.request.Request(url, data=b"", method="POST")
         with urllib.request.urlopen(request, timeout=60) as r:
             return json.load(r)

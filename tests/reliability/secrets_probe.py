@@ -47,19 +47,27 @@ media = storages["default"]
 static = storages["staticfiles"]
 show("repr", lambda: (repr(media), repr(static), str(media.__class__)))
 show("deconstruct", lambda: media.deconstruct())
-show("deconstruct with OPTIONS secrets",
-     lambda: S3Boto3Storage(secret_key=os.environ["SCAN_SECRET_KEY"],
-                            security_token=os.environ["SCAN_SESSION_TOKEN"]).deconstruct())
+show(
+    "deconstruct with OPTIONS secrets",
+    lambda: S3Boto3Storage(
+        secret_key=os.environ["SCAN_SECRET_KEY"], security_token=os.environ["SCAN_SESSION_TOKEN"]
+    ).deconstruct(),
+)
 show("pickle round trip", lambda: repr(pickle.loads(pickle.dumps(media))))
 show("save", lambda: media.save("probe/ok.txt", ContentFile(b"ok")))
 show("presigned url (not printed, only logged if at all)", lambda: len(media.url("probe/ok.txt")))
 show("open missing", lambda: media.open("probe/missing.txt").read())
 show("denied write", lambda: media.save("denied/x.txt", ContentFile(b"x")))
-show("missing bucket", lambda: S3Boto3Storage(bucket_name="no-such-bucket-anywhere").save(
-    "x.txt", ContentFile(b"x")))
+show(
+    "missing bucket",
+    lambda: S3Boto3Storage(bucket_name="no-such-bucket-anywhere").save("x.txt", ContentFile(b"x")),
+)
 show("dead endpoint", lambda: S3Boto3Storage(endpoint_url="http://127.0.0.1:9").exists("x.txt"))
 show("secret of the wrong type", lambda: S3Boto3Storage(secret_key=[os.environ["SCAN_SECRET_KEY"]]))
-show("token of the wrong type", lambda: S3Boto3Storage(security_token=b"x" + os.environ["SCAN_SESSION_TOKEN"].encode()))
+show(
+    "token of the wrong type",
+    lambda: S3Boto3Storage(security_token=b"x" + os.environ["SCAN_SESSION_TOKEN"].encode()),
+)
 show("@awsstatus", awsstatus)
 show("@awsstatus/refresh", lambda: awsstatus("refresh"))
 show("@awsstatus/check/write", lambda: awsstatus("check", "write"))

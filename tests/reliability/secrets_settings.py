@@ -20,15 +20,20 @@ AWS_S3_ADDRESSING_STYLE = "path"
 AWS_ACCESS_KEY_ID = os.environ["SCAN_ACCESS_KEY"]
 AWS_SECRET_ACCESS_KEY = os.environ["SCAN_SECRET_KEY"]
 AWS_SESSION_TOKEN = os.environ["SCAN_SESSION_TOKEN"]
-AWS_S3_CLIENT_CONFIG = Config(connect_timeout=1, read_timeout=2,
-                              retries={"mode": "standard", "total_max_attempts": 2})
+AWS_S3_CLIENT_CONFIG = Config(
+    connect_timeout=1, read_timeout=2, retries={"mode": "standard", "total_max_attempts": 2}
+)
 STATIC_ROOT = os.environ.get("RELIABILITY_STATIC_ROOT") or None
 STATIC_URL = f"{AWS_S3_ENDPOINT_URL}/{AWS_STORAGE_BUCKET_NAME}/static/"
 STORAGES = {
-    "default": {"BACKEND": "contrib_awsstorage.aws_s3_cdn.S3Boto3Storage",
-                "OPTIONS": {"location": "media"}},
-    "staticfiles": {"BACKEND": "contrib_awsstorage.aws_s3_cdn.S3StaticStorage",
-                    "OPTIONS": {"location": "static"}},
+    "default": {
+        "BACKEND": "contrib_awsstorage.aws_s3_cdn.S3Boto3Storage",
+        "OPTIONS": {"location": "media"},
+    },
+    "staticfiles": {
+        "BACKEND": "contrib_awsstorage.aws_s3_cdn.S3StaticStorage",
+        "OPTIONS": {"location": "static"},
+    },
 }
 LOGGING = {
     "version": 1,

@@ -9,8 +9,8 @@ import pytest
 from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 
-from contrib_awsstorage.s3 import conf as s3conf
 from contrib_awsstorage.aws_s3_cdn import S3Boto3Storage
+from contrib_awsstorage.s3 import conf as s3conf
 
 OURS = "contrib_awsstorage.aws_s3_cdn.S3Boto3Storage"
 
@@ -70,9 +70,12 @@ OPTION_ROWS = _rows(with_none=True)
 
 def _no_botocore(exc: BaseException) -> None:
     assert isinstance(exc, ImproperlyConfigured), (
-        f"{type(exc).__module__}.{type(exc).__name__} instead of ImproperlyConfigured: {exc}")
+        f"{type(exc).__module__}.{type(exc).__name__} instead of ImproperlyConfigured: {exc}"
+    )
     cause = exc.__cause__
-    assert cause is None or not type(cause).__module__.startswith(("botocore", "boto3")), repr(cause)
+    assert cause is None or not type(cause).__module__.startswith(("botocore", "boto3")), repr(
+        cause
+    )
 
 
 def _complaint(make_storage) -> str | None:
@@ -84,8 +87,11 @@ def _complaint(make_storage) -> str | None:
     except Exception as exc:  # noqa: BLE001 - the kind of failure is what is tested
         _no_botocore(exc)
         return str(exc)
-    found = [m for m in checks.run_checks() if m.id.startswith("contrib_awsstorage.")
-             and m.level >= checks.ERROR]
+    found = [
+        m
+        for m in checks.run_checks()
+        if m.id.startswith("contrib_awsstorage.") and m.level >= checks.ERROR
+    ]
     try:
         storage.connection  # builds the boto3 client: no request is sent
     except Exception as exc:  # noqa: BLE001
@@ -110,38 +116,65 @@ def test_bad_django_setting_is_named(settings, s3_server, opt, value):
     settings.AWS_S3_ENDPOINT_URL = s3_server.endpoint_url
     settings.AWS_S3_REGION_NAME = "us-east-1"
     setattr(settings, name, value)
-    settings.STORAGES = {"default": {"BACKEND": OURS},
-                         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
+    settings.STORAGES = {
+        "default": {"BACKEND": OURS},
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
     _assert_clear(_complaint(S3Boto3Storage), name)
 
 
 @pytest.mark.parametrize("opt, value", OPTION_ROWS)
 def test_bad_storages_option_is_named(settings, s3_server, opt, value):
-    options = {"bucket_name": "bucket-for-bad-settings", "endpoint_url": s3_server.endpoint_url,
-               "region_name": "us-east-1", opt.attr: value}
-    settings.STORAGES = {"default": {"BACKEND": OURS, "OPTIONS": options},
-                         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
+    options = {
+        "bucket_name": "bucket-for-bad-settings",
+        "endpoint_url": s3_server.endpoint_url,
+        "region_name": "us-east-1",
+        opt.attr: value,
+    }
+    settings.STORAGES = {
+        "default": {"BACKEND": OURS, "OPTIONS": options},
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
     _assert_clear(_complaint(lambda: S3Boto3Storage(**options)), opt.attr)
 
 
-@pytest.mark.parametrize("key, hint", [("bucketname", "bucket_name"), ("AWS_LOCATION", "location"),
-                                       ("acl_default", "default_acl"), ("gzipped", "gzip")])
+@pytest.mark.parametrize(
+    "key, hint",
+    [
+        ("bucketname", "bucket_name"),
+        ("AWS_LOCATION", "location"),
+        ("acl_default", "default_acl"),
+        ("gzipped", "gzip"),
+    ],
+)
 def test_unknown_option_key_is_named_with_a_suggestion(settings, key, hint):
     with pytest.raises(ImproperlyConfigured) as caught:
         S3Boto3Storage(**{key: "x"})
     assert key in str(caught.value) and hint in str(caught.value)
 
 
-@pytest.mark.parametrize("storages, legacy, name", [
-    ({"staticfiles": {"BACKEND": "contrib_awsstorage.aws_s3_cdn.S3Storage"}}, {}, "BACKEND"),
-    ({"staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}},
-     {"STATICFILES_STORAGE": "contrib_awsstorage.aws_s3_cdn.S3StaticStorage"}, "STATICFILES_STORAGE"),
-])
+@pytest.mark.parametrize(
+    "storages, legacy, name",
+    [
+        ({"staticfiles": {"BACKEND": "contrib_awsstorage.aws_s3_cdn.S3Storage"}}, {}, "BACKEND"),
+        (
+            {"staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}},
+            {"STATICFILES_STORAGE": "contrib_awsstorage.aws_s3_cdn.S3StaticStorage"},
+            "STATICFILES_STORAGE",
+        ),
+    ],
+)
 def test_bad_storages_layout_is_named(settings, storages, legacy, name):
     settings.AWS_STORAGE_BUCKET_NAME = "bucket-for-bad-settings"
     for key, value in legacy.items():
         setattr(settings, key, value)
-    settings.STORAGES = {"default": {"BACKEND": "django.core.files.storage.FileSystemStorage"}, **storages}
-    found = [m for m in checks.run_checks() if m.id.startswith("contrib_awsstorage.")
-             and m.level >= checks.ERROR]
+    settings.STORAGES = {
+        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+        **storages,
+    }
+    found = [
+        m
+        for m in checks.run_checks()
+        if m.id.startswith("contrib_awsstorage.") and m.level >= checks.ERROR
+    ]
     assert found and any(name in f"{m.msg} {m.hint}" for m in found), [m.msg for m in found]

@@ -118,7 +118,9 @@ def test_rate_is_seeded_and_roughly_right():
         FaultRule(kind="teapot")
 
 
-def test_after_upstream_fault_means_the_write_happened(proxied_client, fault_proxy, bucket, s3_client):
+def test_after_upstream_fault_means_the_write_happened(
+    proxied_client, fault_proxy, bucket, s3_client
+):
     fault_proxy.set_faults("500", nth=1, after_upstream=True)
     with pytest.raises(ClientError, match="InternalError"):
         proxied_client.put_object(Bucket=bucket, Key="ambiguous", Body=b"done anyway")
@@ -178,7 +180,9 @@ def test_many_concurrent_keepalive_clients(fault_proxy, bucket, s3_server):
 def test_chunked_request_body_is_forwarded(fault_proxy, bucket, s3_client):
     data = os.urandom(3 * MB)
     conn = http.client.HTTPConnection("127.0.0.1", fault_proxy.port, timeout=10)
-    conn.request("PUT", f"/{bucket}/chunked", body=iter([data[:MB], data[MB:]]), encode_chunked=True)
+    conn.request(
+        "PUT", f"/{bucket}/chunked", body=iter([data[:MB], data[MB:]]), encode_chunked=True
+    )
     assert conn.getresponse().status == 200
     assert s3_client.get_object(Bucket=bucket, Key="chunked")["Body"].read() == data
 
@@ -226,9 +230,20 @@ def _post(url, payload=None):
 
 def test_runs_as_its_own_process(s3_server, bucket, s3_client):
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tools.faultproxy", "--upstream", s3_server.endpoint_url,
-         "--delay", "0.01", "--port", "0"],
-        stdout=subprocess.PIPE, text=True, cwd=os.path.dirname(os.path.dirname(os.path.dirname(__file__))),
+        [
+            sys.executable,
+            "-m",
+            "tools.faultproxy",
+            "--upstream",
+            s3_server.endpoint_url,
+            "--delay",
+            "0.01",
+            "--port",
+            "0",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=os.path.dirname(os.path.dirname(os.path.dirname(__file__))),
     )
     try:
         first = proc.stdout.readline().split()
@@ -254,9 +269,21 @@ def test_runs_as_its_own_process(s3_server, bucket, s3_client):
 
 def test_command_line_faults(s3_server, bucket):
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tools.faultproxy", "--upstream", s3_server.endpoint_url,
-         "--fault", "503", "--rate", "1", "--writes-only"],
-        stdout=subprocess.PIPE, text=True, cwd=os.path.dirname(os.path.dirname(os.path.dirname(__file__))),
+        [
+            sys.executable,
+            "-m",
+            "tools.faultproxy",
+            "--upstream",
+            s3_server.endpoint_url,
+            "--fault",
+            "503",
+            "--rate",
+            "1",
+            "--writes-only",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=os.path.dirname(os.path.dirname(os.path.dirname(__file__))),
     )
     try:
         endpoint = proc.stdout.readline().split()[1]

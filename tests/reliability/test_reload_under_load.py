@@ -17,16 +17,24 @@ import pytest
 from .loadgen import WebStack, run_load
 
 DRAIN_BOUND = 5.0
-PATHS = ["/ok", "/sleep?ms=5", ("POST", "/echo", b"form=1&x=" + b"\xe9" * 300), "/sleep?ms=30",
-         "/ok", ("POST", "/echo", bytes(range(256)) * 40), "/sleep?ms=60"]
+PATHS = [
+    "/ok",
+    "/sleep?ms=5",
+    ("POST", "/echo", b"form=1&x=" + b"\xe9" * 300),
+    "/sleep?ms=30",
+    "/ok",
+    ("POST", "/echo", bytes(range(256)) * 40),
+    "/sleep?ms=60",
+]
 
 
 def reload_cycles(stack: WebStack, cycles: int, clients: int, seconds: float, relisten: bool):
     """Run the load and ``cycles`` reloads spread over it; return (report, windows)."""
     holder = {}
     load = threading.Thread(
-        target=lambda: holder.setdefault("report", run_load(stack.portal, PATHS, clients, seconds,
-                                                            timeout=DRAIN_BOUND + 5)),
+        target=lambda: holder.setdefault(
+            "report", run_load(stack.portal, PATHS, clients, seconds, timeout=DRAIN_BOUND + 5)
+        ),
         daemon=True,
     )
     load.start()
@@ -70,8 +78,11 @@ def test_ten_reload_cycles_under_load(capsys):
     check_cycle_outcome(report, windows)
     assert after["threads"] == baseline, after["thread_names"]
     assert "Traceback" not in stderr, stderr[-3000:]
-    figures = dict(report.figures(), cycles=len(windows),
-                   max_drain_ms=round(max(w[2]["drain_seconds"] for w in windows) * 1000, 2))
+    figures = dict(
+        report.figures(),
+        cycles=len(windows),
+        max_drain_ms=round(max(w[2]["drain_seconds"] for w in windows) * 1000, 2),
+    )
     with capsys.disabled():
         print("\nreload-under-load:", json.dumps(figures))
 
@@ -94,14 +105,17 @@ def test_reload_cycles_with_listener_restart_under_load(capsys):
     check_cycle_outcome(report, windows)
 
 
-@pytest.mark.parametrize("relisten", [False, pytest.param(True, marks=pytest.mark.soak)],
-                         ids=["swap", "restart"])
+@pytest.mark.parametrize(
+    "relisten", [False, pytest.param(True, marks=pytest.mark.soak)], ids=["swap", "restart"]
+)
 def test_drain_bound_holds_with_a_stuck_request(relisten):
     """A request that outlives the bound is abandoned at the bound, and the
     others keep getting answers."""
     with WebStack(threads=4, drain_timeout=1.0) as stack:
-        stuck = threading.Thread(target=lambda: run_load(stack.portal, ["/sleep?ms=3000"], 1, 0.1,
-                                                          timeout=10), daemon=True)
+        stuck = threading.Thread(
+            target=lambda: run_load(stack.portal, ["/sleep?ms=3000"], 1, 0.1, timeout=10),
+            daemon=True,
+        )
         stuck.start()
         time.sleep(0.3)
         started = time.monotonic()

@@ -38,7 +38,7 @@ def exchange(port: int, payload: bytes, timeout: float = 10.0) -> tuple[int, boo
             except ConnectionResetError:
                 closed = True
                 break
-            except socket.timeout:
+            except TimeoutError:
                 break
             if not chunk:
                 closed = True
@@ -63,9 +63,17 @@ def test_oversized_request_heads_are_refused_and_closed(stack, where, case):
     if case == "huge-header":
         head = b"GET /ok HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * (20 * 1024) + b"\r\n\r\n"
     elif case == "many-headers":
-        head = b"GET /ok HTTP/1.1\r\nHost: x\r\n" + b"".join(b"X-H%d: v\r\n" % i for i in range(5000)) + b"\r\n"
+        head = (
+            b"GET /ok HTTP/1.1\r\nHost: x\r\n"
+            + b"".join(b"X-H%d: v\r\n" % i for i in range(5000))
+            + b"\r\n"
+        )
     elif case == "huge-total":
-        head = b"GET /ok HTTP/1.1\r\nHost: x\r\n" + b"".join(b"X-H%d: %s\r\n" % (i, b"v" * 1000) for i in range(300)) + b"\r\n"
+        head = (
+            b"GET /ok HTTP/1.1\r\nHost: x\r\n"
+            + b"".join(b"X-H%d: %s\r\n" % (i, b"v" * 1000) for i in range(300))
+            + b"\r\n"
+        )
     else:
         head = b"GET /ok?" + b"q" * (20 * 1024) + b" HTTP/1.1\r\nHost: x\r\n\r\n"
     status, closed = exchange(port, head)
@@ -80,8 +88,10 @@ def test_oversized_body_is_refused_without_buffering_it(stack, where):
     size = 64 * MB
     before = stack.status()["rss"]
     with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
-        sock.sendall(b"POST /echo HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/octet-stream\r\n"
-                     b"Content-Length: %d\r\n\r\n" % size)
+        sock.sendall(
+            b"POST /echo HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/octet-stream\r\n"
+            b"Content-Length: %d\r\n\r\n" % size
+        )
         chunk = b"z" * MB
         try:
             for _ in range(size // MB):
@@ -157,6 +167,6 @@ def test_idle_and_slow_connections_are_closed_in_bounded_time(stack, where):
         try:
             while sock.recv(65536):
                 pass
-        except (socket.timeout, ConnectionResetError):
+        except (TimeoutError, ConnectionResetError):
             pass
     assert time.monotonic() - started < 65, "connections were still open after 65 s"

@@ -11,9 +11,9 @@ import re
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from concurrent.futures import ThreadPoolExecutor
 
 from tools.faultproxy import FaultProxy
 
@@ -26,7 +26,7 @@ SIGNED = re.compile(r"(?i)x-amz-(signature|credential|security-token)=")
 
 
 def _windows(secret: str, size: int = 16):
-    return {secret[i:i + size] for i in range(len(secret) - size + 1)}
+    return {secret[i : i + size] for i in range(len(secret) - size + 1)}
 
 
 def assert_clean(label: str, text: str) -> None:
@@ -41,14 +41,27 @@ def assert_clean(label: str, text: str) -> None:
 def scan_env(s3_server, bucket, s3_client, tmp_path):
     s3_server.create_bucket(bucket, public_read=True)
     policy = json.loads(s3_client.get_bucket_policy(Bucket=bucket)["Policy"])
-    policy["Statement"].append({"Effect": "Deny", "Principal": "*", "Action": "s3:PutObject",
-                                "Resource": f"arn:aws:s3:::{bucket}/media/denied/*"})
+    policy["Statement"].append(
+        {
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:PutObject",
+            "Resource": f"arn:aws:s3:::{bucket}/media/denied/*",
+        }
+    )
     s3_client.put_bucket_policy(Bucket=bucket, Policy=json.dumps(policy))
     make_tree(tmp_path, small=10, big=(), seed=3)
-    env = dict(os.environ, PYTHONPATH=str(ROOT), DJANGO_SETTINGS_MODULE="tests.reliability.secrets_settings",
-               RELIABILITY_BUCKET=bucket, RELIABILITY_ENDPOINT=s3_server.endpoint_url,
-               RELIABILITY_STATIC_ROOT=str(tmp_path), SCAN_ACCESS_KEY=ACCESS_KEY,
-               SCAN_SECRET_KEY=SECRET_KEY, SCAN_SESSION_TOKEN=SESSION_TOKEN)
+    env = dict(
+        os.environ,
+        PYTHONPATH=str(ROOT),
+        DJANGO_SETTINGS_MODULE="tests.reliability.secrets_settings",
+        RELIABILITY_BUCKET=bucket,
+        RELIABILITY_ENDPOINT=s3_server.endpoint_url,
+        RELIABILITY_STATIC_ROOT=str(tmp_path),
+        SCAN_ACCESS_KEY=ACCESS_KEY,
+        SCAN_SECRET_KEY=SECRET_KEY,
+        SCAN_SESSION_TOKEN=SESSION_TOKEN,
+    )
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
         env.pop(name, None)
     return env
@@ -56,8 +69,14 @@ def scan_env(s3_server, bucket, s3_client, tmp_path):
 
 def run(env: dict, *args: str, **extra) -> subprocess.CompletedProcess:
     started = time.monotonic()
-    proc = subprocess.run([sys.executable, *args], env=dict(env, **extra), cwd=ROOT,
-                          capture_output=True, text=True, timeout=180)
+    proc = subprocess.run(
+        [sys.executable, *args],
+        env=dict(env, **extra),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     proc.seconds = time.monotonic() - started
     return proc
 
@@ -74,15 +93,27 @@ def scan(env: dict, full: bool) -> dict:
     }
     if full:
         parallel["s3_check --json"] = ((*django, "s3_check", "--json"), {})
-        parallel["s3_check dead endpoint"] = ((*django, "s3_check"), {"RELIABILITY_ENDPOINT": "http://127.0.0.1:9"})
+        parallel["s3_check dead endpoint"] = (
+            (*django, "s3_check"),
+            {"RELIABILITY_ENDPOINT": "http://127.0.0.1:9"},
+        )
     with ThreadPoolExecutor(len(parallel)) as pool:
-        futures = {label: pool.submit(run, env, *args, **extra) for label, (args, extra) in parallel.items()}
+        futures = {
+            label: pool.submit(run, env, *args, **extra)
+            for label, (args, extra) in parallel.items()
+        }
         runs = {label: future.result() for label, future in futures.items()}
     runs["sync pass"] = run(env, *django, "s3_migrate_static", "--no-progress", "-v", "2")
     with FaultProxy(env["RELIABILITY_ENDPOINT"]) as proxy:
         proxy.set_faults(["500", "reset"], rate=1.0, writes_only=True)
-        runs["sync fail"] = run(env, *django, "s3_migrate_static", "--no-progress", "--force",
-                                RELIABILITY_ENDPOINT=proxy.endpoint_url)
+        runs["sync fail"] = run(
+            env,
+            *django,
+            "s3_migrate_static",
+            "--no-progress",
+            "--force",
+            RELIABILITY_ENDPOINT=proxy.endpoint_url,
+        )
     if full:
         runs["sync --json"] = run(env, *django, "s3_migrate_static", "--json", "--force")
         runs["collectstatic"] = run(env, *django, "collectstatic", "--noinput", "-v", "2")

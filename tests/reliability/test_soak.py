@@ -34,8 +34,16 @@ def test_soak_reload_under_load(capsys):
         stack.reload()
         after = stack.status()
         stderr = stack.stop()
-    figures(capsys, "reload-under-load", dict(report.figures(), cycles=len(windows),
-                                              threads_baseline=baseline, threads_after=after["threads"]))
+    figures(
+        capsys,
+        "reload-under-load",
+        dict(
+            report.figures(),
+            cycles=len(windows),
+            threads_baseline=baseline,
+            threads_after=after["threads"],
+        ),
+    )
     check_cycle_outcome(report, windows)
     assert after["threads"] == baseline
     assert "Traceback" not in stderr
@@ -59,8 +67,13 @@ def test_soak_repeated_kill_9_converges(tmp_path, fault_proxy, bucket, s3_client
     env = sync_env(bucket, fault_proxy.endpoint_url, tmp_path, RELIABILITY_WORKERS=8)
     kills = 0
     for _ in range(8):
-        proc = subprocess.Popen(sync_command("--json", "--delete"), env=env, cwd=ROOT,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        proc = subprocess.Popen(
+            sync_command("--json", "--delete"),
+            env=env,
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
         time.sleep(rng.uniform(0.2, 1.5))
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)
@@ -71,7 +84,9 @@ def test_soak_repeated_kill_9_converges(tmp_path, fault_proxy, bucket, s3_client
             # reached a file changed since), never a mix or a prefix.
             assert data in versions[name], f"seed={seed}: {name} is half-written after a kill"
         # Change a few files between runs, as a developer would.
-        for name in rng.sample(sorted(files), 40) + [rng.choice([n for n in files if n.startswith("big/")])]:
+        for name in rng.sample(sorted(files), 40) + [
+            rng.choice([n for n in files if n.startswith("big/")])
+        ]:
             files[name] = rng.randbytes(len(files[name]) or 1)
             versions[name].append(files[name])
             (tmp_path / name).write_bytes(files[name])
@@ -79,16 +94,27 @@ def test_soak_repeated_kill_9_converges(tmp_path, fault_proxy, bucket, s3_client
     assert final.returncode == 0, f"seed={seed}: {final.stderr[-3000:]}"
     remote = remote_files(s3_client, bucket)
     assert remote == files, f"seed={seed}"
-    figures(capsys, "kill-9", {"seed": seed, "kills": kills, "files": len(files),
-                               "open_uploads_after": len(open_uploads(s3_client, bucket)),
-                               "proxy": {k: v for k, v in fault_proxy.stats().items()
-                                         if k in ("requests", "by_method")}})
+    figures(
+        capsys,
+        "kill-9",
+        {
+            "seed": seed,
+            "kills": kills,
+            "files": len(files),
+            "open_uploads_after": len(open_uploads(s3_client, bucket)),
+            "proxy": {
+                k: v for k, v in fault_proxy.stats().items() if k in ("requests", "by_method")
+            },
+        },
+    )
 
 
 def test_soak_sync_big_tree_under_faults(tmp_path, fault_proxy, bucket, s3_client, capsys):
     files = make_tree(tmp_path, small=2000, big=(6 * MB, 20 * MB), seed=22)
     fault_proxy.delay = 0.005
-    fault_proxy.set_faults(["500", "503", "reset", "stall", "truncate"], rate=0.10, seed=7, stall_seconds=10)
+    fault_proxy.set_faults(
+        ["500", "503", "reset", "stall", "truncate"], rate=0.10, seed=7, stall_seconds=10
+    )
     env = sync_env(bucket, fault_proxy.endpoint_url, tmp_path, RELIABILITY_WORKERS=16)
     started = time.monotonic()
     proc = run_sync(env, "--json", timeout=900)
@@ -97,15 +123,24 @@ def test_soak_sync_big_tree_under_faults(tmp_path, fault_proxy, bucket, s3_clien
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert remote_files(s3_client, bucket) == files
     assert open_uploads(s3_client, bucket) == []
-    figures(capsys, "sync-2000-files-10pct-faults", {
-        "seconds": round(elapsed, 1), "requests": stats["requests"], "faults": stats["faults"],
-        "summary": json.loads(proc.stdout.strip().splitlines()[-1])})
+    figures(
+        capsys,
+        "sync-2000-files-10pct-faults",
+        {
+            "seconds": round(elapsed, 1),
+            "requests": stats["requests"],
+            "faults": stats["faults"],
+            "summary": json.loads(proc.stdout.strip().splitlines()[-1]),
+        },
+    )
 
 
 def test_soak_storage_saves_under_faults(proxied_settings, fault_proxy, s3_client, bucket, capsys):
     rng = random.Random(4321)
     storage = storage_with(attempts=2)
-    fault_proxy.set_faults(["500", "503", "reset", "truncate", "stall"], rate=0.25, seed=5, stall_seconds=5)
+    fault_proxy.set_faults(
+        ["500", "503", "reset", "truncate", "stall"], rate=0.25, seed=5, stall_seconds=5
+    )
     fault_proxy.add_fault(["500", "reset"], rate=0.1, seed=6, after_upstream=True)
     outcomes = {"ok": 0, "raised": 0}
     for i in range(150):
@@ -121,29 +156,47 @@ def test_soak_storage_saves_under_faults(proxied_settings, fault_proxy, s3_clien
             outcomes["ok"] += 1
             assert remote_bytes(s3_client, bucket, name) == data, name
     assert unavailable_leftovers_ok(fault_proxy, s3_client, bucket)
-    figures(capsys, "storage-150-saves-35pct-faults", dict(outcomes, faults=fault_proxy.stats()["faults"]))
+    figures(
+        capsys,
+        "storage-150-saves-35pct-faults",
+        dict(outcomes, faults=fault_proxy.stats()["faults"]),
+    )
 
 
 def test_soak_fault_proxy_throughput(s3_server, fault_proxy, bucket, capsys):
     """Figures: what the proxy itself costs (no delay, no faults)."""
+
     def hammer(endpoint):
         client = make_client(endpoint, attempts=1, read_timeout=10, max_pool_connections=32)
         client.put_object(Bucket=bucket, Key="t", Body=b"x" * 1000)
         started = time.monotonic()
         with ThreadPoolExecutor(32) as pool:
-            list(pool.map(lambda _: client.get_object(Bucket=bucket, Key="t")["Body"].read(), range(2000)))
+            list(
+                pool.map(
+                    lambda _: client.get_object(Bucket=bucket, Key="t")["Body"].read(), range(2000)
+                )
+            )
         return 2000 / (time.monotonic() - started)
 
     direct = hammer(s3_server.endpoint_url)
     proxied = hammer(fault_proxy.endpoint_url)
-    figures(capsys, "proxy-throughput", {"direct_rps": round(direct), "proxied_rps": round(proxied),
-                                         "ratio": round(proxied / direct, 2)})
+    figures(
+        capsys,
+        "proxy-throughput",
+        {
+            "direct_rps": round(direct),
+            "proxied_rps": round(proxied),
+            "ratio": round(proxied / direct, 2),
+        },
+    )
     assert proxied > 0.5 * direct
 
 
 def test_soak_sync_gzip_under_faults(tmp_path, fault_proxy, bucket, s3_client, capsys):
     files = make_tree(tmp_path, small=400, big=(6 * MB,), seed=23)
-    fault_proxy.set_faults(["500", "503", "reset", "stall", "truncate"], rate=0.10, seed=8, stall_seconds=10)
+    fault_proxy.set_faults(
+        ["500", "503", "reset", "stall", "truncate"], rate=0.10, seed=8, stall_seconds=10
+    )
     env = sync_env(bucket, fault_proxy.endpoint_url, tmp_path, RELIABILITY_GZIP=1)
     proc = run_sync(env, "--json", timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -151,7 +204,9 @@ def test_soak_sync_gzip_under_faults(tmp_path, fault_proxy, bucket, s3_client, c
     fault_proxy.clear_faults()
     again = json.loads(run_sync(env, "--json").stdout.strip().splitlines()[-1])
     assert again["uploaded"] == 0
-    figures(capsys, "sync-gzip-10pct-faults", {"faults": fault_proxy.stats()["faults"], "resync": again})
+    figures(
+        capsys, "sync-gzip-10pct-faults", {"faults": fault_proxy.stats()["faults"], "resync": again}
+    )
 
 
 def test_soak_collectstatic_under_faults(tmp_path, fault_proxy, bucket, s3_client, capsys):
@@ -159,12 +214,25 @@ def test_soak_collectstatic_under_faults(tmp_path, fault_proxy, bucket, s3_clien
     source = tmp_path / "assets"
     files = make_tree(source, small=300, big=(6 * MB,), seed=24)
     fault_proxy.set_faults(["500", "503", "reset", "truncate"], rate=0.10, seed=9)
-    env = sync_env(bucket, fault_proxy.endpoint_url, tmp_path / "unused",
-                   RELIABILITY_STATICFILES_DIR=str(source))
-    proc = subprocess.run([*sync_command()[:3], "collectstatic", "--noinput"], env=env, cwd=ROOT,
-                          capture_output=True, text=True, timeout=600)
+    env = sync_env(
+        bucket,
+        fault_proxy.endpoint_url,
+        tmp_path / "unused",
+        RELIABILITY_STATICFILES_DIR=str(source),
+    )
+    proc = subprocess.run(
+        [*sync_command()[:3], "collectstatic", "--noinput"],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
     remote = remote_files(s3_client, bucket)
     assert all(remote.get(name) == data for name, data in files.items())
-    figures(capsys, "collectstatic-10pct-faults", {"faults": fault_proxy.stats()["faults"],
-                                                    "remote_objects": len(remote)})
+    figures(
+        capsys,
+        "collectstatic-10pct-faults",
+        {"faults": fault_proxy.stats()["faults"], "remote_objects": len(remote)},
+    )

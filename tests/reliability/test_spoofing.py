@@ -46,8 +46,23 @@ def spellings(addr) -> st.SearchStrategy[str]:
 
 junk = st.one_of(
     st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), max_size=40),
-    st.sampled_from(["unknown", "_hidden", "[::1", "1.2.3.4.5", "::1]", "'; DROP", "999.1.1.1",
-                     "127.0.0.1", "10.0.0.1", "::1", "fd00::1", "localhost", ""]),
+    st.sampled_from(
+        [
+            "unknown",
+            "_hidden",
+            "[::1",
+            "1.2.3.4.5",
+            "::1]",
+            "'; DROP",
+            "999.1.1.1",
+            "127.0.0.1",
+            "10.0.0.1",
+            "::1",
+            "fd00::1",
+            "localhost",
+            "",
+        ]
+    ),
 )
 
 
@@ -97,9 +112,12 @@ def _split_lines(entries, cuts) -> list[str]:
 def test_client_injected_entries_never_win(data, entries):
     """client -> trusted proxy 1 -> ... -> trusted proxy k -> us."""
     trusted = TrustedProxies([str(e) for e in entries])
-    trusted_hosts = [e if not isinstance(e, (ipaddress.IPv4Network, ipaddress.IPv6Network))
-                     else e.network_address + data.draw(st.integers(0, min(e.num_addresses - 1, 1000)))
-                     for e in entries]
+    trusted_hosts = [
+        e
+        if not isinstance(e, (ipaddress.IPv4Network, ipaddress.IPv6Network))
+        else e.network_address + data.draw(st.integers(0, min(e.num_addresses - 1, 1000)))
+        for e in entries
+    ]
     trusted_hosts = [h for h in trusted_hosts if _is_trusted(h, entries)]
     assume(trusted_hosts)
     client = data.draw(any_ip.filter(lambda a: not _is_trusted(a, entries)), label="client")
@@ -110,7 +128,9 @@ def test_client_injected_entries_never_win(data, entries):
     lines = _split_lines(chain, cuts)
     peer = str(hops[-1])
     assert trusted.client_address(peer, lines) == _normal(client)
-    assert trusted.client_address(peer, [line.encode("latin-1") for line in lines]) == _normal(client)
+    assert trusted.client_address(peer, [line.encode("latin-1") for line in lines]) == _normal(
+        client
+    )
 
 
 @settings(max_examples=200, deadline=None)
@@ -128,13 +148,18 @@ def test_any_header_yields_the_peer_or_a_hop_vouched_for_by_trusted_hops(entries
     """Arbitrary header text: the answer is the peer, or an entry such that
     every entry right of it is a trusted address (so a trusted hop wrote it)."""
     trusted = TrustedProxies([str(e) for e in entries])
-    hosts = [e if not isinstance(e, (ipaddress.IPv4Network, ipaddress.IPv6Network))
-             else e.network_address for e in entries]
+    hosts = [
+        e
+        if not isinstance(e, (ipaddress.IPv4Network, ipaddress.IPv6Network))
+        else e.network_address
+        for e in entries
+    ]
     hosts = [h for h in hosts if _is_trusted(h, entries)]
     assume(hosts)
     peer = str(data.draw(st.sampled_from(hosts)))
-    pieces = data.draw(st.lists(st.one_of(junk, any_ip.map(str), st.sampled_from(hosts).map(str)),
-                                max_size=12))
+    pieces = data.draw(
+        st.lists(st.one_of(junk, any_ip.map(str), st.sampled_from(hosts).map(str)), max_size=12)
+    )
     lines = _split_lines(pieces, set(data.draw(st.lists(st.integers(0, 12), max_size=3))))
     got = trusted.client_address(peer, lines)
     if got == peer:
@@ -143,8 +168,9 @@ def test_any_header_yields_the_peer_or_a_hop_vouched_for_by_trusted_hops(entries
     parsed = [parse_node(item) for item in items]
     positions = [i for i, p in enumerate(parsed) if p is not None and str(p) == got]
     assert positions, (got, lines)
-    assert any(all(p is not None and trusted.is_trusted(p) for p in parsed[i + 1:]) for i in positions), (
-        got, lines)
+    assert any(
+        all(p is not None and trusted.is_trusted(p) for p in parsed[i + 1 :]) for i in positions
+    ), (got, lines)
 
 
 def test_ipv4_mapped_cidr_entry_means_its_ipv4_range():
@@ -185,19 +211,25 @@ def _remote_addr(conn, lines) -> str:
     return body
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(data=st.data())
 def test_django_sees_the_right_client_on_every_request_of_a_connection(stack, data):
-    trusted = [ipaddress.ip_address(a) if "/" not in a else ipaddress.ip_network(a) for a in UPSTREAMS]
+    trusted = [
+        ipaddress.ip_address(a) if "/" not in a else ipaddress.ip_network(a) for a in UPSTREAMS
+    ]
     server = http.client.HTTPConnection("127.0.0.1", stack.server, timeout=10)
     portal = http.client.HTTPConnection("127.0.0.1", stack.portal, timeout=10)
-    outsider = http.client.HTTPConnection("127.0.0.1", stack.portal, timeout=10,
-                                          source_address=("127.0.0.2", 0))
+    outsider = http.client.HTTPConnection(
+        "127.0.0.1", stack.portal, timeout=10, source_address=("127.0.0.2", 0)
+    )
     try:
         for _ in range(3):  # several requests on each keep-alive connection
             client = data.draw(any_ip.filter(lambda a: not _is_trusted(a, trusted)), label="client")
-            injected = data.draw(st.lists(junk.filter(lambda s: "\r" not in s and "\n" not in s),
-                                          max_size=5))
+            injected = data.draw(
+                st.lists(junk.filter(lambda s: "\r" not in s and "\n" not in s), max_size=5)
+            )
             hops = data.draw(st.lists(st.sampled_from(TRUSTED_HOPS), max_size=3))
             chain = injected + [str(client)] + hops
             lines = _split_lines(chain, set(data.draw(st.lists(st.integers(0, 8), max_size=2))))
@@ -217,7 +249,15 @@ def test_spoofed_header_alone_is_ignored_through_the_portal(stack):
     """A client at an untrusted address (127.0.0.2: loopback, but not in
     UPSTREAM_IPS) is itself, whatever it writes, directly or via the portal."""
     for port in (stack.portal, stack.server):
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10, source_address=("127.0.0.2", 0))
-        for lines in (["10.9.9.9"], ["6.6.6.6, 10.9.9.9"], ["127.0.0.1"], ["fd00::1", "10.0.0.1"], []):
+        conn = http.client.HTTPConnection(
+            "127.0.0.1", port, timeout=10, source_address=("127.0.0.2", 0)
+        )
+        for lines in (
+            ["10.9.9.9"],
+            ["6.6.6.6, 10.9.9.9"],
+            ["127.0.0.1"],
+            ["fd00::1", "10.0.0.1"],
+            [],
+        ):
             assert _remote_addr(conn, lines) == "127.0.0.2", (port, lines)
         conn.close()

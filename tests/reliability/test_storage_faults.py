@@ -31,7 +31,9 @@ def storage_with(attempts: int = 1, read_timeout: float = 0.4, **options) -> S3B
 
 
 def open_uploads(s3_client, bucket) -> set[str]:
-    return {u["UploadId"] for u in s3_client.list_multipart_uploads(Bucket=bucket).get("Uploads", [])}
+    return {
+        u["UploadId"] for u in s3_client.list_multipart_uploads(Bucket=bucket).get("Uploads", [])
+    }
 
 
 def remote_bytes(s3_client, bucket, key):
@@ -120,7 +122,9 @@ def test_write_reached_s3_but_answer_lost(proxied_settings, fault_proxy, s3_clie
 
 
 @pytest.mark.parametrize("part_fault", [1, 2, 3])
-def test_streamed_write_fault_on_a_part_aborts(proxied_settings, fault_proxy, s3_client, bucket, part_fault):
+def test_streamed_write_fault_on_a_part_aborts(
+    proxied_settings, fault_proxy, s3_client, bucket, part_fault
+):
     storage = storage_with(attempts=1)
     fault_proxy.set_faults("503", nth=1, match=f"partNumber={part_fault}")
     chunk = random.Random(part_fault).randbytes(PART)
@@ -170,7 +174,9 @@ def test_streamed_close_fault_on_complete(proxied_settings, fault_proxy, s3_clie
     assert open_uploads(s3_client, bucket) == set()
 
 
-def test_read_of_truncated_download_raises_clearly(proxied_settings, fault_proxy, s3_client, bucket):
+def test_read_of_truncated_download_raises_clearly(
+    proxied_settings, fault_proxy, s3_client, bucket
+):
     data = random.Random(9).randbytes(300_000)
     s3_client.put_object(Bucket=bucket, Key="read.bin", Body=data)
     storage = storage_with(attempts=1)
@@ -188,8 +194,9 @@ def test_many_saves_under_mixed_faults(proxied_settings, fault_proxy, s3_client,
     absent or exact. Only a faulted abort may leave an upload open."""
     rng = random.Random(1234)
     storage = storage_with(attempts=2)
-    fault_proxy.set_faults(["500", "503", "reset", "truncate", "stall"], rate=0.25, seed=99,
-                           stall_seconds=5)
+    fault_proxy.set_faults(
+        ["500", "503", "reset", "truncate", "stall"], rate=0.25, seed=99, stall_seconds=5
+    )
     fault_proxy.add_fault(["500", "reset"], rate=0.1, seed=7, after_upstream=True)
     outcomes = {"ok": 0, "raised": 0}
     for i in range(24):

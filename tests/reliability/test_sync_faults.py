@@ -25,8 +25,9 @@ def test_sync_under_ten_percent_faults_converges_exactly(tmp_path, fault_proxy, 
     files = make_tree(tmp_path, small=80, big=(6 * MB, 11 * MB), seed=10)
     # A stale remote file, to be deleted because the sync succeeds.
     s3_client.put_object(Bucket=bucket, Key="static/old/stale.css", Body=b"old")
-    fault_proxy.set_faults(["500", "503", "reset", "stall", "truncate"], rate=0.10, seed=2024,
-                           stall_seconds=10)
+    fault_proxy.set_faults(
+        ["500", "503", "reset", "stall", "truncate"], rate=0.10, seed=2024, stall_seconds=10
+    )
     env = sync_env(bucket, fault_proxy.endpoint_url, tmp_path)
     proc = run_sync(env, "--json", "--delete")
     stats = fault_proxy.stats()
@@ -35,7 +36,9 @@ def test_sync_under_ten_percent_faults_converges_exactly(tmp_path, fault_proxy, 
     assert summary["failed"] == 0 and summary["uploaded"] == len(files)
     assert summary["deleted"] == 1
     # About 10 % of all requests were faulted (seeded, so this is stable).
-    assert 0.04 * stats["requests"] <= stats["faults_total"] <= 0.2 * stats["requests"], stats["faults"]
+    assert 0.04 * stats["requests"] <= stats["faults_total"] <= 0.2 * stats["requests"], stats[
+        "faults"
+    ]
     remote = remote_files(s3_client, bucket)
     assert remote.keys() == files.keys()
     for name, data in files.items():
@@ -66,7 +69,9 @@ def test_sync_with_every_write_failing_exits_1_and_changes_nothing(
     assert "Traceback" not in proc.stderr
     assert "nothing was deleted" in proc.stderr
     stats = fault_proxy.stats()
-    assert "DELETE" not in stats["by_method"] or stats["faults_total"] >= stats["by_method"]["DELETE"]
+    assert (
+        "DELETE" not in stats["by_method"] or stats["faults_total"] >= stats["by_method"]["DELETE"]
+    )
     after = {}
     for obj in s3_client.list_objects_v2(Bucket=bucket, Prefix="static/").get("Contents", []):
         after[obj["Key"]] = s3_client.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read()
@@ -74,12 +79,16 @@ def test_sync_with_every_write_failing_exits_1_and_changes_nothing(
     assert open_uploads(s3_client, bucket) == []
 
 
-def test_sync_with_parts_failing_aborts_its_multipart_uploads(tmp_path, fault_proxy, bucket, s3_client):
+def test_sync_with_parts_failing_aborts_its_multipart_uploads(
+    tmp_path, fault_proxy, bucket, s3_client
+):
     """Creates and aborts get through, every PUT (parts, PutObject) fails:
     the uploads that were started are all aborted."""
     make_tree(tmp_path, small=3, big=(6 * MB, 7 * MB), seed=12)
     fault_proxy.set_faults("503", rate=1.0, methods=["PUT"])
-    proc = run_sync(sync_env(bucket, fault_proxy.endpoint_url, tmp_path, RELIABILITY_ATTEMPTS=1), "--json")
+    proc = run_sync(
+        sync_env(bucket, fault_proxy.endpoint_url, tmp_path, RELIABILITY_ATTEMPTS=1), "--json"
+    )
     assert proc.returncode == 1
     summary = _summary(proc)
     assert summary["failed"] >= 5 and summary["uploaded"] == 0
@@ -96,8 +105,13 @@ def test_kill_9_at_a_random_point_then_rerun_converges(tmp_path, fault_proxy, bu
     s3_client.put_object(Bucket=bucket, Key="static/old/stale.js", Body=b"stale")
     fault_proxy.delay = 0.01  # long enough a run for the kill to land mid-way
     env = sync_env(bucket, fault_proxy.endpoint_url, tmp_path, RELIABILITY_WORKERS=4)
-    proc = subprocess.Popen(sync_command("--json", "--delete"), env=env, cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        sync_command("--json", "--delete"),
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     # Wait until the sync is really writing, then kill it at a random point.
     deadline = time.monotonic() + 30
     while fault_proxy.stats()["by_method"].get("PUT", 0) < 1 and time.monotonic() < deadline:
@@ -113,7 +127,9 @@ def test_kill_9_at_a_random_point_then_rerun_converges(tmp_path, fault_proxy, bu
         if name != "old/stale.js":
             assert data == files[name], f"seed={seed}: {name} is half-written"
     # A file changed while nobody was looking (same size, so only content tells).
-    changed = "d1/sub1/f1" + next(p.suffix for p in tmp_path.joinpath("d1/sub1").iterdir() if p.stem == "f1")
+    changed = "d1/sub1/f1" + next(
+        p.suffix for p in tmp_path.joinpath("d1/sub1").iterdir() if p.stem == "f1"
+    )
     files[changed] = bytes(b ^ 0xFF for b in files[changed])
     (tmp_path / changed).write_bytes(files[changed])
     fault_proxy.delay = 0.0

@@ -20,9 +20,39 @@ from contrib_awsstorage.s3.errors import S3StorageError
 
 from .loadgen import WebStack
 
-NASTY = ["..", ".", "", "...", "%2e%2e", "%2E%2E", ".%2e", "%2e.", "..%2f", "..%5c", "%252e%252e",
-         "%c0%ae%c0%ae", "..\\", "\\..", "%00", "a%00b", "~", ".env", ".git", "/", "//", "a", "b.txt",
-         "sub", "ü", "%", "%zz", ";", "..;", "\x00", "\\"]
+NASTY = [
+    "..",
+    ".",
+    "",
+    "...",
+    "%2e%2e",
+    "%2E%2E",
+    ".%2e",
+    "%2e.",
+    "..%2f",
+    "..%5c",
+    "%252e%252e",
+    "%c0%ae%c0%ae",
+    "..\\",
+    "\\..",
+    "%00",
+    "a%00b",
+    "~",
+    ".env",
+    ".git",
+    "/",
+    "//",
+    "a",
+    "b.txt",
+    "sub",
+    "ü",
+    "%",
+    "%zz",
+    ";",
+    "..;",
+    "\x00",
+    "\\",
+]
 segment = st.one_of(st.sampled_from(NASTY), st.text(max_size=6))
 relpath = st.lists(segment, max_size=6).map("/".join)
 
@@ -34,7 +64,10 @@ def _escapes(base: str, joined: str) -> bool:
 
 
 @settings(max_examples=600, deadline=None)
-@given(base=st.sampled_from(["", "static", "media/uploads", "a/b/c"]), paths=st.lists(relpath, min_size=1, max_size=3))
+@given(
+    base=st.sampled_from(["", "static", "media/uploads", "a/b/c"]),
+    paths=st.lists(relpath, min_size=1, max_size=3),
+)
 def test_safe_join_never_leaves_base(base, paths):
     try:
         joined = safe_join(base, *paths)
@@ -45,8 +78,11 @@ def test_safe_join_never_leaves_base(base, paths):
     assert not joined.startswith("/")
     assert not _escapes(base, joined), (base, paths, joined)
     if base:
-        assert joined == base.strip("/") + "/" or joined.startswith(base.strip("/") + "/") \
+        assert (
+            joined == base.strip("/") + "/"
+            or joined.startswith(base.strip("/") + "/")
             or joined == base.strip("/")
+        )
 
 
 @pytest.fixture
@@ -55,7 +91,9 @@ def located_storage(s3_settings):
     return S3Boto3Storage()
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(name=relpath)
 def test_storage_keys_stay_inside_location(located_storage, name):
     try:
@@ -66,7 +104,9 @@ def test_storage_keys_stay_inside_location(located_storage, name):
     assert ".." not in key.split("/"), (name, key)
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(name=relpath.filter(lambda n: n.strip("/")))
 def test_storage_save_writes_only_inside_location(located_storage, s3_client, bucket, name):
     try:
@@ -85,7 +125,12 @@ def test_storage_save_writes_only_inside_location(located_storage, s3_client, bu
 # -- PrivateStaticRoot over real HTTP ----------------------------------------------
 
 MARKER = f"TOPSECRET-{uuid.uuid4().hex}"
-PUBLIC = {"a.css": b"body{}", "sub/b.js": b"let b;", "sub/deeper/c.txt": b"c", "\u00fc.txt": b"umlaut"}
+PUBLIC = {
+    "a.css": b"body{}",
+    "sub/b.js": b"let b;",
+    "sub/deeper/c.txt": b"c",
+    "\u00fc.txt": b"umlaut",
+}
 
 
 @pytest.fixture(scope="module")
@@ -111,7 +156,9 @@ def static_stack(tmp_path_factory):
 def _get(port: int, target: bytes, method: bytes = b"GET") -> tuple[int, bytes]:
     """One raw HTTP request (the target goes on the wire exactly as given)."""
     with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
-        sock.sendall(method + b" " + target + b" HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        sock.sendall(
+            method + b" " + target + b" HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+        )
         data = b""
         while chunk := sock.recv(65536):
             data += chunk
@@ -124,7 +171,7 @@ def _get(port: int, target: bytes, method: bytes = b"GET") -> tuple[int, bytes]:
             size = int(size_line.split(b";")[0] or b"0", 16)
             if not size:
                 break
-            decoded, rest = decoded + rest[:size], rest[size + 2:]
+            decoded, rest = decoded + rest[:size], rest[size + 2 :]
         body = decoded
     return status, body
 
@@ -134,25 +181,57 @@ def test_public_files_are_served_and_the_rest_refused(static_stack):
         for name, data in PUBLIC.items():
             target = "/static/" + quote(name)
             assert _get(port, target.encode("ascii")) == (200, data), (port, name)
-        for target in [b"/static/", b"/static/sub/", b"/static/sub", b"/static/.env", b"/static/escape.txt",
-                       b"/static/escdir/secret.txt", b"/static/dotlink.txt", b"/static/sub/.git/config",
-                       b"/static/../sibling.txt", b"/static/%2e%2e/sibling.txt", b"/media/escdir/"]:
+        for target in [
+            b"/static/",
+            b"/static/sub/",
+            b"/static/sub",
+            b"/static/.env",
+            b"/static/escape.txt",
+            b"/static/escdir/secret.txt",
+            b"/static/dotlink.txt",
+            b"/static/sub/.git/config",
+            b"/static/../sibling.txt",
+            b"/static/%2e%2e/sibling.txt",
+            b"/media/escdir/",
+        ]:
             status, body = _get(port, target)
             assert status in (400, 403, 404), (port, target, status)
             assert MARKER.encode() not in body
 
 
 url_segment = st.one_of(
-    st.sampled_from(NASTY + ["escape.txt", "escdir", "secret.txt", "dotlink.txt", "sibling.txt", "root",
-                             "outside", "a.css", "c.txt", "deeper", "%c3%bc.txt"]),
-    st.text(alphabet=st.characters(min_codepoint=33, max_codepoint=126, exclude_characters="#?"), max_size=5),
+    st.sampled_from(
+        NASTY
+        + [
+            "escape.txt",
+            "escdir",
+            "secret.txt",
+            "dotlink.txt",
+            "sibling.txt",
+            "root",
+            "outside",
+            "a.css",
+            "c.txt",
+            "deeper",
+            "%c3%bc.txt",
+        ]
+    ),
+    st.text(
+        alphabet=st.characters(min_codepoint=33, max_codepoint=126, exclude_characters="#?"),
+        max_size=5,
+    ),
 )
 
 
-@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(mount=st.sampled_from(["/static/", "/media/", "/static//", "/static/sub/"]),
-       segments=st.lists(url_segment, max_size=6), method=st.sampled_from([b"GET", b"HEAD"]),
-       via_portal=st.booleans())
+@settings(
+    max_examples=250, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    mount=st.sampled_from(["/static/", "/media/", "/static//", "/static/sub/"]),
+    segments=st.lists(url_segment, max_size=6),
+    method=st.sampled_from([b"GET", b"HEAD"]),
+    via_portal=st.booleans(),
+)
 def test_no_url_reads_outside_the_static_root(static_stack, mount, segments, method, via_portal):
     target = (mount + "/".join(segments)).encode("utf-8").replace(b"\x00", b"%00")
     port = static_stack.portal if via_portal else static_stack.server

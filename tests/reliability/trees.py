@@ -16,7 +16,9 @@ MB = 1024 * 1024
 _EXTS = [".css", ".js", ".svg", ".png", ".woff2", ".txt", ".json"]
 
 
-def make_tree(root: Path, small: int = 60, big: tuple[int, ...] = (6 * MB,), seed: int = 1) -> dict[str, bytes]:
+def make_tree(
+    root: Path, small: int = 60, big: tuple[int, ...] = (6 * MB,), seed: int = 1
+) -> dict[str, bytes]:
     """Write ``small`` small files and the ``big`` ones; return name -> bytes."""
     rng = random.Random(seed)
     files = {}
@@ -38,12 +40,14 @@ def remote_files(s3_client, bucket: str, prefix: str = "static/") -> dict[str, b
     paginator = s3_client.get_paginator("list_objects_v2")
     for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
         for obj in page.get("Contents", ()):
-            name = obj["Key"][len(prefix):]
+            name = obj["Key"][len(prefix) :]
             if name.startswith(STATE_DIR):
                 continue
             response = s3_client.get_object(Bucket=bucket, Key=obj["Key"])
             data = response["Body"].read()
-            if response.get("ContentEncoding") == "gzip":  # stored gzipped: compare the source bytes
+            if (
+                response.get("ContentEncoding") == "gzip"
+            ):  # stored gzipped: compare the source bytes
                 data = gzip.decompress(data)
             found[name] = data
     return found
@@ -72,5 +76,6 @@ def sync_command(*args: str) -> list[str]:
 
 def run_sync(env: dict, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
     """Run ``s3_migrate_static`` in its own process; return the finished process."""
-    return subprocess.run(sync_command(*args), env=env, cwd=ROOT, capture_output=True,
-                          text=True, timeout=timeout)
+    return subprocess.run(
+        sync_command(*args), env=env, cwd=ROOT, capture_output=True, text=True, timeout=timeout
+    )

@@ -14,9 +14,14 @@ def stored(request):
     default_storage.save(name, ContentFile(name.encode()))
     with default_storage.open(name) as handle:
         content = handle.read().decode()
-    return JsonResponse({"content": content, "pid": os.getpid(),
-                         "client": id(default_storage.connection),
-                         "names": sorted(default_storage.listdir("")[1])})
+    return JsonResponse(
+        {
+            "content": content,
+            "pid": os.getpid(),
+            "client": id(default_storage.connection),
+            "names": sorted(default_storage.listdir("")[1]),
+        }
+    )
 
 
 urlpatterns = [path("stored", stored)]

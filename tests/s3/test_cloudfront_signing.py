@@ -27,8 +27,9 @@ def private_key():
 
 @pytest.fixture(scope="module")
 def pem(private_key) -> str:
-    return private_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                     serialization.NoEncryption()).decode()
+    return private_key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
 
 
 def _unb64(text: str) -> bytes:
@@ -42,32 +43,53 @@ def verify(url: str, public_key) -> int:
     query = dict(parse_qsl(parts.query))
     assert query["Key-Pair-Id"] == KEY_ID
     expires = int(query["Expires"])
-    rest = [(k, v) for k, v in parse_qsl(parts.query) if k not in ("Expires", "Signature", "Key-Pair-Id")]
+    rest = [
+        (k, v)
+        for k, v in parse_qsl(parts.query)
+        if k not in ("Expires", "Signature", "Key-Pair-Id")
+    ]
     resource = urlunsplit(parts._replace(query=urlencode(rest)))
-    policy = json.dumps({"Statement": [{"Resource": resource,
-                                        "Condition": {"DateLessThan": {"AWS:EpochTime": expires}}}]},
-                        separators=(",", ":")).encode()
+    policy = json.dumps(
+        {
+            "Statement": [
+                {"Resource": resource, "Condition": {"DateLessThan": {"AWS:EpochTime": expires}}}
+            ]
+        },
+        separators=(",", ":"),
+    ).encode()
     public_key.verify(_unb64(query["Signature"]), policy, padding.PKCS1v15(), hashes.SHA1())
     return expires
 
 
 def test_private_storage_behind_cdn_hands_out_signed_urls(s3_settings, private_key, pem):
-    storage = S3Boto3Storage(custom_domain="cdn.example.com", cloudfront_key_id=KEY_ID,
-                             cloudfront_key=pem, querystring_expire=600, location="media")
+    storage = S3Boto3Storage(
+        custom_domain="cdn.example.com",
+        cloudfront_key_id=KEY_ID,
+        cloudfront_key=pem,
+        querystring_expire=600,
+        location="media",
+    )
     url = storage.url("avatars/a b.png")
     assert url.startswith("https://cdn.example.com/media/avatars/a%20b.png?Expires=")
     expires = verify(url, private_key.public_key())
     assert abs(expires - (time.time() + 600)) <= 2
     # expire= overrides querystring_expire, as for S3 presigned URLs
-    assert abs(verify(storage.url("x.png", expire=30), private_key.public_key()) - (time.time() + 30)) <= 2
+    assert (
+        abs(verify(storage.url("x.png", expire=30), private_key.public_key()) - (time.time() + 30))
+        <= 2
+    )
 
 
 def test_a_tampered_url_fails_verification(s3_settings, private_key, pem):
-    storage = S3Boto3Storage(custom_domain="cdn.example.com", cloudfront_key_id=KEY_ID, cloudfront_key=pem)
+    storage = S3Boto3Storage(
+        custom_domain="cdn.example.com", cloudfront_key_id=KEY_ID, cloudfront_key=pem
+    )
     url = storage.url("secret/report.pdf")
-    for tampered in (url.replace("report.pdf", "other.pdf"),
-                     url.replace("Expires=", "Expires=9"),
-                     url.replace("Signature=", "Signature=AAAA")):
+    for tampered in (
+        url.replace("report.pdf", "other.pdf"),
+        url.replace("Expires=", "Expires=9"),
+        url.replace("Signature=", "Signature=AAAA"),
+    ):
         with pytest.raises((InvalidSignature, ValueError)):
             verify(tampered, private_key.public_key())
 
@@ -82,12 +104,20 @@ def test_the_key_may_be_a_path(s3_settings, private_key, pem, tmp_path):
 
 
 def test_public_static_urls_stay_plain(s3_settings, pem):
-    storage = S3StaticStorage(custom_domain="cdn.example.com", cloudfront_key_id=KEY_ID, cloudfront_key=pem)
+    storage = S3StaticStorage(
+        custom_domain="cdn.example.com", cloudfront_key_id=KEY_ID, cloudfront_key=pem
+    )
     assert storage.url("css/site.css") == "https://cdn.example.com/css/site.css"
 
 
-@pytest.mark.parametrize("bad", ["not a key at all", "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
-                                 "/no/such/file.pem"])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "not a key at all",
+        "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
+        "/no/such/file.pem",
+    ],
+)
 def test_a_bad_key_names_the_setting_and_never_shows_the_key(s3_settings, bad):
     s3_settings.AWS_CLOUDFRONT_KEY_ID = KEY_ID
     s3_settings.AWS_CLOUDFRONT_KEY = bad
@@ -102,9 +132,12 @@ def test_a_bad_key_names_the_setting_and_never_shows_the_key(s3_settings, bad):
 
 def test_a_non_rsa_key_is_refused_without_showing_it(s3_settings):
     key = ec.generate_private_key(ec.SECP256R1())
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                            serialization.NoEncryption()).decode()
-    storage = S3Boto3Storage(custom_domain="cdn.example.com", cloudfront_key_id=KEY_ID, cloudfront_key=pem)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    storage = S3Boto3Storage(
+        custom_domain="cdn.example.com", cloudfront_key_id=KEY_ID, cloudfront_key=pem
+    )
     with pytest.raises(ImproperlyConfigured) as info:
         storage.url("a.txt")
     assert "RSA" in str(info.value) and "STORAGES OPTIONS 'cloudfront_key'" in str(info.value)
@@ -119,6 +152,8 @@ def test_key_id_without_key_names_the_missing_setting(s3_settings):
 
 
 def test_the_key_is_left_out_of_migrations(s3_settings, pem):
-    storage = S3Boto3Storage(custom_domain="cdn.example.com", cloudfront_key_id=KEY_ID, cloudfront_key=pem)
+    storage = S3Boto3Storage(
+        custom_domain="cdn.example.com", cloudfront_key_id=KEY_ID, cloudfront_key=pem
+    )
     _path, _args, kwargs = storage.deconstruct()
     assert "cloudfront_key" not in kwargs and kwargs["cloudfront_key_id"] == KEY_ID

@@ -6,16 +6,28 @@ import pytest
 from botocore.config import Config
 from django.core.exceptions import ImproperlyConfigured
 
-from contrib_awsstorage.s3 import conf as s3conf
 from contrib_awsstorage.aws_s3_cdn import S3Boto3Storage, S3ManifestStaticStorage, S3StaticStorage
-from contrib_awsstorage.s3.conf import OPTIONS, resolve_options, resolve_with_sources, validate_bucket_name
+from contrib_awsstorage.s3 import conf as s3conf
+from contrib_awsstorage.s3.conf import (
+    OPTIONS,
+    resolve_options,
+    resolve_with_sources,
+    validate_bucket_name,
+)
 
 
 @pytest.fixture
 def clean_env(monkeypatch, settings):
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_S3_ACCESS_KEY_ID",
-                 "AWS_S3_SECRET_ACCESS_KEY", "AWS_STORAGE_BUCKET_NAME", "AWS_S3_ENDPOINT_URL",
-                 "AWS_ENDPOINT_URL_S3", "AWS_S3_REGION_NAME"):
+    for name in (
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_S3_ACCESS_KEY_ID",
+        "AWS_S3_SECRET_ACCESS_KEY",
+        "AWS_STORAGE_BUCKET_NAME",
+        "AWS_S3_ENDPOINT_URL",
+        "AWS_ENDPOINT_URL_S3",
+        "AWS_S3_REGION_NAME",
+    ):
         monkeypatch.delenv(name, raising=False)
     return monkeypatch
 
@@ -25,15 +37,33 @@ def test_table_covers_every_storage_option_with_docs():
         assert opt.attr == attr
         assert opt.doc and opt.settings, attr
         assert all(name.startswith(("AWS_", "GZIP_")) for name in opt.settings), attr
-    for required in ("bucket_name", "access_key", "secret_key", "security_token", "default_acl",
-                     "location", "custom_domain", "querystring_auth", "gzip", "gzip_content_types",
-                     "preload_metadata", "object_parameters", "endpoint_url", "region_name",
-                     "addressing_style", "signature_version", "request_checksum_calculation",
-                     "max_pool_connections", "config"):
+    for required in (
+        "bucket_name",
+        "access_key",
+        "secret_key",
+        "security_token",
+        "default_acl",
+        "location",
+        "custom_domain",
+        "querystring_auth",
+        "gzip",
+        "gzip_content_types",
+        "preload_metadata",
+        "object_parameters",
+        "endpoint_url",
+        "region_name",
+        "addressing_style",
+        "signature_version",
+        "request_checksum_calculation",
+        "max_pool_connections",
+        "config",
+    ):
         assert required in OPTIONS
     assert OPTIONS["default_acl"].default is None
     assert OPTIONS["max_pool_connections"].default == 32
-    assert OPTIONS["request_checksum_calculation"].settings == ("AWS_S3_REQUEST_CHECKSUM_CALCULATION",)
+    assert OPTIONS["request_checksum_calculation"].settings == (
+        "AWS_S3_REQUEST_CHECKSUM_CALCULATION",
+    )
     assert OPTIONS["access_key"].settings == ("AWS_S3_ACCESS_KEY_ID", "AWS_ACCESS_KEY_ID")
     assert OPTIONS["security_token"].settings == ("AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN")
 
@@ -149,8 +179,12 @@ def test_wrongly_typed_secret_is_not_echoed(s3_settings):
 
 
 def test_config_option_is_merged_over_built_config(s3_settings):
-    storage = S3Boto3Storage(config=Config(connect_timeout=7), addressing_style="path",
-                             request_checksum_calculation="when_required", max_pool_connections=5)
+    storage = S3Boto3Storage(
+        config=Config(connect_timeout=7),
+        addressing_style="path",
+        request_checksum_calculation="when_required",
+        max_pool_connections=5,
+    )
     config = storage.client_config()
     assert config.connect_timeout == 7
     assert config.s3 == {"addressing_style": "path"}
@@ -191,7 +225,9 @@ def _signing_key_id(storage) -> str:
     """The access key id the client really puts on the wire (Authorization header)."""
     seen = []
     storage.connection.meta.events.register(
-        "before-send.s3", lambda request, **kw: seen.append(request.headers.get("Authorization", b"")))
+        "before-send.s3",
+        lambda request, **kw: seen.append(request.headers.get("Authorization", b"")),
+    )
     storage.exists("probe.txt")
     header = seen[0].decode() if isinstance(seen[0], bytes) else seen[0]
     return header.split("Credential=")[1].split("/")[0]

@@ -12,7 +12,7 @@ out of that object, and a fixed session token, stop working.
 from __future__ import annotations
 
 import urllib.request
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from django.core.files.base import ContentFile
@@ -41,9 +41,13 @@ def _frozen_copy(storage):
 
     frozen = credentials_of(storage.connection).get_frozen_credentials()
     return frozen, boto3.client(
-        "s3", region_name="us-east-1", endpoint_url=storage.endpoint_url,
-        aws_access_key_id=frozen.access_key, aws_secret_access_key=frozen.secret_key,
-        aws_session_token=frozen.token)
+        "s3",
+        region_name="us-east-1",
+        endpoint_url=storage.endpoint_url,
+        aws_access_key_id=frozen.access_key,
+        aws_secret_access_key=frozen.secret_key,
+        aws_session_token=frozen.token,
+    )
 
 
 def keeps_working_past_first_expiry(storage, aws):
@@ -134,7 +138,9 @@ def test_fixed_session_token_stops_at_its_expiry_with_a_clear_error(aws, s3_sett
         assert temporary["secret"] not in text and temporary["token"] not in text
 
 
-def test_exported_credentials_show_their_expiry_and_warn_within_a_day(aws, s3_settings, monkeypatch):
+def test_exported_credentials_show_their_expiry_and_warn_within_a_day(
+    aws, s3_settings, monkeypatch
+):
     """``eval $(aws configure export-credentials --format env)``: keys, token and
     AWS_CREDENTIAL_EXPIRATION in the environment."""
     temporary = aws.session_token()
@@ -144,14 +150,16 @@ def test_exported_credentials_show_their_expiry_and_warn_within_a_day(aws, s3_se
     monkeypatch.setenv("AWS_CREDENTIAL_EXPIRATION", temporary["expiration"].isoformat())
     info = describe(S3Boto3Storage())
     assert info.fixed_token == "environment variable AWS_SESSION_TOKEN"
-    assert info.expires_at == temporary["expiration"].astimezone(timezone.utc)
-    messages = [message for message, _ in info.warnings(now=datetime.now(timezone.utc))]
+    assert info.expires_at == temporary["expiration"].astimezone(UTC)
+    messages = [message for message, _ in info.warnings(now=datetime.now(UTC))]
     assert len(messages) == 2
     assert "fixed session token" in messages[0] and "within a day" in messages[1]
     assert not info.expired
     aws.wait_past(temporary["expiration"])
     expired = describe(S3Boto3Storage())
-    assert expired.expired and expired.as_dict()["warnings"][0].startswith("the credentials expired")
+    assert expired.expired and expired.as_dict()["warnings"][0].startswith(
+        "the credentials expired"
+    )
 
 
 def test_session_token_in_a_credentials_file_is_a_fixed_token(aws, tmp_path, monkeypatch):
@@ -159,7 +167,8 @@ def test_session_token_in_a_credentials_file_is_a_fixed_token(aws, tmp_path, mon
     (aws.dir / "credentials").write_text(
         f"[pasted]\naws_access_key_id = {temporary['key']}\n"
         f"aws_secret_access_key = {temporary['secret']}\n"
-        f"aws_session_token = {temporary['token']}\n")
+        f"aws_session_token = {temporary['token']}\n"
+    )
     storage = S3Boto3Storage(session_profile="pasted")
     assert storage.exists("nothing-here.txt") is False  # the keys work for now
     info = describe(storage)
@@ -169,8 +178,9 @@ def test_session_token_in_a_credentials_file_is_a_fixed_token(aws, tmp_path, mon
     assert [message for message, _ in info.warnings()][0].startswith("a fixed session token")
 
 
-def test_a_sync_longer_than_the_credentials_lifetime_completes(s3_server, s3_settings, tmp_path,
-                                                                monkeypatch):
+def test_a_sync_longer_than_the_credentials_lifetime_completes(
+    s3_server, s3_settings, tmp_path, monkeypatch
+):
     """Parallel uploads across several expiries (S3 slowed down by the fault
     proxy so the run outlasts the 2-second credentials): every worker thread
     signs with current credentials, nothing is refused, nothing fails."""
@@ -178,8 +188,9 @@ def test_a_sync_longer_than_the_credentials_lifetime_completes(s3_server, s3_set
     from tools.faultproxy import FaultProxy
 
     with FaultProxy(s3_server.endpoint_url, delay=0.1) as slow:
-        aws = ShortLivedAws(s3_server, tmp_path, monkeypatch, lifetime=2.0,
-                            upstream=slow.endpoint_url)
+        aws = ShortLivedAws(
+            s3_server, tmp_path, monkeypatch, lifetime=2.0, upstream=slow.endpoint_url
+        )
         try:
             for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
                 delattr(s3_settings, name)
@@ -192,9 +203,9 @@ def test_a_sync_longer_than_the_credentials_lifetime_completes(s3_server, s3_set
                 path.write_text(f"body {{ order: {i}; }}")
                 files[path.name] = str(path)
             storage = S3Boto3Storage(session_profile="game-role", location="static")
-            started = datetime.now(timezone.utc)
+            started = datetime.now(UTC)
             report = sync(storage, files, workers=4)
-            finished = datetime.now(timezone.utc)
+            finished = datetime.now(UTC)
         finally:
             aws.stop()
     assert sorted(report.uploaded) == sorted(files) and report.ok, report.failures
@@ -213,8 +224,11 @@ def test_a_running_web_server_keeps_serving_past_the_first_expiry(aws, bucket):
     from tests.reliability.loadgen import WebStack
 
     stack = WebStack(threads=4)
-    stack.env.update(DJANGO_SETTINGS_MODULE="tests.s3.credentials_site",
-                     CREDENTIALS_SITE_BUCKET=bucket, CREDENTIALS_SITE_ENDPOINT=aws.endpoint_url)
+    stack.env.update(
+        DJANGO_SETTINGS_MODULE="tests.s3.credentials_site",
+        CREDENTIALS_SITE_BUCKET=bucket,
+        CREDENTIALS_SITE_ENDPOINT=aws.endpoint_url,
+    )
 
     def get(n):
         url = f"http://127.0.0.1:{stack.portal}/stored?n={n}"
@@ -228,8 +242,11 @@ def test_a_running_web_server_keeps_serving_past_the_first_expiry(aws, bucket):
         second = get(2)
         aws.wait_past(aws.gate.expiry_of(aws.gate.s3_keys[-1]))
         third = get(3)
-    assert [first["content"], second["content"], third["content"]] == \
-        ["note-1.txt", "note-2.txt", "note-3.txt"]
+    assert [first["content"], second["content"], third["content"]] == [
+        "note-1.txt",
+        "note-2.txt",
+        "note-3.txt",
+    ]
     assert third["names"] == ["note-1.txt", "note-2.txt", "note-3.txt"]
     assert first["pid"] == second["pid"] == third["pid"]  # no restart
     assert first["client"] == second["client"] == third["client"]  # one client all along

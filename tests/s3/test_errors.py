@@ -79,14 +79,22 @@ def test_wrong_region_names_the_real_region(make_storage, s3_server, bucket):
     "code, status, headers, message",
     [
         ("PermanentRedirect", 301, {"x-amz-bucket-region": "ap-south-1"}, "use the endpoint"),
-        ("AuthorizationHeaderMalformed", 400, {},
-         "the region 'us-east-1' is wrong; expecting 'ap-south-1'"),
+        (
+            "AuthorizationHeaderMalformed",
+            400,
+            {},
+            "the region 'us-east-1' is wrong; expecting 'ap-south-1'",
+        ),
     ],
 )
 def test_wrong_region_from_aws_style_responses(code, status, headers, message):
-    exc = ClientError({"Error": {"Code": code, "Message": message},
-                       "ResponseMetadata": {"HTTPStatusCode": status, "HTTPHeaders": headers}},
-                      "GetObject")
+    exc = ClientError(
+        {
+            "Error": {"Code": code, "Message": message},
+            "ResponseMetadata": {"HTTPStatusCode": status, "HTTPHeaders": headers},
+        },
+        "GetObject",
+    )
     err = translate_client_error(exc, "GetObject", "game-bucket", "a.css", region="us-east-1")
     assert isinstance(err, S3WrongRegion) and isinstance(err, ImproperlyConfigured)
     assert err.real_region == "ap-south-1"
@@ -94,9 +102,17 @@ def test_wrong_region_from_aws_style_responses(code, status, headers, message):
 
 
 def test_access_denied_names_operation_and_bucket(make_storage, s3_client, bucket):
-    policy = {"Version": "2012-10-17", "Statement": [{
-        "Effect": "Deny", "Principal": "*", "Action": "s3:*",
-        "Resource": f"arn:aws:s3:::{bucket}/*"}]}
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "s3:*",
+                "Resource": f"arn:aws:s3:::{bucket}/*",
+            }
+        ],
+    }
     s3_client.put_object(Bucket=bucket, Key="there.txt", Body=b"t")
     s3_client.put_bucket_policy(Bucket=bucket, Policy=json.dumps(policy))
     try:
@@ -117,8 +133,14 @@ def test_access_denied_names_operation_and_bucket(make_storage, s3_client, bucke
 def test_no_credentials_lists_where_it_looked(s3_settings, monkeypatch, tmp_path):
     empty = tmp_path / "credentials"
     empty.write_text("")
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
-                 "AWS_PROFILE", "AWS_S3_ACCESS_KEY_ID", "AWS_S3_SECRET_ACCESS_KEY"):
+    for name in (
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_PROFILE",
+        "AWS_S3_ACCESS_KEY_ID",
+        "AWS_S3_SECRET_ACCESS_KEY",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(empty))
     monkeypatch.setenv("AWS_CONFIG_FILE", str(empty))
@@ -145,22 +167,39 @@ def test_access_key_without_secret_is_explained(make_storage, monkeypatch):
 
 
 def test_acl_on_bucket_with_acls_disabled():
-    exc = ClientError({"Error": {"Code": "AccessControlListNotSupported",
-                                 "Message": "The bucket does not allow ACLs"},
-                       "ResponseMetadata": {"HTTPStatusCode": 400, "HTTPHeaders": {}}}, "PutObject")
+    exc = ClientError(
+        {
+            "Error": {
+                "Code": "AccessControlListNotSupported",
+                "Message": "The bucket does not allow ACLs",
+            },
+            "ResponseMetadata": {"HTTPStatusCode": 400, "HTTPHeaders": {}},
+        },
+        "PutObject",
+    )
     err = translate_client_error(exc, "PutObject", "game-bucket", "a.css")
     assert isinstance(err, S3AclNotSupported) and isinstance(err, ImproperlyConfigured)
     assert "AWS_DEFAULT_ACL" in err.fix
 
 
 def test_rejected_credentials_and_unreachable_endpoint(make_storage):
-    exc = ClientError({"Error": {"Code": "SignatureDoesNotMatch", "Message": "no match",
-                                 "StringToSign": "AWS4-HMAC-SHA256\n..."},
-                       "ResponseMetadata": {"HTTPStatusCode": 403, "HTTPHeaders": {}}}, "PutObject")
+    exc = ClientError(
+        {
+            "Error": {
+                "Code": "SignatureDoesNotMatch",
+                "Message": "no match",
+                "StringToSign": "AWS4-HMAC-SHA256\n...",
+            },
+            "ResponseMetadata": {"HTTPStatusCode": 403, "HTTPHeaders": {}},
+        },
+        "PutObject",
+    )
     err = translate_client_error(exc, "PutObject", "b-1", "k")
     assert isinstance(err, S3InvalidCredentials) and "AWS_SECRET_ACCESS_KEY" in err.fix
-    storage = make_storage(endpoint_url="http://127.0.0.1:9", config=Config(retries={"max_attempts": 1},
-                                                                            connect_timeout=2))
+    storage = make_storage(
+        endpoint_url="http://127.0.0.1:9",
+        config=Config(retries={"max_attempts": 1}, connect_timeout=2),
+    )
     with pytest.raises(S3EndpointError) as err:
         storage.exists("a")
     assert "AWS_S3_ENDPOINT_URL" in err.value.fix
@@ -169,20 +208,31 @@ def test_rejected_credentials_and_unreachable_endpoint(make_storage):
 @pytest.mark.parametrize("operation", ["PutObject", "CreateMultipartUpload", "CopyObject"])
 def test_a_bare_404_to_a_write_means_the_bucket_is_missing(operation):
     # No error body (a proxy, or a store that answers like HEAD): not "no such object".
-    exc = ClientError({"Error": {"Code": "404", "Message": "Not Found"},
-                       "ResponseMetadata": {"HTTPStatusCode": 404, "HTTPHeaders": {}}}, operation)
+    exc = ClientError(
+        {
+            "Error": {"Code": "404", "Message": "Not Found"},
+            "ResponseMetadata": {"HTTPStatusCode": 404, "HTTPHeaders": {}},
+        },
+        operation,
+    )
     err = translate_client_error(exc, operation, "game-bucket", "static/a.css")
     assert isinstance(err, S3BucketNotFound) and "AWS_STORAGE_BUCKET_NAME" in err.fix
     assert_actionable(err, operation, "game-bucket")
-    head = translate_client_error(ClientError(exc.response, "HeadObject"), "HeadObject", "game-bucket",
-                                  "static/a.css")
+    head = translate_client_error(
+        ClientError(exc.response, "HeadObject"), "HeadObject", "game-bucket", "static/a.css"
+    )
     assert not isinstance(head, S3BucketNotFound) and "does not exist" in str(head)
 
 
 def test_a_vanished_multipart_upload_says_so():
     # AWS's answer to a part for an aborted upload (moto's server answers 500 here instead).
-    exc = ClientError({"Error": {"Code": "NoSuchUpload", "Message": "The specified upload does not exist."},
-                       "ResponseMetadata": {"HTTPStatusCode": 404, "HTTPHeaders": {}}}, "UploadPart")
+    exc = ClientError(
+        {
+            "Error": {"Code": "NoSuchUpload", "Message": "The specified upload does not exist."},
+            "ResponseMetadata": {"HTTPStatusCode": 404, "HTTPHeaders": {}},
+        },
+        "UploadPart",
+    )
     bucket = "game-bucket"
     err = translate_client_error(exc, "UploadPart", bucket, "big.bin")
     assert err.code == "NoSuchUpload" and "multipart upload is gone" in str(err)
@@ -190,25 +240,48 @@ def test_a_vanished_multipart_upload_says_so():
 
 
 def test_checksum_rejection_points_to_the_setting():
-    exc = ClientError({"Error": {"Code": "InvalidArgument", "Message": "x-amz-checksum-crc32 checksum header not supported"},
-                       "ResponseMetadata": {"HTTPStatusCode": 400, "HTTPHeaders": {}}}, "PutObject")
+    exc = ClientError(
+        {
+            "Error": {
+                "Code": "InvalidArgument",
+                "Message": "x-amz-checksum-crc32 checksum header not supported",
+            },
+            "ResponseMetadata": {"HTTPStatusCode": 400, "HTTPHeaders": {}},
+        },
+        "PutObject",
+    )
     err = translate_client_error(exc, "PutObject", "b-1", "k")
     assert "AWS_S3_REQUEST_CHECKSUM_CALCULATION" in err.fix
 
 
 def test_unknown_error_keeps_code_but_scrubs_secrets():
-    exc = ClientError({"Error": {"Code": "WeirdThing",
-                                 "Message": f"bad request X-Amz-Signature=abcdef0123 key {SECRET} AKIAIOSFODNN7EXAMPLE"},
-                       "ResponseMetadata": {"HTTPStatusCode": 400, "HTTPHeaders": {}}}, "PutObject")
+    exc = ClientError(
+        {
+            "Error": {
+                "Code": "WeirdThing",
+                "Message": f"bad request X-Amz-Signature=abcdef0123 key {SECRET} AKIAIOSFODNN7EXAMPLE",
+            },
+            "ResponseMetadata": {"HTTPStatusCode": 400, "HTTPHeaders": {}},
+        },
+        "PutObject",
+    )
     err = translate_client_error(exc, "PutObject", "b-1", "k")
     assert type(err) is S3StorageError and err.code == "WeirdThing"
-    assert SECRET not in str(err) and "abcdef0123" not in str(err) and "AKIAIOSFODNN7EXAMPLE" not in str(err)
+    assert (
+        SECRET not in str(err)
+        and "abcdef0123" not in str(err)
+        and "AKIAIOSFODNN7EXAMPLE" not in str(err)
+    )
     assert scrub("plain words") == "plain words"
 
 
 def test_secrets_never_in_messages_or_repr(make_storage, bucket, monkeypatch):
-    storage = make_storage(bucket_name=bucket + "-gone", access_key="AKIAEMBEDDEDS3DEMO00",
-                           secret_key=SECRET, security_token=TOKEN)
+    storage = make_storage(
+        bucket_name=bucket + "-gone",
+        access_key="AKIAEMBEDDEDS3DEMO00",
+        secret_key=SECRET,
+        security_token=TOKEN,
+    )
     for text in (repr(storage), str(storage.__dict__.get("_sources"))):
         assert SECRET not in text and TOKEN not in text
     assert storage.masked_access_key() == "AKIA…MO00"

@@ -8,8 +8,8 @@ import pytest
 from django.core.files.base import ContentFile
 
 from contrib_awsstorage import aws_s3_cdn
-from contrib_awsstorage.s3 import file as s3file
 from contrib_awsstorage.aws_s3_cdn import SOURCE_MD5_METADATA_KEY
+from contrib_awsstorage.s3 import file as s3file
 from contrib_awsstorage.s3.errors import S3StorageError
 from contrib_awsstorage.s3.file import S3Boto3StorageFile
 
@@ -66,7 +66,10 @@ def test_write_small_then_close_makes_one_object(storage, s3_client, bucket):
         f.write(b"line two\n")
     assert body(s3_client, bucket, "w.txt") == b"line one\nline two\n"
     response = head(s3_client, bucket, "w.txt")
-    assert response["Metadata"][SOURCE_MD5_METADATA_KEY] == hashlib.md5(b"line one\nline two\n").hexdigest()
+    assert (
+        response["Metadata"][SOURCE_MD5_METADATA_KEY]
+        == hashlib.md5(b"line one\nline two\n").hexdigest()
+    )
 
 
 def test_close_without_writes_creates_empty_object_but_keeps_existing(storage, s3_client, bucket):
@@ -80,10 +83,10 @@ def test_close_without_writes_creates_empty_object_but_keeps_existing(storage, s
 def test_write_three_buffers_is_multipart_and_round_trips(storage, s3_client, bucket):
     part = 5 * MIB  # S3's minimum part size
     chunk = bytes(range(256)) * (part // 256)
-    data = chunk + chunk[::-1] + chunk[:part // 2] + b"tail"
+    data = chunk + chunk[::-1] + chunk[: part // 2] + b"tail"
     with storage.open("big.bin", "wb") as f:
         for start in range(0, len(data), MIB):
-            f.write(data[start:start + MIB])
+            f.write(data[start : start + MIB])
     response = head(s3_client, bucket, "big.bin")
     assert response["ContentLength"] == len(data)
     assert response["ETag"].strip('"').endswith("-3")  # AWS-style multipart ETag: 3 parts
@@ -138,10 +141,14 @@ def _lines(handle):
 
 
 @pytest.mark.parametrize("gzipped", [False, True], ids=["plain", "gzip"])
-def test_text_mode_translates_newlines_as_python_open_does(make_storage, s3_client, bucket, tmp_path, gzipped):
+def test_text_mode_translates_newlines_as_python_open_does(
+    make_storage, s3_client, bucket, tmp_path, gzipped
+):
     storage = make_storage(gzip=gzipped)
     storage.save("mixed.css", ContentFile(MIXED))
-    assert (s3_client.head_object(Bucket=bucket, Key="mixed.css").get("ContentEncoding") == "gzip") is gzipped
+    assert (
+        s3_client.head_object(Bucket=bucket, Key="mixed.css").get("ContentEncoding") == "gzip"
+    ) is gzipped
     expected_text, expected_lines = python_open(tmp_path, MIXED, "r")
     assert expected_lines[:3] == ["one\n", "two\n", "three\n"]  # what open() gives, for the reader
 
@@ -156,8 +163,11 @@ def test_text_mode_translates_newlines_as_python_open_does(make_storage, s3_clie
         while line := f.readline():
             lines.append(line)
         assert lines == expected_lines
-        assert f.size == (len(MIXED) if gzipped else s3_client.head_object(
-            Bucket=bucket, Key="mixed.css")["ContentLength"])
+        assert f.size == (
+            len(MIXED)
+            if gzipped
+            else s3_client.head_object(Bucket=bucket, Key="mixed.css")["ContentLength"]
+        )
 
 
 def test_binary_mode_stays_byte_exact(storage, tmp_path):
@@ -172,7 +182,7 @@ def test_binary_mode_stays_byte_exact(storage, tmp_path):
 
 
 def test_text_mode_reads_characters_across_chunks(storage):
-    text = ("é€ line\r\n" * 40000)  # > 1 MiB download chunk, multi-byte characters cut at chunk edges
+    text = "é€ line\r\n" * 40000  # > 1 MiB download chunk, multi-byte characters cut at chunk edges
     storage.save("big.txt", ContentFile(text.encode()))
     with storage.open("big.txt", "r") as f:
         head = f.read(5)

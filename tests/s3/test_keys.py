@@ -5,10 +5,18 @@ import pytest
 from contrib_awsstorage.s3.keys import STATE_DIR, location_prefix, prefix_of
 
 
-@pytest.mark.parametrize("location,prefix", [
-    ("", ""), (None, ""), ("/", ""), ("static", "static/"), ("static/", "static/"),
-    ("/static/", "static/"), ("a/b", "a/b/"),
-])
+@pytest.mark.parametrize(
+    "location,prefix",
+    [
+        ("", ""),
+        (None, ""),
+        ("/", ""),
+        ("static", "static/"),
+        ("static/", "static/"),
+        ("/static/", "static/"),
+        ("a/b", "a/b/"),
+    ],
+)
 def test_location_prefix(location, prefix):
     assert location_prefix(location) == prefix
 

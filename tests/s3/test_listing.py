@@ -8,8 +8,17 @@ from botocore.exceptions import ClientError
 from contrib_awsstorage.s3.listing import list_page, parse_contents
 
 # Keys that URL encoding and XML escaping both have to get right.
-AWKWARD = ["plain.css", "with space.js", "plus+sign.svg", "amp&lt.txt", "quote\"'.txt",
-           "ünïcödé/ﬁle.png", "percent%41.txt", "tab\tkey.txt", "a/b/c/deep.woff2"]
+AWKWARD = [
+    "plain.css",
+    "with space.js",
+    "plus+sign.svg",
+    "amp&lt.txt",
+    "quote\"'.txt",
+    "ünïcödé/ﬁle.png",
+    "percent%41.txt",
+    "tab\tkey.txt",
+    "a/b/c/deep.woff2",
+]
 
 
 @pytest.fixture
@@ -21,8 +30,10 @@ def filled(s3_client, bucket):
 
 def test_a_page_reads_like_botocores_own_parse(s3_client, filled):
     entries, response = list_page(s3_client, Bucket=filled, Prefix="p/")
-    expected = [(o["Key"], o["Size"], o["ETag"].strip('"'))
-                for o in s3_client.list_objects_v2(Bucket=filled, Prefix="p/")["Contents"]]
+    expected = [
+        (o["Key"], o["Size"], o["ETag"].strip('"'))
+        for o in s3_client.list_objects_v2(Bucket=filled, Prefix="p/")["Contents"]
+    ]
     assert sorted(entries) == sorted(expected)
     assert {e[0] for e in entries} == {f"p/{n}" for n in AWKWARD}
     assert "Contents" not in response and response["IsTruncated"] is False
@@ -54,8 +65,10 @@ def test_errors_are_botocores(s3_client):
 
 
 def test_parse_contents_without_namespace_or_encoding():
-    body = (b"<ListBucketResult><Contents><Key>a%20b</Key><Size>3</Size><ETag>&quot;e1&quot;</ETag>"
-            b"</Contents></ListBucketResult>")
+    body = (
+        b"<ListBucketResult><Contents><Key>a%20b</Key><Size>3</Size><ETag>&quot;e1&quot;</ETag>"
+        b"</Contents></ListBucketResult>"
+    )
     assert parse_contents(body) == [("a%20b", 3, "e1")]  # no EncodingType: taken as it is
 
 
@@ -68,10 +81,12 @@ def test_an_explicit_encoding_type_is_left_to_the_caller(s3_client, filled):
 
 def page(ns: str = 'xmlns="http://s3.amazonaws.com/doc/2006-03-01/"', prefix: str = "") -> bytes:
     p = f"{prefix}:" if prefix else ""
-    return (f'<{p}ListBucketResult {ns}><{p}IsTruncated>false</{p}IsTruncated>'
-            f'<{p}Contents><{p}Key>k1</{p}Key><{p}ETag>"e1"</{p}ETag><{p}Size>1</{p}Size></{p}Contents>'
-            f'<{p}Contents><{p}Key>k2</{p}Key><{p}ETag>"e2"</{p}ETag><{p}Size>2</{p}Size></{p}Contents>'
-            f'</{p}ListBucketResult>').encode()
+    return (
+        f"<{p}ListBucketResult {ns}><{p}IsTruncated>false</{p}IsTruncated>"
+        f'<{p}Contents><{p}Key>k1</{p}Key><{p}ETag>"e1"</{p}ETag><{p}Size>1</{p}Size></{p}Contents>'
+        f'<{p}Contents><{p}Key>k2</{p}Key><{p}ETag>"e2"</{p}ETag><{p}Size>2</{p}Size></{p}Contents>'
+        f"</{p}ListBucketResult>"
+    ).encode()
 
 
 def run_hook(body: bytes, times: int = 1):
@@ -89,7 +104,11 @@ def run_hook(body: bytes, times: int = 1):
 
 def test_the_hook_reads_any_namespace_and_is_idempotent():
     want = [("k1", 1, "e1"), ("k2", 2, "e2")]
-    for ns in ('xmlns="http://s3.amazonaws.com/doc/2006-03-01/"', 'xmlns="http://doc.s3.example/2006"', ""):
+    for ns in (
+        'xmlns="http://s3.amazonaws.com/doc/2006-03-01/"',
+        'xmlns="http://doc.s3.example/2006"',
+        "",
+    ):
         body, entries = run_hook(page(ns), times=2)  # a second run must not wipe the first
         assert entries == want and b"Contents" not in body
 
@@ -109,7 +128,11 @@ def test_concurrent_first_calls_register_the_hook_once(make_storage, filled):
 
     client = make_storage().connection  # a fresh client: nothing registered yet
     with ThreadPoolExecutor(16) as pool:
-        pages = list(pool.map(lambda _: list_page(client, Bucket=filled, Prefix="p/")[0], range(32)))
+        pages = list(
+            pool.map(lambda _: list_page(client, Bucket=filled, Prefix="p/")[0], range(32))
+        )
     assert all(len(entries) == len(AWKWARD) for entries in pages)
-    handlers = list(client.meta.events._emitter._handlers.prefix_search("before-parse.s3.ListObjectsV2"))
+    handlers = list(
+        client.meta.events._emitter._handlers.prefix_search("before-parse.s3.ListObjectsV2")
+    )
     assert handlers.count(_before_parse) == 1

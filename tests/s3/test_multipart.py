@@ -19,7 +19,12 @@ class Calls:
     ``fail_part`` makes that part number fail once it is sent."""
 
     def __init__(self, client, bucket, fail_part=None, part_delay=0.0):
-        self.client, self.bucket, self.fail_part, self.part_delay = client, bucket, fail_part, part_delay
+        self.client, self.bucket, self.fail_part, self.part_delay = (
+            client,
+            bucket,
+            fail_part,
+            part_delay,
+        )
         self.lock, self.in_flight, self.most, self.seen = threading.Lock(), 0, 0, []
 
     def __call__(self, operation, **kwargs):

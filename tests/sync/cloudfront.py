@@ -14,21 +14,40 @@ _refs = itertools.count(1)
 
 
 def cloudfront(endpoint_url: str):
-    return boto3.client("cloudfront", endpoint_url=endpoint_url, region_name="us-east-1",
-                        aws_access_key_id=DEFAULT_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-                        aws_secret_access_key=DEFAULT_CREDENTIALS["AWS_SECRET_ACCESS_KEY"])
+    return boto3.client(
+        "cloudfront",
+        endpoint_url=endpoint_url,
+        region_name="us-east-1",
+        aws_access_key_id=DEFAULT_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=DEFAULT_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+    )
 
 
-def create_distribution(client, bucket: str, *, origin_path: str = "", aliases=(), enabled=True) -> dict:
+def create_distribution(
+    client, bucket: str, *, origin_path: str = "", aliases=(), enabled=True
+) -> dict:
     """A distribution whose one origin is ``bucket`` (S3 origin); returns it."""
     config = {
-        "CallerReference": f"tests-{os.getpid()}-{next(_refs)}", "Comment": "tests", "Enabled": enabled,
+        "CallerReference": f"tests-{os.getpid()}-{next(_refs)}",
+        "Comment": "tests",
+        "Enabled": enabled,
         "Aliases": {"Quantity": len(aliases), "Items": list(aliases)},
-        "Origins": {"Quantity": 1, "Items": [{
-            "Id": "bucket", "DomainName": f"{bucket}.s3.us-east-1.amazonaws.com", "OriginPath": origin_path,
-            "S3OriginConfig": {"OriginAccessIdentity": ""}}]},
-        "DefaultCacheBehavior": {"TargetOriginId": "bucket", "ViewerProtocolPolicy": "redirect-to-https",
-                                 "CachePolicyId": "658327ea-f89d-4fab-a63d-7e88639e58f6"},
+        "Origins": {
+            "Quantity": 1,
+            "Items": [
+                {
+                    "Id": "bucket",
+                    "DomainName": f"{bucket}.s3.us-east-1.amazonaws.com",
+                    "OriginPath": origin_path,
+                    "S3OriginConfig": {"OriginAccessIdentity": ""},
+                }
+            ],
+        },
+        "DefaultCacheBehavior": {
+            "TargetOriginId": "bucket",
+            "ViewerProtocolPolicy": "redirect-to-https",
+            "CachePolicyId": "658327ea-f89d-4fab-a63d-7e88639e58f6",
+        },
     }
     return client.create_distribution(DistributionConfig=config)["Distribution"]
 

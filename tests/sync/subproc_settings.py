@@ -20,8 +20,11 @@ STATIC_ROOT = os.environ.get("SYNC_TEST_STATIC_ROOT") or None
 STATICFILES_DIRS = [p for p in [os.environ.get("SYNC_TEST_STATICFILES_DIR")] if p]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": os.environ.get("SYNC_TEST_BACKEND",
-                                              "contrib_awsstorage.aws_s3_cdn.S3StaticStorage")},
+    "staticfiles": {
+        "BACKEND": os.environ.get(
+            "SYNC_TEST_BACKEND", "contrib_awsstorage.aws_s3_cdn.S3StaticStorage"
+        )
+    },
 }
 AWS_CLOUDFRONT_DISTRIBUTION_ID = os.environ.get("SYNC_TEST_CF_DISTRIBUTION") or None
 AWS_CLOUDFRONT_ENDPOINT_URL = os.environ.get("SYNC_TEST_CF_ENDPOINT") or None

@@ -59,7 +59,9 @@ def user_keys(found):
     return {k for k in found if ".contrib_awsstorage/" not in k}
 
 
-def test_cold_then_noop_costs_list_requests_only(s3_settings, tmp_path, s3_client, bucket, request_counter):
+def test_cold_then_noop_costs_list_requests_only(
+    s3_settings, tmp_path, s3_client, bucket, request_counter
+):
     use_storage(s3_settings, tmp_path)
     out, _, _ = collect(verbosity=1)
     expected = {f"static/{n}" for n in ASSETS if not n.startswith(".")}
@@ -74,8 +76,9 @@ def test_cold_then_noop_costs_list_requests_only(s3_settings, tmp_path, s3_clien
     assert methods == ["GET", "GET", "GET", "PUT"]  # list, sync manifest, multipart list; record
 
 
-def test_changed_files_go_up_in_parallel_on_one_client(s3_settings, tmp_path, s3_client, bucket,
-                                                        request_counter):
+def test_changed_files_go_up_in_parallel_on_one_client(
+    s3_settings, tmp_path, s3_client, bucket, request_counter
+):
     use_storage(s3_settings, tmp_path)
     collect(verbosity=0)
     assets = s3_settings.STATICFILES_DIRS[0]
@@ -87,26 +90,35 @@ def test_changed_files_go_up_in_parallel_on_one_client(s3_settings, tmp_path, s3
     out, _, _ = collect(verbosity=2)
 
     assert "Copying 'css/style0.css'" in out and "Copying 'js/app1.js'" in out
-    puts = [p for m, p in request_paths(request_counter.requests) if m == "PUT" and ".contrib" not in p]
+    puts = [
+        p for m, p in request_paths(request_counter.requests) if m == "PUT" and ".contrib" not in p
+    ]
     assert sorted(puts) == [f"/{bucket}/static/css/style0.css", f"/{bucket}/static/js/app1.js"]
     assert not any(m == "HEAD" for m, _ in request_counter.requests)
 
 
-def test_manifest_storage_hashes_locally_and_uploads_the_manifest_last(s3_settings, tmp_path, s3_client,
-                                                                       bucket, request_counter):
+def test_manifest_storage_hashes_locally_and_uploads_the_manifest_last(
+    s3_settings, tmp_path, s3_client, bucket, request_counter
+):
     use_storage(s3_settings, tmp_path, MANIFEST)
     counted(request_counter)
 
     out, _, _ = collect(verbosity=1)
 
     assert "post-processed" in out
-    manifest = json.loads(s3_client.get_object(Bucket=bucket, Key="static/staticfiles.json")["Body"].read())
+    manifest = json.loads(
+        s3_client.get_object(Bucket=bucket, Key="static/staticfiles.json")["Body"].read()
+    )
     hashed_css = manifest["paths"]["css/site.css"]
     hashed_bg = manifest["paths"]["img/bg.png"]
     css = s3_client.get_object(Bucket=bucket, Key=f"static/{hashed_css}")
     assert css["CacheControl"] == IMMUTABLE_CACHE_CONTROL
-    assert hashed_bg.split("/")[-1] in css["Body"].read().decode()  # url() rewritten to the hashed name
-    puts = [p for m, p in request_paths(request_counter.requests) if m == "PUT" and ".contrib" not in p]
+    assert (
+        hashed_bg.split("/")[-1] in css["Body"].read().decode()
+    )  # url() rewritten to the hashed name
+    puts = [
+        p for m, p in request_paths(request_counter.requests) if m == "PUT" and ".contrib" not in p
+    ]
     assert puts[-1] == f"/{bucket}/static/staticfiles.json"
     # The storage serves hashed URLs from the manifest in the bucket.
     from django.core.files.storage import storages
@@ -195,7 +207,9 @@ def test_our_command_wins_only_when_listed_before_staticfiles(settings):
 
 def test_launcher_detection_by_the_calling_function():
     assert launched_by_evennia(argv=["pytest"]) is False
-    code = compile("def collectstatic():\n    return probe(argv=['x'])\n", "evennia_launcher.py", "exec")
+    code = compile(
+        "def collectstatic():\n    return probe(argv=['x'])\n", "evennia_launcher.py", "exec"
+    )
     namespace = {"__name__": "evennia.server.evennia_launcher", "probe": launched_by_evennia}
     exec(code, namespace)
     assert namespace["collectstatic"]() is True
@@ -210,24 +224,43 @@ def _closed_port_endpoint() -> str:
 
 
 def _run(code_or_args, env_extra):
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.sync.subproc_settings", "PYTHONPATH": ROOT,
-           **env_extra}
-    return subprocess.run([sys.executable, *code_or_args], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=60)
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "tests.sync.subproc_settings",
+        "PYTHONPATH": ROOT,
+        **env_extra,
+    }
+    return subprocess.run(
+        [sys.executable, *code_or_args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def run_under_launcher(env_extra, then: str = "print('GAME STARTS')"):
     """Evennia's launcher's own collectstatic step (Django set up first, as the
     launcher does), then ``then``, in a fresh process."""
-    return _run(["-c", "import sys, django; django.setup()\n"
-                       "from evennia.server import evennia_launcher\n"
-                       "evennia_launcher.collectstatic()\n" + then], env_extra)
+    return _run(
+        [
+            "-c",
+            "import sys, django; django.setup()\n"
+            "from evennia.server import evennia_launcher\n"
+            "evennia_launcher.collectstatic()\n" + then,
+        ],
+        env_extra,
+    )
 
 
 @pytest.mark.evennia
 def test_unreachable_s3_warns_once_under_the_launcher_and_fails_when_run_directly(tmp_path):
-    env = {"SYNC_TEST_BUCKET": "some-bucket", "SYNC_TEST_ENDPOINT": _closed_port_endpoint(),
-           "SYNC_TEST_STATICFILES_DIR": write_tree(tmp_path / "assets", {"a.css": "a{}"})}
+    env = {
+        "SYNC_TEST_BUCKET": "some-bucket",
+        "SYNC_TEST_ENDPOINT": _closed_port_endpoint(),
+        "SYNC_TEST_STATICFILES_DIR": write_tree(tmp_path / "assets", {"a.css": "a{}"}),
+    }
     launcher = run_under_launcher(env)
     assert launcher.returncode == 0, launcher.stderr
     assert launcher.stdout.strip() == "GAME STARTS"
@@ -243,12 +276,17 @@ def test_unreachable_s3_warns_once_under_the_launcher_and_fails_when_run_directl
 
 @pytest.mark.evennia
 def test_bucket_missing_under_the_launcher_is_one_warning(s3_server, tmp_path):
-    env = {"SYNC_TEST_BUCKET": "missing-bucket-x", "SYNC_TEST_ENDPOINT": s3_server.endpoint_url,
-           "SYNC_TEST_STATICFILES_DIR": write_tree(tmp_path / "assets", {"a.css": "a{}"})}
+    env = {
+        "SYNC_TEST_BUCKET": "missing-bucket-x",
+        "SYNC_TEST_ENDPOINT": s3_server.endpoint_url,
+        "SYNC_TEST_STATICFILES_DIR": write_tree(tmp_path / "assets", {"a.css": "a{}"}),
+    }
     launcher = run_under_launcher(env, then="")
     assert launcher.returncode == 0
     lines = launcher.stderr.strip().splitlines()
-    assert len(lines) == 1 and "missing-bucket-x" in lines[0] and "AWS_STORAGE_BUCKET_NAME" in lines[0]
+    assert (
+        len(lines) == 1 and "missing-bucket-x" in lines[0] and "AWS_STORAGE_BUCKET_NAME" in lines[0]
+    )
     assert os.environ["AWS_SECRET_ACCESS_KEY"] not in launcher.stderr
 
 

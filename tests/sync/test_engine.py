@@ -7,8 +7,8 @@ import json
 import os
 import time
 
-from contrib_awsstorage.sync import record as syncrecord
 from contrib_awsstorage.sync import IMMUTABLE_CACHE_CONTROL, sync, sync_directory
+from contrib_awsstorage.sync import record as syncrecord
 from contrib_awsstorage.sync.plan import MANIFEST_NAME, walk_tree
 
 from .helpers import body, keys, request_paths, small_tree, write_tree
@@ -20,7 +20,9 @@ def user_keys(found: dict) -> dict:
     return {k: v for k, v in found.items() if STATE not in k}
 
 
-def test_cold_sync_uploads_every_file_with_the_storages_headers(storage, tmp_path, s3_client, bucket):
+def test_cold_sync_uploads_every_file_with_the_storages_headers(
+    storage, tmp_path, s3_client, bucket
+):
     files = small_tree(24)
     root = write_tree(tmp_path, files)
 
@@ -87,8 +89,9 @@ def test_changed_file_with_mtime_in_the_past_is_uploaded(storage, tmp_path, s3_c
     assert body(s3_client, bucket, "static/js/app1.js") == b"function changed() {}\n"
 
 
-def test_warm_checksum_cache_reads_no_file_and_still_sees_a_change(storage, tmp_path, s3_client, bucket,
-                                                                   monkeypatch):
+def test_warm_checksum_cache_reads_no_file_and_still_sees_a_change(
+    storage, tmp_path, s3_client, bucket, monkeypatch
+):
     from contrib_awsstorage.sync import hashcache
 
     monkeypatch.setattr(hashcache, "RACY_SECONDS", -3600.0)  # the test's files count as settled
@@ -139,7 +142,9 @@ def test_deleted_remote_object_is_uploaded_again(storage, tmp_path, s3_client, b
     assert sync_directory(storage, root).uploaded == ["img/icon2.svg"]
 
 
-def test_gzip_objects_sync_once_and_noop_after(make_storage, tmp_path, s3_client, bucket, request_counter):
+def test_gzip_objects_sync_once_and_noop_after(
+    make_storage, tmp_path, s3_client, bucket, request_counter
+):
     storage = make_storage(location="static", gzip=True)
     files = small_tree(12)
     root = write_tree(tmp_path, files)
@@ -156,8 +161,9 @@ def test_gzip_objects_sync_once_and_noop_after(make_storage, tmp_path, s3_client
     assert request_counter.count == 4
 
 
-def test_gzip_objects_without_sync_manifest_match_by_etag(make_storage, tmp_path, s3_client, bucket,
-                                                          request_counter):
+def test_gzip_objects_without_sync_manifest_match_by_etag(
+    make_storage, tmp_path, s3_client, bucket, request_counter
+):
     """Deterministic gzip: the plan predicts the ETag, no HEAD needed."""
     storage = make_storage(location="static", gzip=True)
     root = write_tree(tmp_path, small_tree(12))
@@ -182,7 +188,9 @@ def test_file_saved_through_the_storage_is_recognised(storage, tmp_path, request
     assert report.uploaded == [] and report.unchanged == 1
 
 
-def test_multipart_file_uploads_in_parts_and_noop_after(storage, tmp_path, s3_client, bucket, request_counter):
+def test_multipart_file_uploads_in_parts_and_noop_after(
+    storage, tmp_path, s3_client, bucket, request_counter
+):
     big = os.urandom(6 * 1024 * 1024)
     root = write_tree(tmp_path, {"media/big.bin": big, "a.css": "a{}"})
 
@@ -202,8 +210,9 @@ def test_multipart_file_uploads_in_parts_and_noop_after(storage, tmp_path, s3_cl
     assert not any(m == "HEAD" for m, _ in request_counter.requests)
 
 
-def test_foreign_multipart_object_is_checked_by_its_metadata(storage, tmp_path, s3_client, bucket,
-                                                             request_counter):
+def test_foreign_multipart_object_is_checked_by_its_metadata(
+    storage, tmp_path, s3_client, bucket, request_counter
+):
     """An object another writer split differently: one HEAD reads our source checksum."""
     big = os.urandom(11 * 1024 * 1024)  # ours: 5+5+1 MiB parts
     root = write_tree(tmp_path, {"big.bin": big})
@@ -215,11 +224,20 @@ def test_foreign_multipart_object_is_checked_by_its_metadata(storage, tmp_path, 
     upload = s3_client.create_multipart_upload(Bucket=bucket, Key="static/big.bin", **params)
     parts, size = [], len(big) // 2 + 1
     for number, start in enumerate(range(0, len(big), size), start=1):
-        r = s3_client.upload_part(Bucket=bucket, Key="static/big.bin", UploadId=upload["UploadId"],
-                                  PartNumber=number, Body=big[start:start + size])
+        r = s3_client.upload_part(
+            Bucket=bucket,
+            Key="static/big.bin",
+            UploadId=upload["UploadId"],
+            PartNumber=number,
+            Body=big[start : start + size],
+        )
         parts.append({"PartNumber": number, "ETag": r["ETag"]})
-    s3_client.complete_multipart_upload(Bucket=bucket, Key="static/big.bin", UploadId=upload["UploadId"],
-                                        MultipartUpload={"Parts": parts})
+    s3_client.complete_multipart_upload(
+        Bucket=bucket,
+        Key="static/big.bin",
+        UploadId=upload["UploadId"],
+        MultipartUpload={"Parts": parts},
+    )
     request_counter.attach(storage.connection)
 
     report = sync_directory(storage, root)
@@ -228,13 +246,19 @@ def test_foreign_multipart_object_is_checked_by_its_metadata(storage, tmp_path, 
     assert [m for m, _ in request_counter.requests].count("HEAD") == 1
 
 
-def test_manifest_goes_last_and_hashed_files_are_immutable(storage, tmp_path, s3_client, bucket,
-                                                           request_counter):
+def test_manifest_goes_last_and_hashed_files_are_immutable(
+    storage, tmp_path, s3_client, bucket, request_counter
+):
     manifest = {"paths": {"css/app.css": "css/app.0123456789ab.css"}, "version": "1.1", "hash": "x"}
-    root = write_tree(tmp_path, {
-        "css/app.css": "a{}", "css/app.0123456789ab.css": "a{}",
-        "staticfiles.json": json.dumps(manifest), **{f"js/m{i}.js": f"var m{i};" for i in range(10)},
-    })
+    root = write_tree(
+        tmp_path,
+        {
+            "css/app.css": "a{}",
+            "css/app.0123456789ab.css": "a{}",
+            "staticfiles.json": json.dumps(manifest),
+            **{f"js/m{i}.js": f"var m{i};" for i in range(10)},
+        },
+    )
     request_counter.attach(storage.connection)
 
     report = sync_directory(storage, root, workers=8)
@@ -252,11 +276,20 @@ def test_manifest_goes_last_and_hashed_files_are_immutable(storage, tmp_path, s3
 
 def test_delete_only_touches_our_prefix(storage, tmp_path, s3_client, bucket):
     root = write_tree(tmp_path, {"keep.css": "k{}"})
-    for key in ("static/stale.css", "static/old/stale.js", "static-old/x.css", "media/upload.png", "top.txt"):
+    for key in (
+        "static/stale.css",
+        "static/old/stale.js",
+        "static-old/x.css",
+        "media/upload.png",
+        "top.txt",
+    ):
         s3_client.put_object(Bucket=bucket, Key=key, Body=b"x")
 
     without = sync_directory(storage, root)
-    assert without.deleted == [] and sorted(without.stale) == ["static/old/stale.js", "static/stale.css"]
+    assert without.deleted == [] and sorted(without.stale) == [
+        "static/old/stale.js",
+        "static/stale.css",
+    ]
     report = sync_directory(storage, root, delete=True)
 
     assert sorted(report.deleted) == ["static/old/stale.js", "static/stale.css"]
@@ -264,7 +297,9 @@ def test_delete_only_touches_our_prefix(storage, tmp_path, s3_client, bucket):
     assert {"static-old/x.css", "media/upload.png", "top.txt", "static/keep.css"} <= set(remaining)
     assert "static/stale.css" not in remaining
     # our own state survives --delete
-    assert f"static/{MANIFEST_NAME}" in remaining and f"static/{syncrecord.LAST_RUN_NAME}" in remaining
+    assert (
+        f"static/{MANIFEST_NAME}" in remaining and f"static/{syncrecord.LAST_RUN_NAME}" in remaining
+    )
 
 
 def test_dry_run_changes_nothing(storage, tmp_path, s3_client, bucket, request_counter):
@@ -297,8 +332,13 @@ def test_empty_location_syncs_the_bucket_root(make_storage, tmp_path, s3_client,
 def test_sync_of_explicit_mapping(storage, tmp_path, s3_client, bucket):
     """``sync()`` takes any {name: path} mapping (what collectstatic builds from the finders)."""
     write_tree(tmp_path, {"x/one.css": "1", "y/two.css": "2"})
-    report = sync(storage, {"css/one.css": str(tmp_path / "x" / "one.css"),
-                            "two.css": str(tmp_path / "y" / "two.css")})
+    report = sync(
+        storage,
+        {
+            "css/one.css": str(tmp_path / "x" / "one.css"),
+            "two.css": str(tmp_path / "y" / "two.css"),
+        },
+    )
     assert report.ok
     assert set(user_keys(keys(s3_client, bucket))) == {"static/css/one.css", "static/two.css"}
 
@@ -326,7 +366,9 @@ def test_biggest_files_go_up_first(storage, tmp_path):
     root = write_tree(tmp_path, files)
     order = []
 
-    report = sync_directory(storage, root, workers=1, progress=lambda name, outcome: order.append(name))
+    report = sync_directory(
+        storage, root, workers=1, progress=lambda name, outcome: order.append(name)
+    )
 
     assert report.ok and len(order) == 10
     assert [len(files[n]) for n in order] == sorted((len(v) for v in files.values()), reverse=True)

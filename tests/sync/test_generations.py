@@ -26,7 +26,9 @@ def deploy(settings, tmp_path, version: int):
         "staticfiles": {"BACKEND": MANIFEST},
     }
     out = io.StringIO()
-    call_command(Collectstatic(), "--clear", interactive=False, verbosity=1, stdout=out, stderr=io.StringIO())
+    call_command(
+        Collectstatic(), "--clear", interactive=False, verbosity=1, stdout=out, stderr=io.StringIO()
+    )
     return storages["staticfiles"].stored_name("css/site.css"), out.getvalue()
 
 
@@ -38,20 +40,31 @@ def manifest_settings(s3_settings, tmp_path):
     return s3_settings
 
 
-def test_three_deploys_keep_the_last_two_generations(manifest_settings, tmp_path, s3_client, bucket):
+def test_three_deploys_keep_the_last_two_generations(
+    manifest_settings, tmp_path, s3_client, bucket
+):
     manifest_settings.AWS_S3_SYNC_KEEP_SECONDS = 0  # no grace: only the generations count
     names = [deploy(manifest_settings, tmp_path, v)[0] for v in (1, 2)]
     third, out = deploy(manifest_settings, tmp_path, 3)
     names.append(third)
     assert len(set(names)) == 3 and all(n.startswith("css/site.") for n in names)
     present = set(keys(s3_client, bucket, "static/"))
-    assert f"static/{names[2]}" in present and f"static/{names[1]}" in present  # the last two manifests
+    assert (
+        f"static/{names[2]}" in present and f"static/{names[1]}" in present
+    )  # the last two manifests
     assert f"static/{names[0]}" not in present  # older and out of grace: gone
     assert "1 older hashed kept for cached pages" in out
     # the page rendered before deploy 3 still loads its CSS
-    assert s3_client.get_object(Bucket=bucket, Key=f"static/{names[1]}")["Body"].read() == b"body{order:2}"
-    assert json.loads(s3_client.get_object(Bucket=bucket, Key="static/staticfiles.json")["Body"].read())[
-        "paths"]["css/site.css"] == names[2]
+    assert (
+        s3_client.get_object(Bucket=bucket, Key=f"static/{names[1]}")["Body"].read()
+        == b"body{order:2}"
+    )
+    assert (
+        json.loads(
+            s3_client.get_object(Bucket=bucket, Key="static/staticfiles.json")["Body"].read()
+        )["paths"]["css/site.css"]
+        == names[2]
+    )
 
 
 def test_the_grace_period_keeps_younger_files(manifest_settings, tmp_path, s3_client, bucket):
@@ -76,19 +89,29 @@ def test_plain_stale_files_are_still_deleted(manifest_settings, tmp_path, s3_cli
     assert "static/old/leftover.txt" not in keys(s3_client, bucket, "static/")
 
 
-def test_migrate_delete_keeps_the_previous_manifests_files(s3_settings, tmp_path, s3_client, bucket):
+def test_migrate_delete_keeps_the_previous_manifests_files(
+    s3_settings, tmp_path, s3_client, bucket
+):
     """s3_migrate_static --delete of a collected tree (STATIC_ROOT with staticfiles.json)."""
     s3_settings.AWS_LOCATION = "static"
     s3_settings.AWS_S3_SYNC_KEEP_SECONDS = 0
-    s3_settings.STORAGES = {"default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-                            "staticfiles": {"BACKEND": MANIFEST}}
+    s3_settings.STORAGES = {
+        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+        "staticfiles": {"BACKEND": MANIFEST},
+    }
     hashed = []
     for version in (1, 2, 3):
         root = tmp_path / f"root{version}"
         name = f"app.{version:012x}.js"
         hashed.append(name)
-        write_tree(root, {"app.js": str(version), name: str(version),
-                          "staticfiles.json": json.dumps({"version": "1.1", "paths": {"app.js": name}})})
+        write_tree(
+            root,
+            {
+                "app.js": str(version),
+                name: str(version),
+                "staticfiles.json": json.dumps({"version": "1.1", "paths": {"app.js": name}}),
+            },
+        )
         s3_settings.STATIC_ROOT = str(root)
         call_command("s3_migrate_static", "--delete", "--no-progress", stdout=io.StringIO())
     present = set(keys(s3_client, bucket, "static/"))

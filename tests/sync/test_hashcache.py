@@ -66,8 +66,16 @@ def test_a_damaged_cache_is_ignored(tmp_path, not_racy):
     cache = tmp_path / "h.json"
     path = write(tmp_path / "a.css", b"abc")
     entry = lambda value: json.dumps({"version": 1, "entries": {path: value}})  # noqa: E731
-    for damage in ("{not json", '{"version": 1, "entries": []}', '["list"]', "", entry(5), entry({}),
-                   entry([1, 2]), entry(None)):
+    for damage in (
+        "{not json",
+        '{"version": 1, "entries": []}',
+        '["list"]',
+        "",
+        entry(5),
+        entry({}),
+        entry([1, 2]),
+        entry(None),
+    ):
         cache.write_text(damage)
         hashes = LocalHashes(str(cache))
         assert hashes.md5(path) == md5(b"abc") and hashes.misses == 1

@@ -63,7 +63,9 @@ def edit(settings, name, content):
         handle.write(content)
 
 
-def test_cold_and_noop_send_nothing_a_change_sends_its_path(cdn_settings, cf, dist, bucket, s3_client):
+def test_cold_and_noop_send_nothing_a_change_sends_its_path(
+    cdn_settings, cf, dist, bucket, s3_client
+):
     cold = migrate()
     assert cold["uploaded"] == len(TREE) and cold["invalidation"] is None
     assert migrate()["invalidation"] is None  # no-op
@@ -121,21 +123,31 @@ def _closed_port() -> str:
         return f"http://127.0.0.1:{sock.getsockname()[1]}"
 
 
-def test_failure_is_one_line_exit_1_keeps_the_upload_and_the_next_run_retries(cdn_settings, cf, dist,
-                                                                              s3_client, bucket):
+def test_failure_is_one_line_exit_1_keeps_the_upload_and_the_next_run_retries(
+    cdn_settings, cf, dist, s3_client, bucket
+):
     migrate()
     edit(cdn_settings, "css/site.css", "body{color:blue}")
     good_endpoint = cdn_settings.AWS_CLOUDFRONT_ENDPOINT_URL
     cdn_settings.AWS_CLOUDFRONT_ENDPOINT_URL = _closed_port()
     reset_storages(cdn_settings)
     with pytest.raises(CommandError) as info:
-        call_command("s3_migrate_static", "--no-progress", stdout=io.StringIO(), stderr=io.StringIO())
+        call_command(
+            "s3_migrate_static", "--no-progress", stdout=io.StringIO(), stderr=io.StringIO()
+        )
     assert info.value.returncode == 1
     message = str(info.value)
-    assert len(message.splitlines()) == 1 and "Fix:" in message and "AWS_CLOUDFRONT_ENDPOINT_URL" in message
+    assert (
+        len(message.splitlines()) == 1
+        and "Fix:" in message
+        and "AWS_CLOUDFRONT_ENDPOINT_URL" in message
+    )
     assert os.environ["AWS_SECRET_ACCESS_KEY"] not in message
     # the upload stands
-    assert s3_client.get_object(Bucket=bucket, Key="static/css/site.css")["Body"].read() == b"body{color:blue}"
+    assert (
+        s3_client.get_object(Bucket=bucket, Key="static/css/site.css")["Body"].read()
+        == b"body{color:blue}"
+    )
     from django.core.files.storage import storages
 
     recorded = read_last_run(storages["staticfiles"])["invalidation"]
@@ -192,9 +204,13 @@ def test_a_hashed_change_invalidates_only_plain_names(cdn_settings, tmp_path, cf
 def test_invalidation_failure_under_the_launcher_is_one_warning(s3_server, bucket, cf, tmp_path):
     dist = create_distribution(cf, bucket)["Id"]
     assets = write_tree(tmp_path / "assets", {"a.css": "a{}", "b.css": "b{}"})
-    env = {"SYNC_TEST_BUCKET": bucket, "SYNC_TEST_ENDPOINT": s3_server.endpoint_url,
-           "SYNC_TEST_STATICFILES_DIR": assets, "SYNC_TEST_CF_DISTRIBUTION": dist,
-           "SYNC_TEST_CF_ENDPOINT": s3_server.endpoint_url}
+    env = {
+        "SYNC_TEST_BUCKET": bucket,
+        "SYNC_TEST_ENDPOINT": s3_server.endpoint_url,
+        "SYNC_TEST_STATICFILES_DIR": assets,
+        "SYNC_TEST_CF_DISTRIBUTION": dist,
+        "SYNC_TEST_CF_ENDPOINT": s3_server.endpoint_url,
+    }
     assert _run(["-m", "django", "collectstatic", "--noinput"], env).returncode == 0
     write_tree(tmp_path / "assets", {"a.css": "a{color:red}"})
     env["SYNC_TEST_CF_ENDPOINT"] = _closed_port()
@@ -202,10 +218,14 @@ def test_invalidation_failure_under_the_launcher_is_one_warning(s3_server, bucke
     assert launcher.returncode == 0, launcher.stderr
     assert launcher.stdout.strip() == "GAME STARTS"
     lines = launcher.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("WARNING: the files were uploaded, but invalidating 1")
+    assert len(lines) == 1 and lines[0].startswith(
+        "WARNING: the files were uploaded, but invalidating 1"
+    )
     assert "Traceback" not in launcher.stderr
     direct = _run(["-m", "django", "collectstatic", "--noinput"], env)
-    assert direct.returncode == 1 and "Fix:" in direct.stderr  # still pending: sent again, fails again
+    assert (
+        direct.returncode == 1 and "Fix:" in direct.stderr
+    )  # still pending: sent again, fails again
     env["SYNC_TEST_CF_ENDPOINT"] = s3_server.endpoint_url
     assert _run(["-m", "django", "collectstatic", "--noinput"], env).returncode == 0
     assert invalidations(cf, dist) == [["/static/a.css"]]
@@ -221,8 +241,9 @@ def test_collapse_keeps_within_cloudfronts_limits():
     few = invalidate.collapse(["/static/a.css", "/static/b/c.js", "/static/a.css"], "/static/")
     assert few == ["/static/a.css", "/static/b/c.js"]
     # pending wildcards absorb the files they cover
-    assert invalidate.collapse(["/static/img/*", "/static/img/x/y.png", "/static/z.css"], "/static/") == \
-        ["/static/img/*", "/static/z.css"]
+    assert invalidate.collapse(
+        ["/static/img/*", "/static/img/x/y.png", "/static/z.css"], "/static/"
+    ) == ["/static/img/*", "/static/z.css"]
     many = [f"/static/d{i}/f{j}.css" for i in range(16) for j in range(5)]
     assert invalidate.collapse(many, "/static/") == ["/static/*"]
 
@@ -230,7 +251,9 @@ def test_collapse_keeps_within_cloudfronts_limits():
 def test_viewer_paths_follow_url():
     from contrib_awsstorage.aws_s3_cdn import S3StaticStorage
 
-    storage = S3StaticStorage(bucket_name="b", custom_domain="cdn.example.com/assets", location="static")
+    storage = S3StaticStorage(
+        bucket_name="b", custom_domain="cdn.example.com/assets", location="static"
+    )
     assert invalidate.viewer_path(storage, "static/a b*.css") == "/assets/static/a%20b%2A.css"
     assert storage.url("a b.css") == "https://cdn.example.com/assets/static/a%20b.css"
     assert invalidate.root_path(storage) == "/assets/static/"
@@ -242,8 +265,10 @@ def test_pending_paths_survive_a_failed_sync(cdn_settings, cf, dist, s3_client, 
     migrate()
     edit(cdn_settings, "index.txt", "v2")
     write_tree(cdn_settings.STATIC_ROOT, {"broken.css": "x"})
-    cdn_settings.STORAGES = {**cdn_settings.STORAGES, "staticfiles": {
-        "BACKEND": "tests.sync.helpers.RejectingStorage"}}
+    cdn_settings.STORAGES = {
+        **cdn_settings.STORAGES,
+        "staticfiles": {"BACKEND": "tests.sync.helpers.RejectingStorage"},
+    }
     with pytest.raises(CommandError):
         call_command("s3_migrate_static", stdout=io.StringIO(), stderr=io.StringIO())
     assert invalidations(cf, dist) == []

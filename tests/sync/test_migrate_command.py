@@ -70,10 +70,14 @@ def test_force_reuploads(static_settings):
 
 
 def test_media_source_goes_to_the_default_storage(s3_settings, tmp_path, s3_client, bucket):
-    s3_settings.MEDIA_ROOT = write_tree(tmp_path / "media", {"avatars/a.png": b"\x89PNG", "doc.txt": "hi"})
+    s3_settings.MEDIA_ROOT = write_tree(
+        tmp_path / "media", {"avatars/a.png": b"\x89PNG", "doc.txt": "hi"}
+    )
     s3_settings.STORAGES = {
-        "default": {"BACKEND": "contrib_awsstorage.aws_s3_cdn.S3Boto3Storage",
-                    "OPTIONS": {"location": "media"}},
+        "default": {
+            "BACKEND": "contrib_awsstorage.aws_s3_cdn.S3Boto3Storage",
+            "OPTIONS": {"location": "media"},
+        },
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
     summary = json.loads(run("--source", "media", "--json")[0])
@@ -85,7 +89,11 @@ def test_bad_configuration_exits_2_with_the_fix(static_settings):
     static_settings.STATIC_ROOT = None
     with pytest.raises(CommandError) as info:
         run()
-    assert info.value.returncode == 2 and "STATIC_ROOT" in str(info.value) and "Fix:" in str(info.value)
+    assert (
+        info.value.returncode == 2
+        and "STATIC_ROOT" in str(info.value)
+        and "Fix:" in str(info.value)
+    )
     with pytest.raises(CommandError) as info:
         run("--source", "/no/such/folder")
     assert info.value.returncode == 2
@@ -95,18 +103,34 @@ def test_bad_configuration_exits_2_with_the_fix(static_settings):
 
 
 def _subprocess(args, env_extra, stderr=subprocess.PIPE):
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.sync.subproc_settings",
-           "PYTHONPATH": ROOT, **env_extra}
-    return subprocess.run([sys.executable, "-m", "django", "s3_migrate_static", *args], cwd=ROOT,
-                          env=env, stdout=subprocess.PIPE, stderr=stderr, text=True, timeout=60)
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "tests.sync.subproc_settings",
+        "PYTHONPATH": ROOT,
+        **env_extra,
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "django", "s3_migrate_static", *args],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=stderr,
+        text=True,
+        timeout=60,
+    )
 
 
 def test_exit_codes_of_the_real_command(s3_server, bucket, tmp_path):
     root = write_tree(tmp_path / "root", {"a.css": "a{}", "broken.css": "b{}"})
-    base = {"SYNC_TEST_BUCKET": bucket, "SYNC_TEST_ENDPOINT": s3_server.endpoint_url,
-            "SYNC_TEST_STATIC_ROOT": root}
+    base = {
+        "SYNC_TEST_BUCKET": bucket,
+        "SYNC_TEST_ENDPOINT": s3_server.endpoint_url,
+        "SYNC_TEST_STATIC_ROOT": root,
+    }
 
-    failed = _subprocess(["--no-progress"], {**base, "SYNC_TEST_BACKEND": "tests.sync.helpers.RejectingStorage"})
+    failed = _subprocess(
+        ["--no-progress"], {**base, "SYNC_TEST_BACKEND": "tests.sync.helpers.RejectingStorage"}
+    )
     assert failed.returncode == 1, failed.stderr
     assert "FAILED broken.css" in failed.stderr and "InvalidStorageClass" in failed.stderr
 
@@ -120,15 +144,19 @@ def test_exit_codes_of_the_real_command(s3_server, bucket, tmp_path):
     assert "no-such-bucket-here" in missing.stderr and "AWS_STORAGE_BUCKET_NAME" in missing.stderr
     assert os.environ["AWS_SECRET_ACCESS_KEY"] not in missing.stderr + missing.stdout
 
-    not_ours = _subprocess([], {**base, "SYNC_TEST_BACKEND":
-                                "django.contrib.staticfiles.storage.StaticFilesStorage"})
+    not_ours = _subprocess(
+        [], {**base, "SYNC_TEST_BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
+    )
     assert not_ours.returncode == 2 and "S3StaticStorage" in not_ours.stderr
 
 
 def test_progress_bar_only_on_a_terminal(s3_server, bucket, tmp_path):
     root = write_tree(tmp_path / "root", small_tree(6))
-    base = {"SYNC_TEST_BUCKET": bucket, "SYNC_TEST_ENDPOINT": s3_server.endpoint_url,
-            "SYNC_TEST_STATIC_ROOT": root}
+    base = {
+        "SYNC_TEST_BUCKET": bucket,
+        "SYNC_TEST_ENDPOINT": s3_server.endpoint_url,
+        "SYNC_TEST_STATIC_ROOT": root,
+    }
     leader, follower = pty.openpty()
     # a real terminal has a size; tqdm draws nothing on a 0-column one
     fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))

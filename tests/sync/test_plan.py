@@ -9,7 +9,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from contrib_awsstorage.sync.plan import (
-    UNCHANGED, UPLOAD, VERIFY, Remote, StateEntry, body_etag, decide, walk_tree,
+    UNCHANGED,
+    UPLOAD,
+    VERIFY,
+    Remote,
+    StateEntry,
+    body_etag,
+    decide,
+    walk_tree,
 )
 
 md5s = st.text(alphabet="0123456789abcdef", min_size=32, max_size=32)
@@ -29,7 +36,10 @@ def test_entry_not_matching_the_listing_is_not_trusted(md5, etag, other_etag, si
     if other_etag != etag:
         remote = Remote("k", size, other_etag)
         assert decide(md5, remote, StateEntry(md5, etag, size), force=False)[0] == VERIFY
-    assert decide(md5, Remote("k", size + 1, etag), StateEntry(md5, etag, size), force=False)[0] == VERIFY
+    assert (
+        decide(md5, Remote("k", size + 1, etag), StateEntry(md5, etag, size), force=False)[0]
+        == VERIFY
+    )
 
 
 @given(md5=md5s, etag=etags)
@@ -45,7 +55,9 @@ def test_body_etag_single_and_multipart(body, chunk):
         etag = body_etag(body, chunk, chunk)
         digest, parts = etag.split("-")
         assert int(parts) == -(-len(body) // chunk)
-        joined = b"".join(hashlib.md5(body[i:i + chunk]).digest() for i in range(0, len(body), chunk))
+        joined = b"".join(
+            hashlib.md5(body[i : i + chunk]).digest() for i in range(0, len(body), chunk)
+        )
         assert digest == hashlib.md5(joined).hexdigest()
 
 
@@ -71,12 +83,18 @@ def test_ranged_listing_bounds_cover_everything(count, page):
     keys = sorted(f"p/{i:03d}" for i in range(count * 2))
 
     def list_objects_v2(Bucket, Prefix, MaxKeys, StartAfter=None, ContinuationToken=None):
-        start = int(ContinuationToken) if ContinuationToken else \
-            (sum(1 for k in keys if k <= StartAfter) if StartAfter else 0)
-        chunk = keys[start:start + MaxKeys]
+        start = (
+            int(ContinuationToken)
+            if ContinuationToken
+            else (sum(1 for k in keys if k <= StartAfter) if StartAfter else 0)
+        )
+        chunk = keys[start : start + MaxKeys]
         more = start + MaxKeys < len(keys)
-        return {"Contents": [{"Key": k, "Size": 1, "ETag": '"e"'} for k in chunk],
-                "IsTruncated": more, "NextContinuationToken": str(start + MaxKeys)}
+        return {
+            "Contents": [{"Key": k, "Size": 1, "ETag": '"e"'} for k in chunk],
+            "IsTruncated": more,
+            "NextContinuationToken": str(start + MaxKeys),
+        }
 
     events = SimpleNamespace(register=lambda *args, **kwargs: None)  # no botocore: no parse hook
     client = SimpleNamespace(list_objects_v2=list_objects_v2, meta=SimpleNamespace(events=events))

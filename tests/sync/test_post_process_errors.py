@@ -35,8 +35,9 @@ def collect():
     return out.getvalue(), err.getvalue()
 
 
-def test_missing_image_in_css_is_a_command_error_naming_file_and_line(s3_settings, tmp_path, s3_client,
-                                                                        bucket):
+def test_missing_image_in_css_is_a_command_error_naming_file_and_line(
+    s3_settings, tmp_path, s3_client, bucket
+):
     use_manifest_storage(s3_settings, tmp_path, {"css/site.css": CSS, "img/logo.png": b"\x89PNG"})
 
     with pytest.raises(CommandError) as raised:
@@ -56,13 +57,17 @@ def test_long_line_is_named_by_its_number_only(s3_settings, tmp_path, bucket):
     css = "a{}\n\n\n.logo { background: url(gone.png); }" + " " * 80 + "\n"
     use_manifest_storage(s3_settings, tmp_path, {"css/site.css": css})
 
-    with pytest.raises(CommandError, match=r"'css/site.css' contains this reference 'url\(gone.png\)' on line 4$"):
+    with pytest.raises(
+        CommandError, match=r"'css/site.css' contains this reference 'url\(gone.png\)' on line 4$"
+    ):
         collect()
 
 
 def test_fixed_css_then_collects(s3_settings, tmp_path, s3_client, bucket):
     """The same tree with the image in place goes up (the error is about the file, not the setup)."""
-    use_manifest_storage(s3_settings, tmp_path, {"css/site.css": CSS, "css/missing.png": b"\x89PNG"})
+    use_manifest_storage(
+        s3_settings, tmp_path, {"css/site.css": CSS, "css/missing.png": b"\x89PNG"}
+    )
     out, _ = collect()
     assert "static files copied" in out
     assert "static/staticfiles.json" in keys(s3_client, bucket, "static/")

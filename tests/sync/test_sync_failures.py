@@ -12,9 +12,9 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from contrib_awsstorage.sync import record as syncrecord
-from tools.faultproxy import FaultProxy
 from contrib_awsstorage.sync import sync_directory
 from contrib_awsstorage.sync.execute import with_retries
+from tools.faultproxy import FaultProxy
 
 from .helpers import RejectingStorage, body, keys, small_tree, write_tree
 
@@ -38,8 +38,15 @@ def proxied_storage(s3_settings, proxy):
 def test_a_failed_upload_blocks_deletes_and_the_manifest(make_storage, tmp_path, s3_client, bucket):
     storage = make_storage(RejectingStorage, location="static")
     manifest = {"paths": {"css/a.css": "css/a.111111111111.css"}, "version": "1.1"}
-    root = write_tree(tmp_path, {"css/a.css": "a{}", "css/a.111111111111.css": "a{}",
-                                 "css/broken.css": "b{}", "staticfiles.json": json.dumps(manifest)})
+    root = write_tree(
+        tmp_path,
+        {
+            "css/a.css": "a{}",
+            "css/a.111111111111.css": "a{}",
+            "css/broken.css": "b{}",
+            "staticfiles.json": json.dumps(manifest),
+        },
+    )
     s3_client.put_object(Bucket=bucket, Key="static/stale.css", Body=b"old")
 
     report = sync_directory(storage, root, delete=True)
@@ -77,7 +84,10 @@ def test_failed_multipart_upload_is_aborted(proxied_storage, proxy, tmp_path, s3
     assert "static/big.bin" not in keys(s3_client, bucket)
     proxy.clear_faults()
     assert sync_directory(proxied_storage, root).uploaded == ["big.bin"]
-    assert s3_client.head_object(Bucket=bucket, Key="static/big.bin")["ContentLength"] == 6 * 1024 * 1024
+    assert (
+        s3_client.head_object(Bucket=bucket, Key="static/big.bin")["ContentLength"]
+        == 6 * 1024 * 1024
+    )
 
 
 def test_transient_errors_are_retried(proxied_storage, proxy, tmp_path, s3_client, bucket):
@@ -90,8 +100,9 @@ def test_transient_errors_are_retried(proxied_storage, proxy, tmp_path, s3_clien
     assert report.ok and len(report.uploaded) == 12
     assert proxy.stats()["faults"]
     for name, content in files.items():
-        assert body(s3_client, bucket, f"static/{name}") == (content.encode() if isinstance(content, str)
-                                                             else content)
+        assert body(s3_client, bucket, f"static/{name}") == (
+            content.encode() if isinstance(content, str) else content
+        )
 
 
 def test_multipart_upload_left_by_a_killed_sync_is_aborted(storage, tmp_path, s3_client, bucket):
@@ -110,8 +121,10 @@ def test_with_retries_gives_up_on_permanent_errors():
 
     def denied():
         calls.append(1)
-        raise ClientError({"Error": {"Code": "AccessDenied"}, "ResponseMetadata": {"HTTPStatusCode": 403}},
-                          "PutObject")
+        raise ClientError(
+            {"Error": {"Code": "AccessDenied"}, "ResponseMetadata": {"HTTPStatusCode": 403}},
+            "PutObject",
+        )
 
     with pytest.raises(ClientError):
         with_retries(denied, sleep=lambda s: None)
@@ -119,8 +132,10 @@ def test_with_retries_gives_up_on_permanent_errors():
 
     def throttled():
         calls.append(1)
-        raise ClientError({"Error": {"Code": "SlowDown"}, "ResponseMetadata": {"HTTPStatusCode": 503}},
-                          "PutObject")
+        raise ClientError(
+            {"Error": {"Code": "SlowDown"}, "ResponseMetadata": {"HTTPStatusCode": 503}},
+            "PutObject",
+        )
 
     calls.clear()
     with pytest.raises(ClientError):
@@ -143,7 +158,9 @@ def test_last_run_record_names_the_bucket_when_unreadable(make_storage, s3_setti
     assert "no-such-bucket-for-sync" in str(info.value) and "Fix:" in str(info.value)
 
 
-def test_stale_upload_clean_up_never_aborts_this_runs_own_upload(s3_settings, proxy, s3_client, bucket, tmp_path):
+def test_stale_upload_clean_up_never_aborts_this_runs_own_upload(
+    s3_settings, proxy, s3_client, bucket, tmp_path
+):
     """The clean-up of a killed run's open uploads finishes before our uploads
     start. moto dates every open upload 2010, so a clean-up listing that came
     back after our CreateMultipartUpload would take ours for stale: here the

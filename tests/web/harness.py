@@ -7,10 +7,10 @@ The reactor runs in a background thread for the duration of the
 
 from __future__ import annotations
 
+import http.client
 import socket
 import threading
 import time
-import http.client
 
 from twisted.internet import reactor
 from twisted.internet.threads import blockingCallFromThread

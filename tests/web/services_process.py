@@ -74,15 +74,20 @@ def client_steps(proxy_port, portal_service, amp_factory):
         time.sleep(0.01)
     drained = threading.Event()
     reactor.callFromThread(
-        lambda: webserver.get_active_web_root()
-        .empty_threadpool()
-        .addCallback(lambda r: (result.update(drain_result=r), drained.set()))
+        lambda: (
+            webserver.get_active_web_root()
+            .empty_threadpool()
+            .addCallback(lambda r: (result.update(drain_result=r), drained.set()))
+        )
     )
     time.sleep(0.05)
     # the server itself refuses unseen; through the portal the request is held
     code, headers, _ = get(_To(settings.WEBSERVER_PORTS[0][1]), "/hello/")
-    out["server_during_drain"] = (code, headers.get("retry-after"),
-                                  headers.get("awsstorage-refused-unseen"))
+    out["server_during_drain"] = (
+        code,
+        headers.get("retry-after"),
+        headers.get("awsstorage-refused-unseen"),
+    )
     held = {}
     h = threading.Thread(target=lambda: held.update(r=get(portal, "/hello/")))
     h.start()
@@ -122,7 +127,9 @@ def main():
         "server_service": type(server).__name__,
         "portal_service": type(portal).__name__,
         "active_root_is_service_root": root is server.web_root,
-        "root": "contrib_awsstorage.webserver.DjangoWebRoot" if type(root) is webserver.DjangoWebRoot else repr(type(root)),
+        "root": "contrib_awsstorage.webserver.DjangoWebRoot"
+        if type(root) is webserver.DjangoWebRoot
+        else repr(type(root)),
         "pool": type(root.pool).__name__,
         "static": type(root.children[b"static"]).__name__,
         "site": type(server.web_site).__name__,
@@ -137,8 +144,9 @@ def main():
     for svc in list(server) + list(portal):
         svc.startService()
     proxy_port = settings.WEBSERVER_PORTS[0][0]
-    threading.Thread(target=client_steps, args=(proxy_port, portal, amp_factory),
-                     daemon=True).start()
+    threading.Thread(
+        target=client_steps, args=(proxy_port, portal, amp_factory), daemon=True
+    ).start()
 
     def stop_services():
         from twisted.internet import defer

@@ -69,7 +69,7 @@ def _received_within_the_call(proto, sock, data, install):
         proto.transport.write(data)
         try:
             return sock.recv(len(data) + 1)
-        except socket.timeout:
+        except TimeoutError:
             return b""
 
     return in_reactor(write_and_read)

@@ -35,7 +35,11 @@ class Portal:
     def __init__(self, port, pool_size=4, **limits):
         limits.setdefault("timeout", 10.0)
         self.proxy = EvenniaReverseProxyResource(
-            "127.0.0.1", port, "", timeout=10.0, hold_limits=HoldLimits(**limits),
+            "127.0.0.1",
+            port,
+            "",
+            timeout=10.0,
+            hold_limits=HoldLimits(**limits),
             pool_size=pool_size,
         )
         self.listener = Listener(Website(self.proxy, is_portal=True))
@@ -127,7 +131,10 @@ def test_draining_server_requests_are_held_and_replayed_byte_exact(django_site, 
     assert json.loads(results[3][2])["method"] == "GET"
     status = portal.status()
     assert (status["up"], status["held"], status["admitted"], status["held_bytes"]) == (
-        True, 0, 0, 0,
+        True,
+        0,
+        0,
+        0,
     )
 
 
@@ -158,8 +165,10 @@ def test_hold_time_limit_answers_503_with_retry_after(portals):
     portal = portals(_free_port(), timeout=0.4)
     with ThreadPoolExecutor(3) as ex:
         t0 = time.monotonic()
-        futures = [ex.submit(get, portal.listener, "/a", method="POST", body=b"x" * n)
-                   for n in (0, 10, 200_000)]
+        futures = [
+            ex.submit(get, portal.listener, "/a", method="POST", body=b"x" * n)
+            for n in (0, 10, 200_000)
+        ]
         results = [(f.result(timeout=10), time.monotonic() - t0) for f in futures]
     for (code, headers, _), elapsed in results:
         assert code == 503 and int(headers["retry-after"]) > 0
@@ -249,8 +258,9 @@ def test_request_that_reached_the_server_then_lost_is_502_not_replayed(portals, 
     backend = Listener(Website(dropper))
     portal = portals(backend.number)
     try:
-        code, _, body = get(portal.listener, "/x", method=method,
-                            body=b"payload" if method == "POST" else None)
+        code, _, body = get(
+            portal.listener, "/x", method=method, body=b"payload" if method == "POST" else None
+        )
         assert code == 502 and b"502" in body
         time.sleep(0.3)
         assert dropper.seen == [method.encode()]  # once, never again
@@ -274,20 +284,27 @@ def test_memory_stays_bounded_when_the_backend_never_returns(portals):
     baseline_calls = in_reactor(lambda: len(reactor.getDelayedCalls()))
     for _round in range(3):
         with ThreadPoolExecutor(50) as ex:
-            futures = [ex.submit(get, portal.listener, f"/r/{n}", method="POST", body=b"z" * 2000)
-                       for n in range(150)]
+            futures = [
+                ex.submit(get, portal.listener, f"/r/{n}", method="POST", body=b"z" * 2000)
+                for n in range(150)
+            ]
             results = [f.result(timeout=20) for f in futures]
         assert {code for code, _, _ in results} == {503}
         assert all(int(h["retry-after"]) > 0 for _, h, _ in results)
     wait_for(lambda: not portal.status()["probing"], what="probing stops with nothing held")
     status = portal.status()
     assert (status["held"], status["admitted"], status["held_bytes"], status["timers"]) == (
-        0, 0, 0, 0,
+        0,
+        0,
+        0,
+        0,
     )
     assert status["refused"] == 450
     assert in_reactor(lambda: len(reactor.getDelayedCalls())) <= baseline_calls + 2
     gc.collect()
-    assert in_reactor(lambda: sum(isinstance(o, proxy_module._Forward) for o in gc.get_objects())) == 0
+    assert (
+        in_reactor(lambda: sum(isinstance(o, proxy_module._Forward) for o in gc.get_objects())) == 0
+    )
 
 
 @pytest.mark.parametrize(
@@ -310,13 +327,18 @@ def test_bad_hold_settings_name_the_setting(name, value):
 
 
 def test_hold_settings_are_read_when_built():
-    with override_settings(AWSSTORAGE_WEB_HOLD_TIMEOUT=7, AWSSTORAGE_WEB_HOLD_MAX_REQUESTS=3,
-                           AWSSTORAGE_WEB_HOLD_MAX_BYTES=4096):
+    with override_settings(
+        AWSSTORAGE_WEB_HOLD_TIMEOUT=7,
+        AWSSTORAGE_WEB_HOLD_MAX_REQUESTS=3,
+        AWSSTORAGE_WEB_HOLD_MAX_BYTES=4096,
+    ):
         limits = HoldLimits()
     assert (limits.timeout, limits.max_requests, limits.max_bytes) == (7.0, 3, 4096)
     defaults = HoldLimits()
     assert (defaults.timeout, defaults.max_requests, defaults.max_bytes) == (
-        30.0, 1000, 256 * 1024 * 1024,
+        30.0,
+        1000,
+        256 * 1024 * 1024,
     )
 
 

@@ -63,8 +63,16 @@ def test_a_refused_attempt_goes_back_ahead_of_newer_ones():
     hold.done(b)
     assert [x.name for x in SENT][-1] == "c"
     hold.done(c)
-    assert hold.status() == {"up": True, "held": 0, "admitted": 0, "held_bytes": 0,
-                             "releasing": 0, "timers": 0, "probing": False, "refused": 0}
+    assert hold.status() == {
+        "up": True,
+        "held": 0,
+        "admitted": 0,
+        "held_bytes": 0,
+        "releasing": 0,
+        "timers": 0,
+        "probing": False,
+        "refused": 0,
+    }
 
 
 def test_the_time_limit_counts_from_the_first_hold():
@@ -90,7 +98,12 @@ def test_count_and_byte_limits_are_on_admission():
     hold.submit(c)
     d = Attempt("d")
     hold.submit(d)  # third request > 2
-    assert (a.refused_503, b.refused_503, c.refused_503, d.refused_503) == (False, True, False, True)
+    assert (a.refused_503, b.refused_503, c.refused_503, d.refused_503) == (
+        False,
+        True,
+        False,
+        True,
+    )
     assert hold.status()["refused"] == 2
     probes[-1].callback(True)
     assert [x.name for x in SENT] == ["a", "c"]

@@ -85,9 +85,9 @@ def test_threads_start_lazily(make_pool):
     assert len(_alive(pool)) == 1
     assert pool.status()["workers"] == 1
     ran = []
-    for n in range(5):  # one at a time: the idle worker takes each, none is added
+    for _n in range(5):  # one at a time: the idle worker takes each, none is added
         done = threading.Event()
-        pool.callInThread(lambda: (ran.append(threading.current_thread()), done.set()))
+        pool.callInThread(lambda: (ran.append(threading.current_thread()), done.set()))  # noqa: B023
         assert done.wait(2)
         wait_for(lambda: pool.status()["busy"] == 0, timeout=2, what="worker idle")
     assert len(set(ran)) == 1
@@ -185,9 +185,7 @@ def test_smaller_max_stops_idle_workers_and_the_pool_still_works(make_pool):
     assert len(_alive(pool)) == 2
 
 
-@pytest.mark.parametrize(
-    "pool_class", [ThreadPool, LockableThreadPool], ids=["twisted", "ours"]
-)
+@pytest.mark.parametrize("pool_class", [ThreadPool, LockableThreadPool], ids=["twisted", "ours"])
 def test_smaller_max_while_busy_takes_effect_when_they_finish(make_pool, pool_class):
     """Twisted's team quits a busy worker over the new max once it is done
     (``_toShrink``); the pool must not keep running more than ``max``."""
@@ -201,8 +199,11 @@ def test_smaller_max_while_busy_takes_effect_when_they_finish(make_pool, pool_cl
         pool.adjustPoolsize(maxthreads=1)
         tasks.gate.set()
         tasks.finished(3)
-        wait_for(lambda: pool.workers <= 1 and len(_alive(pool)) <= 1, timeout=1,
-                 what="the pool back within max=1")
+        wait_for(
+            lambda: pool.workers <= 1 and len(_alive(pool)) <= 1,
+            timeout=1,
+            what="the pool back within max=1",
+        )
 
         again = Blocking(make_pool)
         for _ in range(3):
@@ -249,7 +250,12 @@ def test_a_task_that_raises_is_logged_and_its_worker_goes_on(make_pool, log_capt
 def test_status_counts_busy_idle_and_queued(make_pool):
     pool = make_pool(minthreads=2, maxthreads=2)
     assert pool.status() == {
-        "workers": 2, "busy": 0, "idle": 2, "max": 2, "queued": 0, "locked": False
+        "workers": 2,
+        "busy": 0,
+        "idle": 2,
+        "max": 2,
+        "queued": 0,
+        "locked": False,
     }
     tasks = Blocking(make_pool)
     pool.callInThread(tasks)
@@ -353,8 +359,11 @@ def test_stop_while_the_watchdog_starts_a_worker_joins_every_thread(make_pool):
 
     pool = Pool(1, 3, name=f"test-pool-{next(_names)}")
     pool.start()
-    wait_for(lambda: pool.workers == 1 and len(pool._team._sleepers) == 1, timeout=5,
-             what="the first worker asleep")
+    wait_for(
+        lambda: pool.workers == 1 and len(pool._team._sleepers) == 1,
+        timeout=5,
+        what="the first worker asleep",
+    )
     pool._team.wake_after = 0.01
     tasks = Blocking(make_pool)
     pool.callInThread(tasks)

@@ -160,7 +160,7 @@ def test_client_disconnecting_early_causes_no_traceback(chain, log_capture):
 
 def test_proxy_getchild_quotes_segments():
     root = EvenniaReverseProxyResource("127.0.0.1", 1, "", reactor=reactor, timeout=1)
-    child = root.getChild("a b/c".encode(), None).getChild("é".encode(), None)
+    child = root.getChild(b"a b/c", None).getChild("é".encode(), None)
     assert child.path == b"/a%20b%2Fc/%C3%A9"
     assert isinstance(child, EvenniaReverseProxyResource) and child.timeout == 1
 
@@ -200,7 +200,7 @@ def test_large_body_streams_through(chain):
     assert data.decode() == f"{len(body)} {hashlib.md5(body).hexdigest()}"
 
 
-_WARNINGS_PROBE = r'''
+_WARNINGS_PROBE = r"""
 import json, sys, warnings
 warnings.simplefilter("always")
 with warnings.catch_warnings(record=True) as caught:
@@ -238,7 +238,7 @@ out["ours"] = [f"{w.filename}:{w.lineno}: {w.message}" for w in caught
 out["twisted_web_proxy_imported"] = "twisted.web.proxy" in sys.modules
 out["httpclient"] = [str(w.message) for w in caught if "HTTPClient" in str(w.message)]
 print("RESULT " + json.dumps(out))
-'''
+"""
 
 
 def test_no_deprecation_warning_from_our_code_and_no_twisted_web_proxy():
@@ -251,8 +251,14 @@ def test_no_deprecation_warning_from_our_code_and_no_twisted_web_proxy():
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[2]
-    proc = subprocess.run([sys.executable, "-c", _WARNINGS_PROBE], cwd=root, capture_output=True,
-                          text=True, timeout=60, env=dict(os.environ, PYTHONPATH=str(root)))
+    proc = subprocess.run(
+        [sys.executable, "-c", _WARNINGS_PROBE],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=dict(os.environ, PYTHONPATH=str(root)),
+    )
     lines = [l for l in proc.stdout.splitlines() if l.startswith("RESULT ")]
     assert lines, proc.stdout + proc.stderr
     out = json.loads(lines[-1][7:])
@@ -295,7 +301,7 @@ class _BigAnswer(resource.Resource):
 
             def send(self):
                 while not self.paused and self.offset < len(data):
-                    request.write(data[self.offset:self.offset + 65536])
+                    request.write(data[self.offset : self.offset + 65536])
                     self.offset += 65536
                 if self.offset >= len(data) and not request.finished:
                     request.unregisterProducer()

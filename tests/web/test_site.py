@@ -48,7 +48,8 @@ def _start_closing(site, timeout):
 
     def start():
         site.close_connections(reactor, timeout).addCallback(
-            lambda r: result.update(r=r, at=time.monotonic()))
+            lambda r: result.update(r=r, at=time.monotonic())
+        )
 
     in_reactor(start)
     return result

@@ -5,7 +5,11 @@ from __future__ import annotations
 import pytest
 from twisted.web import resource, server
 
-from contrib_awsstorage.web.static_redirect import StaticRedirect, is_remote_static_url, static_resource
+from contrib_awsstorage.web.static_redirect import (
+    StaticRedirect,
+    is_remote_static_url,
+    static_resource,
+)
 from contrib_awsstorage.webserver import PrivateStaticRoot
 
 from .harness import Listener, get, raw_get
@@ -40,10 +44,18 @@ def test_special_characters_are_quoted(site):
     assert headers["location"] == BASE + "fonts/my%20font%C3%A9.woff2"
 
 
-@pytest.mark.parametrize("path", [
-    b"/static/", b"/static/../media/secret.txt", b"/static/%2e%2e/media/x", b"/static/a/..%2fb",
-    b"/static/a%5c..%5cb", b"/static/a%00b", b"/static/a//b",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        b"/static/",
+        b"/static/../media/secret.txt",
+        b"/static/%2e%2e/media/x",
+        b"/static/a/..%2fb",
+        b"/static/a%5c..%5cb",
+        b"/static/a%00b",
+        b"/static/a//b",
+    ],
+)
 def test_no_way_out_of_the_prefix(site, path):
     status, _ = raw_get(site.number, path)
     assert status == 404, path

@@ -247,14 +247,26 @@ def test_under_django_root_and_as_evennia_builds_it(django_site, static_dir):
     assert in_reactor(site.root.status)["pending"] == before == 0  # static is never pending
 
 
-def test_a_file_gets_the_same_type_from_the_game_and_from_s3(static_site, static_dir, storage, s3_client,
-                                                              bucket):
+def test_a_file_gets_the_same_type_from_the_game_and_from_s3(
+    static_site, static_dir, storage, s3_client, bucket
+):
     """One Content-Type table (media_types): a browser that gets a file from the
     game's static root and then from the bucket sees the same type."""
     from django.core.files.base import ContentFile
 
-    names = ["css/app.css", "js/app.js", "js/mod.mjs", "img/logo.svg", "fonts/f.woff2", "bin/m.wasm",
-             "img/p.webp", "img/p.avif", "js/app.js.map", "data/blob.qqq9", "sub/deeper/leaf.txt"]
+    names = [
+        "css/app.css",
+        "js/app.js",
+        "js/mod.mjs",
+        "img/logo.svg",
+        "fonts/f.woff2",
+        "bin/m.wasm",
+        "img/p.webp",
+        "img/p.avif",
+        "js/app.js.map",
+        "data/blob.qqq9",
+        "sub/deeper/leaf.txt",
+    ]
     for name in names:
         storage.save(name, ContentFile(FILES[name]))
         from_s3 = s3_client.head_object(Bucket=bucket, Key=storage.key_for(name))["ContentType"]

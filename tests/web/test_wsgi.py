@@ -124,7 +124,7 @@ def _recv_until(sock, marker, data=b"", timeout=3.0):
         sock.settimeout(left)
         try:
             chunk = sock.recv(65536)
-        except socket.timeout:
+        except TimeoutError:
             continue
         if not chunk:
             raise AssertionError(f"connection closed before {marker!r}; got {data!r}")
@@ -171,9 +171,7 @@ def _exchange(listener, method="GET", path="/", version="HTTP/1.1", headers=()):
 
 def _wsgi_failures(log_capture):
     return [
-        e
-        for e in log_capture.failures()
-        if "WSGI application error" in (e.get("log_format") or "")
+        e for e in log_capture.failures() if "WSGI application error" in (e.get("log_format") or "")
     ]
 
 
@@ -624,8 +622,15 @@ def test_no_start_response_is_a_500_that_says_so(bridge, log_capture, streamed):
         ("200 OK", [("X-Three", "a", "b")], TypeError, "X-Three"),
         ("200 OK", "X-Str: v", TypeError, "headers must be a list"),
     ],
-    ids=["status-bytes", "no-reason", "reason-first", "value-int", "name-bytes",
-         "three-items", "headers-str"],
+    ids=[
+        "status-bytes",
+        "no-reason",
+        "reason-first",
+        "value-int",
+        "name-bytes",
+        "three-items",
+        "headers-str",
+    ],
 )
 def test_bad_start_response_arguments_are_a_500_naming_the_problem(
     bridge, log_capture, status, headers, error, words

@@ -18,7 +18,9 @@ import sys
 from urllib.parse import urlsplit
 
 from botocore.exceptions import BotoCoreError, ClientError
-from django.contrib.staticfiles.management.commands.collectstatic import Command as DjangoCollectstatic
+from django.contrib.staticfiles.management.commands.collectstatic import (
+    Command as DjangoCollectstatic,
+)
 from django.core.exceptions import ImproperlyConfigured
 from django.core.files.storage import storages
 from django.core.management.base import CommandError
@@ -57,9 +59,11 @@ def probe_endpoint(client, timeout: float = PROBE_TIMEOUT) -> None:
     try:
         socket.create_connection((parts.hostname, port), timeout=timeout).close()
     except OSError as exc:
-        raise ConnectionError(f"cannot connect to the S3 endpoint {parts.hostname}:{port} "
-                              f"({exc.strerror or exc}); check AWS_S3_ENDPOINT_URL, "
-                              "AWS_S3_REGION_NAME and the network") from exc
+        raise ConnectionError(
+            f"cannot connect to the S3 endpoint {parts.hostname}:{port} "
+            f"({exc.strerror or exc}); check AWS_S3_ENDPOINT_URL, "
+            "AWS_S3_REGION_NAME and the network"
+        ) from exc
 
 
 def endpoint_of(storage) -> str:
@@ -67,7 +71,9 @@ def endpoint_of(storage) -> str:
     answer under the launcher needs no boto3 at all)."""
     if storage.endpoint_url:
         return storage.endpoint_url
-    region = storage.region_name or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    region = (
+        storage.region_name or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    )
     if not region:
         return storage.connection.meta.endpoint_url  # only boto3's chain knows the region
     host = "s3.amazonaws.com" if region == "us-east-1" else f"s3.{region}.amazonaws.com"
@@ -79,7 +85,10 @@ def one_line(exc: BaseException) -> str:
 
 
 class Command(FrozenHeapMixin, DjangoCollectstatic):
-    help = DjangoCollectstatic.help + " With an S3 storage of contrib_awsstorage: an incremental, parallel sync."
+    help = (
+        DjangoCollectstatic.help
+        + " With an S3 storage of contrib_awsstorage: an incremental, parallel sync."
+    )
 
     def add_arguments(self, parser):
         super().add_arguments(parser)
@@ -87,22 +96,28 @@ class Command(FrozenHeapMixin, DjangoCollectstatic):
 
     def handle(self, **options):
         soft = launched_by_evennia()
-        self._cdn = {"invalidate": not options.pop("no_invalidate", False),
-                     "wait": options.pop("wait", False)}
+        self._cdn = {
+            "invalidate": not options.pop("no_invalidate", False),
+            "wait": options.pop("wait", False),
+        }
         try:
             storage = storages["staticfiles"]
         except ImproperlyConfigured as exc:
             if not soft:
                 raise
-            self.stderr.write(f"WARNING: static files were not collected: {one_line(exc)} "
-                              "The game starts anyway; fix this and run 'evennia collectstatic'.")
+            self.stderr.write(
+                f"WARNING: static files were not collected: {one_line(exc)} "
+                "The game starts anyway; fix this and run 'evennia collectstatic'."
+            )
             return None
         if not is_sync_storage(storage):
             return super().handle(**options)  # not ours: Django's collectstatic, untouched
         self.set_options(**options)
         if self.symlink:
-            raise CommandError("--link cannot be used with an S3 storage (there is nothing local to "
-                               "link to). Fix: run collectstatic without --link.")
+            raise CommandError(
+                "--link cannot be used with an S3 storage (there is nothing local to "
+                "link to). Fix: run collectstatic without --link."
+            )
         target = f"s3://{storage.bucket_name}/{storage.location or ''}".rstrip("/")
         if self.interactive:
             self._confirm(target)
@@ -111,25 +126,40 @@ class Command(FrozenHeapMixin, DjangoCollectstatic):
             if soft:
                 probe_endpoint(endpoint_of(storage))
             result = self._collect(storage)
-        except (S3StorageError, ImproperlyConfigured, ClientError, BotoCoreError, OSError,
-                PostProcessError) as exc:
+        except (
+            S3StorageError,
+            ImproperlyConfigured,
+            ClientError,
+            BotoCoreError,
+            OSError,
+            PostProcessError,
+        ) as exc:
             message = f"static files were not synced to {target}: {one_line(exc)}"
             if soft:
-                self.stderr.write(f"WARNING: {message} The game starts anyway; fix this and "
-                                  "run 'evennia collectstatic'.")
+                self.stderr.write(
+                    f"WARNING: {message} The game starts anyway; fix this and "
+                    "run 'evennia collectstatic'."
+                )
                 return
             raise CommandError(message) from exc
         report = result.report
         for name in result.duplicates:
-            self.log(f"Found another file with the destination path '{name}'. It will be ignored "
-                     "since only the first encountered file is collected.", level=1)
+            self.log(
+                f"Found another file with the destination path '{name}'. It will be ignored "
+                "since only the first encountered file is collected.",
+                level=1,
+            )
         if report.failures:
             detail = "; ".join(f"{name}: {error}" for name, error in report.failures[:3])
-            message = (f"{len(report.failures)} static file(s) failed to upload to {target}, so "
-                       f"nothing was deleted: {one_line(detail)}")
+            message = (
+                f"{len(report.failures)} static file(s) failed to upload to {target}, so "
+                f"nothing was deleted: {one_line(detail)}"
+            )
             if soft:
-                self.stderr.write(f"WARNING: {message} The game starts anyway; fix this and run "
-                                  "'evennia collectstatic'.")
+                self.stderr.write(
+                    f"WARNING: {message} The game starts anyway; fix this and run "
+                    "'evennia collectstatic'."
+                )
                 return
             raise CommandError(message)
         failed = invalidation_failure(report)
@@ -147,17 +177,31 @@ class Command(FrozenHeapMixin, DjangoCollectstatic):
             if outcome in ("uploaded", "deleted"):
                 self.log(f"{'Copying' if outcome == 'uploaded' else 'Deleting'} '{name}'", level=2)
 
-        return collect(storage, ignore_patterns=self.ignore_patterns, post_process=self.post_process,
-                       dry_run=self.dry_run, clear=self.clear, progress=progress, **self._cdn)
+        return collect(
+            storage,
+            ignore_patterns=self.ignore_patterns,
+            post_process=self.post_process,
+            dry_run=self.dry_run,
+            clear=self.clear,
+            progress=progress,
+            **self._cdn,
+        )
 
     def _confirm(self, target):
         message = ["\n"]
         if self.dry_run:
-            message.append("You have activated the --dry-run option so no files will be modified.\n\n")
+            message.append(
+                "You have activated the --dry-run option so no files will be modified.\n\n"
+            )
         message.append(f"You have requested to collect static files to {target}.\n\n")
-        message.append("This will DELETE ALL OTHER FILES under that prefix!\n" if self.clear
-                       else "This will overwrite existing files!\n")
-        message.append("Are you sure you want to do this?\n\nType 'yes' to continue, or 'no' to cancel: ")
+        message.append(
+            "This will DELETE ALL OTHER FILES under that prefix!\n"
+            if self.clear
+            else "This will overwrite existing files!\n"
+        )
+        message.append(
+            "Are you sure you want to do this?\n\nType 'yes' to continue, or 'no' to cancel: "
+        )
         if input("".join(message)) != "yes":
             raise CommandError("Collecting static files cancelled.")
 
@@ -169,8 +213,11 @@ class Command(FrozenHeapMixin, DjangoCollectstatic):
         if self.verbosity < 1:
             return None
         action = "would be copied" if self.dry_run else "copied"
-        parts = [f"{len(report.uploaded)} static file{'s' if len(report.uploaded) != 1 else ''} "
-                 f"{action} to '{target}'", f"{report.unchanged} unmodified"]
+        parts = [
+            f"{len(report.uploaded)} static file{'s' if len(report.uploaded) != 1 else ''} "
+            f"{action} to '{target}'",
+            f"{report.unchanged} unmodified",
+        ]
         if report.deleted:
             parts.append(f"{len(report.deleted)} {'would be ' if self.dry_run else ''}deleted")
         if result.post_processed:
@@ -178,6 +225,8 @@ class Command(FrozenHeapMixin, DjangoCollectstatic):
         if report.kept:
             parts.append(f"{len(report.kept)} older hashed kept for cached pages")
         if report.invalidation:
-            parts.append(f"CloudFront: {len(report.invalidation['paths'])} path(s) "
-                         f"{report.invalidation['status']}")
+            parts.append(
+                f"CloudFront: {len(report.invalidation['paths'])} path(s) "
+                f"{report.invalidation['status']}"
+            )
         return "\n" + ", ".join(parts) + f" ({report.seconds:.2f} s, {report.requests} requests)."

@@ -16,33 +16,45 @@ from contrib_awsstorage import diagnostics
 
 
 class Command(BaseCommand):
-    help = ("Check the S3 storage settings, credentials, endpoint, clock, bucket, permissions, "
-            "public access and last sync; print the fix for anything wrong.")
+    help = (
+        "Check the S3 storage settings, credentials, endpoint, clock, bucket, permissions, "
+        "public access and last sync; print the fix for anything wrong."
+    )
     # Settings problems are reported as our own lines, with their fixes.
     requires_system_checks = []
 
     def add_arguments(self, parser):
-        parser.add_argument("--json", action="store_true",
-                            help="print the results as one JSON object")
-        parser.add_argument("--no-write", action="store_true",
-                            help="do not put/get/delete the probe object")
+        parser.add_argument(
+            "--json", action="store_true", help="print the results as one JSON object"
+        )
+        parser.add_argument(
+            "--no-write", action="store_true", help="do not put/get/delete the probe object"
+        )
 
     def handle(self, *args, **options):
         results = diagnostics.run(write=not options["no_write"])
         counts = {s: sum(r.status == s for r in results) for s in diagnostics.STATUSES}
         failed = counts[diagnostics.FAIL]
         if options["json"]:
-            self.stdout.write(json.dumps({"ok": not failed, "counts": counts,
-                                          "results": [r.as_dict() for r in results]}))
+            self.stdout.write(
+                json.dumps(
+                    {"ok": not failed, "counts": counts, "results": [r.as_dict() for r in results]}
+                )
+            )
         else:
             self._print(results, counts)
         if failed:
-            raise CommandError(f"s3_check: {failed} check(s) failed; see the fixes above.",
-                               returncode=1)
+            raise CommandError(
+                f"s3_check: {failed} check(s) failed; see the fixes above.", returncode=1
+            )
 
     def _print(self, results, counts):
-        style = {diagnostics.OK: self.style.SUCCESS, diagnostics.WARN: self.style.WARNING,
-                 diagnostics.FAIL: self.style.ERROR, diagnostics.SKIP: self.style.HTTP_NOT_MODIFIED}
+        style = {
+            diagnostics.OK: self.style.SUCCESS,
+            diagnostics.WARN: self.style.WARNING,
+            diagnostics.FAIL: self.style.ERROR,
+            diagnostics.SKIP: self.style.HTTP_NOT_MODIFIED,
+        }
         for result in results:
             line = result.line()
             status = result.status

@@ -16,27 +16,33 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.files.storage import storages
 from django.core.management.base import BaseCommand, CommandError
 
-from contrib_awsstorage.s3.errors import S3AccessDenied, S3ConfigurationError, S3StorageError
 from contrib_awsstorage.humanize import human_bytes
+from contrib_awsstorage.s3.errors import S3AccessDenied, S3ConfigurationError, S3StorageError
 from contrib_awsstorage.sync import check_sync_storage, sync_directory
 
 EXIT_FAILED, EXIT_CONFIG = 1, 2
 
 
 def add_invalidation_arguments(parser):
-    parser.add_argument("--no-invalidate", action="store_true",
-                        help="Do not invalidate changed files at the CloudFront distribution "
-                             "(AWS_CLOUDFRONT_DISTRIBUTION_ID).")
-    parser.add_argument("--wait", action="store_true",
-                        help="Wait until the CloudFront invalidation has completed.")
+    parser.add_argument(
+        "--no-invalidate",
+        action="store_true",
+        help="Do not invalidate changed files at the CloudFront distribution "
+        "(AWS_CLOUDFRONT_DISTRIBUTION_ID).",
+    )
+    parser.add_argument(
+        "--wait", action="store_true", help="Wait until the CloudFront invalidation has completed."
+    )
 
 
 def invalidation_failure(report) -> str | None:
     """One line for a failed invalidation (the upload stays; the next run retries)."""
     invalidation = report.invalidation or {}
     if invalidation.get("error") or invalidation.get("status") == "failed":
-        return (f"the files were uploaded, but invalidating {len(invalidation.get('paths') or ())} "
-                f"CloudFront path(s) failed: {invalidation.get('error')}")
+        return (
+            f"the files were uploaded, but invalidating {len(invalidation.get('paths') or ())} "
+            f"CloudFront path(s) failed: {invalidation.get('error')}"
+        )
     return None
 
 
@@ -64,47 +70,75 @@ class FrozenHeapMixin:
 
 
 class Command(FrozenHeapMixin, BaseCommand):
-    help = ("Sync static files (STATIC_ROOT) or uploads (MEDIA_ROOT) to S3: only changed files "
-            "are uploaded, in parallel; prints a summary.")
+    help = (
+        "Sync static files (STATIC_ROOT) or uploads (MEDIA_ROOT) to S3: only changed files "
+        "are uploaded, in parallel; prints a summary."
+    )
     # The sync validates what it needs itself and exits 2 with the fix; other
     # apps' system check errors must not turn a bad setting into exit 1.
     requires_system_checks = []
 
     def add_arguments(self, parser):
-        parser.add_argument("--source", default="static", metavar="static|media|PATH",
-                            help="'static' (STATIC_ROOT → the staticfiles storage, the default), "
-                                 "'media' (MEDIA_ROOT → the default storage) or a folder "
-                                 "(→ the staticfiles storage).")
+        parser.add_argument(
+            "--source",
+            default="static",
+            metavar="static|media|PATH",
+            help="'static' (STATIC_ROOT → the staticfiles storage, the default), "
+            "'media' (MEDIA_ROOT → the default storage) or a folder "
+            "(→ the staticfiles storage).",
+        )
         parser.add_argument("--dry-run", action="store_true", help="Plan only; change nothing.")
-        parser.add_argument("--delete", action="store_true",
-                            help="Delete remote files under the storage's prefix that are not in "
-                                 "the source (only after every upload succeeded).")
-        parser.add_argument("--force", action="store_true",
-                            help="Upload every file even if unchanged (e.g. after changing headers).")
-        parser.add_argument("--workers", type=int, default=None,
-                            help="Parallel uploads (default: AWS_S3_SYNC_WORKERS or 16).")
-        parser.add_argument("--json", action="store_true",
-                            help="Print the summary as one JSON object (no progress bar).")
+        parser.add_argument(
+            "--delete",
+            action="store_true",
+            help="Delete remote files under the storage's prefix that are not in "
+            "the source (only after every upload succeeded).",
+        )
+        parser.add_argument(
+            "--force",
+            action="store_true",
+            help="Upload every file even if unchanged (e.g. after changing headers).",
+        )
+        parser.add_argument(
+            "--workers",
+            type=int,
+            default=None,
+            help="Parallel uploads (default: AWS_S3_SYNC_WORKERS or 16).",
+        )
+        parser.add_argument(
+            "--json",
+            action="store_true",
+            help="Print the summary as one JSON object (no progress bar).",
+        )
         parser.add_argument("--no-progress", action="store_true", help="No progress bar.")
         add_invalidation_arguments(parser)
 
     def _source(self, source: str):
         """``(folder, storage alias)`` for --source, or CommandError(2) naming the setting."""
         if source in ("static", "media"):
-            setting, alias = ("STATIC_ROOT", "staticfiles") if source == "static" else ("MEDIA_ROOT", "default")
+            setting, alias = (
+                ("STATIC_ROOT", "staticfiles") if source == "static" else ("MEDIA_ROOT", "default")
+            )
             root = getattr(settings, setting, None)
             if not root:
-                raise CommandError(f"{setting} is not set, so --source {source} has no folder to sync. "
-                                   f"Fix: set {setting} in your settings, or pass --source PATH.",
-                                   returncode=EXIT_CONFIG)
+                raise CommandError(
+                    f"{setting} is not set, so --source {source} has no folder to sync. "
+                    f"Fix: set {setting} in your settings, or pass --source PATH.",
+                    returncode=EXIT_CONFIG,
+                )
         else:
             root, setting, alias = source, None, "staticfiles"
         root = os.fspath(root)
         if not os.path.isdir(root):
             what = f"{setting} ({root})" if setting else f"--source {root}"
-            fix = ("run 'collectstatic' with a local storage first or point STATIC_ROOT at your files"
-                   if setting == "STATIC_ROOT" else "give an existing folder")
-            raise CommandError(f"{what} is not an existing folder. Fix: {fix}.", returncode=EXIT_CONFIG)
+            fix = (
+                "run 'collectstatic' with a local storage first or point STATIC_ROOT at your files"
+                if setting == "STATIC_ROOT"
+                else "give an existing folder"
+            )
+            raise CommandError(
+                f"{what} is not an existing folder. Fix: {fix}.", returncode=EXIT_CONFIG
+            )
         return root, alias
 
     def handle(self, *args, **options):
@@ -128,10 +162,19 @@ class Command(FrozenHeapMixin, BaseCommand):
 
         try:
             report = sync_directory(
-                storage, root, delete=options["delete"], dry_run=options["dry_run"],
-                force=options["force"], workers=options["workers"], progress=progress,
-                on_plan=on_plan, command="s3_migrate_static", source=options["source"],
-                invalidate=not options["no_invalidate"], wait=options["wait"])
+                storage,
+                root,
+                delete=options["delete"],
+                dry_run=options["dry_run"],
+                force=options["force"],
+                workers=options["workers"],
+                progress=progress,
+                on_plan=on_plan,
+                command="s3_migrate_static",
+                source=options["source"],
+                invalidate=not options["no_invalidate"],
+                wait=options["wait"],
+            )
         except (S3ConfigurationError, S3AccessDenied, ImproperlyConfigured) as exc:
             raise CommandError(str(exc), returncode=EXIT_CONFIG) from exc
         except S3StorageError as exc:
@@ -145,9 +188,11 @@ class Command(FrozenHeapMixin, BaseCommand):
         else:
             self._print_summary(report, storage, options)
         if report.failures:
-            raise CommandError(f"{len(report.failures)} file(s) failed; nothing was deleted. "
-                               "Fix the cause above and run the command again.",
-                               returncode=EXIT_FAILED)
+            raise CommandError(
+                f"{len(report.failures)} file(s) failed; nothing was deleted. "
+                "Fix the cause above and run the command again.",
+                returncode=EXIT_FAILED,
+            )
         failed = invalidation_failure(report)
         if failed:
             raise CommandError(failed, returncode=EXIT_FAILED)
@@ -168,14 +213,20 @@ class Command(FrozenHeapMixin, BaseCommand):
             f"{verb} uploaded {len(report.uploaded)}, unchanged {report.unchanged}, "
             f"deleted {len(report.deleted)}, failed {len(report.failures)} "
             f"({human_bytes(report.bytes)}, {report.seconds:.2f} s, {report.requests} requests) "
-            f"to {target}.")
+            f"to {target}."
+        )
         if report.kept:
-            self.stdout.write(f"{len(report.kept)} older hashed file(s) kept for cached pages "
-                              "(AWS_S3_SYNC_KEEP_GENERATIONS / AWS_S3_SYNC_KEEP_SECONDS).")
+            self.stdout.write(
+                f"{len(report.kept)} older hashed file(s) kept for cached pages "
+                "(AWS_S3_SYNC_KEEP_GENERATIONS / AWS_S3_SYNC_KEEP_SECONDS)."
+            )
         if report.invalidation:
             inv = report.invalidation
-            self.stdout.write(f"CloudFront invalidation {inv['id'] or '-'}: {len(inv['paths'])} "
-                              f"path(s), {inv['status']}.")
+            self.stdout.write(
+                f"CloudFront invalidation {inv['id'] or '-'}: {len(inv['paths'])} "
+                f"path(s), {inv['status']}."
+            )
         if report.stale and not options["delete"]:
-            self.stdout.write(f"{len(report.stale)} remote file(s) are not in the source; "
-                              "--delete removes them.")
+            self.stdout.write(
+                f"{len(report.stale)} remote file(s) are not in the source; --delete removes them."
+            )
