@@ -94,12 +94,32 @@ def test_wheel_declares_runtime_requirements(built):
         assert proven in classifiers, proven
 
 
+def test_wheel_carries_the_license_and_notice(built):
+    """BSD-3-Clause asks that the notices travel with binary forms too."""
+    _, wheel = built
+    with zipfile.ZipFile(wheel) as zf:
+        dist_info = [n for n in zf.namelist() if ".dist-info/" in n]
+        for name in ("LICENSE", "NOTICE"):
+            (path,) = [n for n in dist_info if n.rsplit("/", 1)[-1] == name]
+            assert zf.read(path).decode() == (ROOT / name).read_text(), name
+        meta = zf.read(next(n for n in dist_info if n.endswith("/METADATA"))).decode()
+    assert "BSD-3-Clause" in meta
+
+
 def test_sdist_contains_project_files(built):
     sdist, _ = built
     with tarfile.open(sdist) as tf:
         names = {n.split("/", 1)[1] for n in tf.getnames() if "/" in n}
     for required in (
         "README.md",
+        "CONTRIBUTING.md",
+        "CHANGELOG.md",
+        "SECURITY.md",
+        "LICENSE",
+        "NOTICE",
+        "docs/layers.md",
+        "docs/web.md",
+        "docs/sync.md",
         "setup.cfg",
         "pyproject.toml",
         "MANIFEST.in",
@@ -116,3 +136,5 @@ def test_sdist_contains_project_files(built):
     )
     missing = _package_files() - names
     assert not missing, f"missing from sdist: {sorted(missing)}"
+    docs = {p.relative_to(ROOT).as_posix() for p in (ROOT / "docs").glob("*.md")}
+    assert docs <= names, f"missing from sdist: {sorted(docs - names)}"
