@@ -54,15 +54,23 @@ def test_docs_and_house_files_exist():
     assert re.search(r"^## \[Unreleased\]", (ROOT / "CHANGELOG.md").read_text(), re.M)
 
 
-def test_relative_links_point_at_files_that_exist():
-    pages = {ROOT / "README.md": README, ROOT / "CONTRIBUTING.md": None, ROOT / "SECURITY.md": None}
-    pages.update({ROOT / "docs" / name: text for name, text in DOCS.items()})
-    for page, text in pages.items():
-        text = page.read_text() if text is None else text
-        for target in re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", text):
+def _anchors(text: str) -> set[str]:
+    """GitHub's heading anchors: lowercase, punctuation dropped, spaces to hyphens."""
+    headings = re.findall(r"^#+ (.+)$", re.sub(r"```.*?```", "", text, flags=re.S), re.M)
+    return {re.sub(r"[^\w\- ]", "", h.lower()).replace(" ", "-") for h in headings}
+
+
+def test_relative_links_point_at_files_and_headings_that_exist():
+    pages = [ROOT / "README.md", ROOT / "CONTRIBUTING.md", ROOT / "SECURITY.md"]
+    pages += sorted((ROOT / "docs").glob("*.md"))
+    for page in pages:
+        for target, anchor in re.findall(r"\]\(([^)#\s]*)(?:#([^)\s]+))?\)", page.read_text()):
             if "://" in target:
                 continue
-            assert (page.parent / target).exists(), f"{page.name} links to missing {target}"
+            path = (page.parent / target) if target else page
+            assert path.exists(), f"{page.name} links to missing {target}"
+            if anchor:
+                assert anchor in _anchors(path.read_text()), f"{page.name}: {target}#{anchor}"
 
 
 def test_every_json_block_is_valid_json():
