@@ -33,6 +33,14 @@ ABSENT_CODES = {
     "NoSuchDistribution",
 }
 MISSING_API_CODES = {"NotImplemented", "XNotImplemented", "MethodNotAllowed", "501", "405"}
+# The credentials themselves were rejected: no permission would help.
+REJECTED_CODES = {
+    "InvalidAccessKeyId",
+    "SignatureDoesNotMatch",
+    "InvalidClientTokenId",
+    "ExpiredToken",
+    "InvalidToken",
+}
 REFUSED_CODES = {"AccessDenied", "AccessDeniedException", "403", "AllAccessDisabled"}
 
 # IAM action names that differ from the API operation's name.
@@ -92,6 +100,12 @@ def call(client, operation: str, expect: str | None = None, **params):
         status = str(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", ""))
         if code in ABSENT_CODES:
             raise Absent(code) from None
+        if code in REJECTED_CODES:
+            raise ProvisionError(
+                f"{operation}: the credentials were rejected ({code}).",
+                fix="check the access key and secret (AWS_ACCESS_KEY_ID / "
+                "AWS_SECRET_ACCESS_KEY), or run with --profile NAME (admin credentials).",
+            ) from None
         if code in MISSING_API_CODES or status in ("501", "405"):
             raise ApiMissing(operation, code or status) from None
         if code in REFUSED_CODES or status == "403":

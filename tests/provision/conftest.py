@@ -166,7 +166,7 @@ def s3rver(tmp_path_factory):
         except OSError:
             if process.poll() is not None or time.monotonic() > deadline:
                 process.kill()
-                raise RuntimeError(f"s3rver did not start listening on 127.0.0.1:{port}")
+                raise RuntimeError(f"s3rver did not start listening on 127.0.0.1:{port}") from None
             time.sleep(0.05)
     yield f"http://127.0.0.1:{port}"
     process.terminate()
