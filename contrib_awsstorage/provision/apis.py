@@ -33,6 +33,8 @@ ABSENT_CODES = {
     "NoSuchDistribution",
 }
 MISSING_API_CODES = {"NotImplemented", "XNotImplemented", "MethodNotAllowed", "501", "405"}
+# A store that ignores a configuration sub-resource takes a PUT of it for CreateBucket.
+MISTAKEN_FOR_CREATE = {"BucketAlreadyExists", "BucketAlreadyOwnedByYou"}
 # The credentials themselves were rejected: no permission would help.
 REJECTED_CODES = {
     "InvalidAccessKeyId",
@@ -106,7 +108,8 @@ def call(client, operation: str, expect: str | None = None, **params):
                 fix="check the access key and secret (AWS_ACCESS_KEY_ID / "
                 "AWS_SECRET_ACCESS_KEY), or run with --profile NAME (admin credentials).",
             ) from None
-        if code in MISSING_API_CODES or status in ("501", "405"):
+        mistaken = code in MISTAKEN_FOR_CREATE and operation != "CreateBucket"
+        if mistaken or code in MISSING_API_CODES or status in ("501", "405"):
             raise ApiMissing(operation, code or status) from None
         if code in REFUSED_CODES or status == "403":
             raise Refused(operation, code or status) from None
@@ -130,9 +133,20 @@ def call(client, operation: str, expect: str | None = None, **params):
             f"{operation} failed: {type(exc).__name__}.",
             fix="check AWS_S3_REGION_NAME, AWS_S3_ENDPOINT_URL and the credentials.",
         ) from None
-    if expect and expect not in answer:
-        raise ApiMissing(operation, f"its answer has no {expect}")
+    if expect and not _has(answer, expect):
+        raise ApiMissing(operation, f"it answered without {expect}")
     return answer
+
+
+def _has(answer: dict, path: str) -> bool:
+    """``answer`` carries the dotted ``path`` (a store that ignored the
+    sub-resource and listed the bucket instead parses as empty)."""
+    value = answer
+    for key in path.split("."):
+        if not isinstance(value, dict) or key not in value:
+            return False
+        value = value[key]
+    return True
 
 
 def _snake(operation: str) -> str:

@@ -255,6 +255,9 @@ class Provisioner:
             self.bucket_exists = True  # it answered; the store just lacks HEAD on buckets
             return Change("bucket", OK, f"s3://{self.bucket} exists")
         except Refused:
+            if self._bucket_usable_after_refused_head():
+                self.bucket_exists = True
+                return Change("bucket", OK, f"s3://{self.bucket} exists")
             raise ProvisionError(
                 f"s3://{self.bucket} (AWS_STORAGE_BUCKET_NAME) exists, but these credentials may "
                 "not use it (HeadBucket: 403): another account owns that name, or the "
@@ -278,9 +281,18 @@ class Provisioner:
             send=send,
         )
 
+    def _bucket_usable_after_refused_head(self) -> bool:
+        """HEAD has no error body: ask once more with a GET, whose error names the cause
+        (rejected keys raise ``ProvisionError``); a GET that works means the bucket is usable."""
+        try:
+            call(self.s3, "ListObjectsV2", Bucket=self.bucket, MaxKeys=1)
+        except (Absent, ApiMissing, Refused):
+            return False
+        return True
+
     def step_object_ownership(self) -> Change:
         resource = "object ownership"
-        answer, skip = self._read(resource, "GetBucketOwnershipControls", "OwnershipControls")
+        answer, skip = self._read(resource, "GetBucketOwnershipControls", "OwnershipControls.Rules")
         if skip:
             return skip
         rules = (answer or {}).get("OwnershipControls", {}).get("Rules") or []
