@@ -3,8 +3,10 @@ moto's server over HTTP (S3, CloudFront and IAM)."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
+import urllib.request
 
 import boto3
 import pytest
@@ -155,3 +157,51 @@ def test_profile_uses_separate_admin_credentials(
     missing = run_setup("--profile", "no-such-profile")
     assert missing.code == 2
     assert "--profile 'no-such-profile'" in missing.err and "Fix:" in missing.err
+
+
+@contextlib.contextmanager
+def _enforcing(s3_server):
+    """moto's IAM enforcement switched on (its own ``reset-auth`` endpoint), and
+    back to what it was afterwards."""
+
+    def reset_auth(value: str) -> str:
+        request = urllib.request.Request(
+            f"{s3_server.endpoint_url}/moto-api/reset-auth",
+            data=value.encode(),
+            method="POST",
+            headers={"Content-Type": "text/plain"},  # a form type would hide the body
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return json.loads(response.read())["PREVIOUS_INITIAL_NO_AUTH_ACTION_COUNT"]
+
+    previous = reset_auth("0")
+    try:
+        yield
+    finally:
+        reset_auth(previous)
+
+
+def test_a_refused_write_names_the_missing_permission(game_settings, run_setup, s3_server):
+    """Keys that may do everything but s3:PutBucketPolicy: that line says so, the
+    others are made, and the command exits 1."""
+    iam = _aws("iam", s3_server)
+    user = f"setup-limited-{game_settings.AWS_STORAGE_BUCKET_NAME}"
+    iam.create_user(UserName=user)
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Action": ["s3:*", "cloudfront:*"], "Resource": "*"},
+            {"Effect": "Deny", "Action": "s3:PutBucketPolicy", "Resource": "*"},
+        ],
+    }
+    iam.put_user_policy(UserName=user, PolicyName="most", PolicyDocument=json.dumps(policy))
+    key = iam.create_access_key(UserName=user)["AccessKey"]
+    game_settings.AWS_ACCESS_KEY_ID = key["AccessKeyId"]
+    game_settings.AWS_SECRET_ACCESS_KEY = key["SecretAccessKey"]
+    with _enforcing(s3_server):
+        run = run_setup("--apply")
+    assert run.code == 1, run.text
+    assert run.line("bucket policy") == "fail"
+    assert "the credentials lack s3:PutBucketPolicy" in run.out and "--profile" in run.out
+    assert run.line("bucket") == run.line("lifecycle") == "create"
+    assert key["SecretAccessKey"] not in run.text
