@@ -200,3 +200,18 @@ def test_the_secret_is_never_printed(game_settings, run_setup):
     for args in ((), ("--apply",), ("--json",), ("--cloudfront",)):
         run = run_setup(*args)
         assert secret not in run.text
+
+
+def test_s3_check_passes_after_apply(game_settings, run_setup, s3_server):
+    """After ``s3_setup --apply`` ``s3_check`` finds nothing failing (before the first
+    sync its only warning is that no sync is recorded yet)."""
+    import io
+
+    from django.core.management import call_command
+
+    bucket = game_settings.AWS_STORAGE_BUCKET_NAME
+    game_settings.STATIC_URL = f"{s3_server.endpoint_url}/{bucket}/static/"
+    assert run_setup("--apply").code == 0
+    out = io.StringIO()
+    call_command("s3_check", stdout=out, stderr=io.StringIO(), no_color=True)
+    assert "FAIL" not in out.getvalue(), out.getvalue()
