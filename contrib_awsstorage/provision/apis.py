@@ -48,6 +48,7 @@ REFUSED_CODES = {"AccessDenied", "AccessDeniedException", "403", "AllAccessDisab
 # IAM action names that differ from the API operation's name.
 PERMISSIONS = {
     "HeadBucket": "s3:ListBucket",
+    "ListObjectsV2": "s3:ListBucket",
     "GetBucketCors": "s3:GetBucketCORS",
     "PutBucketCors": "s3:PutBucketCORS",
     "GetPublicAccessBlock": "s3:GetBucketPublicAccessBlock",

@@ -248,6 +248,7 @@ class Provisioner:
         try:
             call(self.s3, "HeadBucket", Bucket=self.bucket)
             self.bucket_exists = True
+            self._check_region()
             return Change("bucket", OK, f"s3://{self.bucket} exists")
         except Absent:
             pass
@@ -280,6 +281,22 @@ class Provisioner:
             [self._request("CreateBucket", **params)],
             send=send,
         )
+
+    def _check_region(self) -> None:
+        """An existing bucket in another region than AWS_S3_REGION_NAME: say so now."""
+        try:
+            answer = call(self.s3, "GetBucketLocation", Bucket=self.bucket)
+        except (Absent, ApiMissing, Refused):
+            return
+        # S3 names us-east-1 by no constraint at all (and eu-west-1 by the legacy "EU").
+        region = answer.get("LocationConstraint") or "us-east-1"
+        region = "eu-west-1" if region == "EU" else region
+        if self.config.endpoint_url is None and region != self.config.region:
+            raise ProvisionError(
+                f"s3://{self.bucket} is in {region}, but AWS_S3_REGION_NAME is "
+                f"{self.config.region!r}.",
+                fix=f"set AWS_S3_REGION_NAME = {region!r}.",
+            )
 
     def _bucket_usable_after_refused_head(self) -> bool:
         """HEAD has no error body: ask once more with a GET, whose error names the cause
