@@ -114,7 +114,7 @@ test-$(1): $(2)/.stamp-base debian-test-deps
 endef
 $(foreach s,$(STACKS),$(eval $(call STACK,$(s),$(call venv_of,$(s)))))
 
-.PHONY: lint format venv venvs test demo demo-storage bench soak clean debian-test-deps webclient-assets
+.PHONY: lint format test-npm-packages venv venvs test demo demo-storage bench soak clean debian-test-deps webclient-assets
 
 $(VENV)/.stamp-bench: $(VENV)/.stamp-base
 	$(PIP) install -q -e '.[test,evennia,bench]' 'evennia~=5.0.0'
@@ -132,6 +132,15 @@ $(WEBCLIENT_ASSETS): demo/vendor/package.json demo/vendor/package-lock.json
 	touch $@
 
 webclient-assets: $(WEBCLIENT_ASSETS)
+
+# s3rver, a second S3 implementation (tests/provision: the steps a store lacks)
+S3RVER := tests/provision/s3rver/node_modules/.package-lock.json
+$(S3RVER): tests/provision/s3rver/package.json tests/provision/s3rver/package-lock.json
+	@command -v npm >/dev/null || { echo "npm is missing: install Node.js with npm (s3rver comes from the npm registry)"; exit 1; }
+	cd tests/provision/s3rver && npm ci --ignore-scripts --no-audit --no-fund
+	touch $@
+
+test-npm-packages: $(S3RVER)
 
 debian-test-deps:
 	@if [ -n "$(DEBIAN_TEST_PACKAGES)" ]; then \
@@ -155,7 +164,7 @@ format: $(VENV)/.stamp-deps
 # The whole matrix: every stack's downloads at once, then the stacks' tests one
 # after another (the reliability and drain tests time things; two stacks side
 # by side on 2 cores would make them flaky).
-test: webclient-assets
+test: webclient-assets test-npm-packages
 	@start=$$(date +%s); $(MAKE) --no-print-directory -j4 -O $(addprefix deps-,$(STACKS)) && \
 	echo "== venvs ready in $$(( $$(date +%s) - start )) s"
 	@$(MAKE) --no-print-directory lint
