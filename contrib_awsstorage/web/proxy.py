@@ -293,6 +293,7 @@ class _Forward:
         self.body = body
         self.size = size
         self._deferred = None
+        self._waiting = False  # for the answer's head (``d.called`` says nothing: see send)
         self._timer = None
         self._timed_out = False
         self._relay = None
@@ -316,6 +317,7 @@ class _Forward:
         # Armed whatever ``d.called`` says: over a pooled connection ``d`` has
         # "called" at once, though the answer is still to come.
         self._timer = self.backend.clock.callLater(self.backend.timeout, self._time_out)
+        self._waiting = True
         d.addCallbacks(self._answered, self._failed)
         d.addErrback(lambda f: _log.failure("Proxying to the webserver failed", f))
 
@@ -330,6 +332,7 @@ class _Forward:
         self._timer = None
 
     def _answered(self, response):
+        self._waiting = False
         self._stop_timer()
         hold = self.backend.hold
         if self.gone:
@@ -358,6 +361,7 @@ class _Forward:
         response.deliverBody(self._relay)
 
     def _failed(self, failure):
+        self._waiting = False
         self._stop_timer()
         hold = self.backend.hold
         if self.gone:  # the client hung up first: nothing to say, to anyone
@@ -404,7 +408,7 @@ class _Forward:
         self.gone = True
         if self._relay is not None:
             self._relay.stopProducing()
-        elif self._deferred is not None and not self._deferred.called:
+        elif self._waiting:  # cancels the request on a pooled connection too
             self._deferred.cancel()
         else:
             self.backend.hold.gone(self)
