@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from twisted.internet import address
+from twisted.internet.interfaces import INegotiated
 from twisted.web import http
 
 from .config import DEFAULT_UPSTREAM_IPS, setting
@@ -166,8 +167,8 @@ class HTTPChannelWithXForwardedFor(http.HTTPChannel):
         if unregister is not None:  # as HTTPChannel.loseConnection: we produce no more
             unregister()
         half_close = getattr(transport, "loseWriteConnection", None)  # ITCPTransport
-        if half_close is None:
-            transport.loseConnection()
+        if half_close is None or INegotiated.providedBy(transport):
+            transport.loseConnection()  # TLS: its own close, not a TCP half-close under it
             return
         transport.resumeProducing()  # keep reading, to drop what still comes
         half_close()  # our answer, then FIN
