@@ -236,3 +236,24 @@ def test_chunked_body_without_limit_reaches_django_whole(django_site):
     with _Connection(site.listener.number) as conn:
         conn.sendall(_chunked(size, piece=256 * 1024))
         assert conn.answer() == (200, _size_answer(size))
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        b"POST /size/ HTTP/1.1\r\nHost: x\r\nContent-Length: 1x\r\n\r\n",  # Twisted's own 400
+        b"POST /size/ HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % (LIMIT + 1),  # our 413
+    ],
+    ids=["400", "413"],
+)
+def test_a_refused_client_may_go_on_sending(counted_site, head):
+    """After the refusal the connection lingers: what the client still sends
+    is read and dropped (a plain close would answer it with a reset), and
+    the close it then sees is an orderly one."""
+    with _Connection(counted_site.listener.number) as conn:
+        conn.sendall(head)
+        assert conn.answer()[0] in (400, 413)
+        for _ in range(4):
+            conn.sendall(b"z" * (512 * 1024))  # no BrokenPipeError / ConnectionResetError
+        assert conn.closed()
+    assert counted_site.calls == []
