@@ -94,20 +94,24 @@ def serve():
     from contrib_awsstorage import webserver as ours
 
     counts = {"ours": 0, "evennia": 0}
+
+    def counting(site_class, key):
+        """``site_class``, counting the connections it accepts under ``key``."""
+
+        class Counting(site_class):
+            def buildProtocol(self, addr):
+                counts[key] += 1
+                return super().buildProtocol(addr)
+
+        return Counting
+
     pools = [ours.LockableThreadPool(1, 20), upstream.LockableThreadPool(1, 20)]
     sites = {
-        "ours": ours.Website(ours.DjangoWebRoot(pools[0]), debug=False),
-        "evennia": upstream.Website(upstream.DjangoWebRoot(pools[1])),
+        "ours": counting(ours.Website, "ours")(ours.DjangoWebRoot(pools[0]), debug=False),
+        "evennia": counting(upstream.Website, "evennia")(upstream.DjangoWebRoot(pools[1])),
     }
     ports = {}
     for key, site in sites.items():
-        build = site.buildProtocol
-
-        def counting(addr, key=key, build=build):
-            counts[key] += 1
-            return build(addr)
-
-        site.buildProtocol = counting
         ports[key] = reactor.listenTCP(0, site, interface="127.0.0.1").getHost().port
 
     class Counts(resource.Resource):
@@ -236,13 +240,12 @@ def portal(args):
         from twisted.internet import reactor
         from twisted.logger import globalLogBeginner
 
-        from contrib_awsstorage import webserver as ours
+        from tests.web.harness import portal_site
 
-        ours_proxy = ours.EvenniaReverseProxyResource("127.0.0.1", backends["ours"], "")
         up_proxy = upstream.EvenniaReverseProxyResource("127.0.0.1", backends["evennia"], "")
         up_site = upstream.Website(up_proxy)
         up_site.is_portal = True
-        sites = {"ours": ours.Website(ours_proxy, is_portal=True, debug=False), "evennia": up_site}
+        sites = {"ours": portal_site(backends["ours"], debug=False), "evennia": up_site}
         ports = {
             k: reactor.listenTCP(0, s, interface="127.0.0.1").getHost().port
             for k, s in sites.items()

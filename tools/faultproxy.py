@@ -167,6 +167,8 @@ class _Stats:
         self.upstream_errors = 0
         self.connections = 0
         self.max_active = 0
+        self.delayed = 0  # requests held back by ``delay``
+        self.delay_seconds = 0.0  # the delays applied, summed
 
     def snapshot(self, active: int) -> dict:
         return {
@@ -182,6 +184,8 @@ class _Stats:
             "connections": self.connections,
             "active_connections": active,
             "max_active_connections": self.max_active,
+            "delayed": self.delayed,
+            "delay_seconds": self.delay_seconds,
         }
 
 
@@ -229,8 +233,10 @@ class _Handler(BaseHTTPRequestHandler):
             return
         proxy = self.proxy
         rule, kind = proxy._decide(method, self.path)
-        if proxy.delay > 0:
-            time.sleep(proxy.delay)
+        delay = proxy.delay
+        if delay > 0:
+            proxy._delaying(delay)
+            time.sleep(delay)
         try:
             if kind is None:
                 self._forward(method)
@@ -653,6 +659,11 @@ class FaultProxy:
             self._rules = [FaultRule(**{k: v for k, v in asdict(r).items()}) for r in self._rules]
 
     # -- called by handler threads ------------------------------------------
+    def _delaying(self, seconds: float) -> None:
+        with self._stats.lock:
+            self._stats.delayed += 1
+            self._stats.delay_seconds += seconds
+
     def _decide(self, method: str, target: str):
         with self._stats.lock:
             self._stats.requests += 1

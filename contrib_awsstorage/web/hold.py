@@ -1,19 +1,24 @@
 """The portal's hold: requests the server refused unseen wait here while it
 restarts, and go to the new server in arrival order once it accepts.
 
+Why: Evennia's server process restarts on every reload while the portal
+keeps the public port; without the hold, every page asked for in those
+seconds would be an error.
+
 A request that has not reached Django may be sent again whatever its
 method (RFC 9110 section 9.2.2): nothing has happened yet. The proxy
 hands such a request (refused connection, nothing sent, or the
-``unseen.MARKER`` answer of a draining server) to ``Hold.refused``. While
-the server is away, new requests wait behind the held ones, so arrival
-order is kept. One probe at a time asks the server whether it accepts
-again; when it does, held requests go out, at most ``concurrency`` at
-once. Limits (time per request, count, body bytes) end in the proxy's
-503 with ``Retry-After``; a client that hangs up leaves quietly.
+``unseen.MARKER`` answer of a draining server) to ``Hold.refused``; a
+request that may have reached Django never comes here. While the server
+is away, new requests wait behind the held ones, so arrival order is
+kept. One probe at a time asks the server whether it accepts again; when
+it does, held requests go out, at most ``concurrency`` at once. Limits
+(time per request, count, body bytes) end in the proxy's 503 with
+``Retry-After``; a client that hangs up leaves quietly.
 
 Requests are "attempts" (``proxy._Forward``): ``seq``, ``size``, ``gone``,
 ``send()`` (the attempt later calls ``done`` or ``refused``), ``refuse()``
-(answer 503).
+(answer 503). Timers run on ``clock`` (the reactor, or a ``task.Clock``).
 """
 
 from __future__ import annotations
@@ -56,9 +61,11 @@ class Hold:
     #: seconds between probes while the server is away
     probe_interval = 0.05
 
-    def __init__(self, reactor, limits, concurrency, probe):
-        """``probe()`` returns a Deferred firing True when the server accepts requests."""
-        self.reactor = reactor
+    def __init__(self, clock, limits, concurrency, probe):
+        """``probe()`` returns a Deferred firing True when the server accepts
+        requests; ``clock`` (``IReactorTime``) runs the time limits and the
+        pause between probes."""
+        self.clock = clock
         self.limits = limits
         self.concurrency = max(1, int(concurrency))
         self._probe = probe
@@ -69,6 +76,8 @@ class Hold:
         self._admitted = {}  # attempt -> deadline: in the hold until answered
         self._bytes = 0
         self._releasing = set()  # attempts sent from the hold, not yet done
+        self._active = set()  # every attempt not yet answered (status, tests)
+        self.probes = 0  # probes sent (status, tests)
         self._probing = False
         self._next_probe = None
         self.refused_total = 0  # answered 503 by a limit (for status)
@@ -78,6 +87,7 @@ class Hold:
     def submit(self, attempt):
         """A new request: send it now, or hold it behind the ones waiting."""
         attempt.seq = next(self._seq)
+        self._active.add(attempt)
         if self.up and not self._held and not self._releasing:
             attempt.send()
         else:
@@ -114,7 +124,7 @@ class Hold:
             self._forget(attempt)
             self._pump()
             return
-        now = self.reactor.seconds()
+        now = self.clock.seconds()
         deadline = self._admitted.get(attempt)
         if deadline is None:  # first time in the hold: the limits apply
             limits = self.limits
@@ -131,7 +141,7 @@ class Hold:
             self._expire(attempt)
             return
         bisect.insort(self._held, (attempt.seq, attempt), key=lambda item: item[0])
-        self._timers[attempt] = self.reactor.callLater(deadline - now, self._expire, attempt)
+        self._timers[attempt] = self.clock.callLater(deadline - now, self._expire, attempt)
         self._pump()
 
     def _unhold(self, attempt):
@@ -143,6 +153,7 @@ class Hold:
             del self._held[index]
 
     def _forget(self, attempt):
+        self._active.discard(attempt)
         if self._admitted.pop(attempt, None) is not None:
             self._bytes -= attempt.size
 
@@ -154,6 +165,7 @@ class Hold:
         self._pump()
 
     def _over_limit(self, attempt):
+        self._active.discard(attempt)
         self.refused_total += 1
         attempt.refuse()
 
@@ -178,6 +190,7 @@ class Hold:
         if self._probing or self._next_probe is not None:
             return
         self._probing = True
+        self.probes += 1
         d = self._probe()
         d.addErrback(lambda _failure: False)
         d.addCallback(self._probed)
@@ -190,7 +203,7 @@ class Hold:
             self.up = True
             self._pump()
         elif self._held:
-            self._next_probe = self.reactor.callLater(self.probe_interval, self._probe_again)
+            self._next_probe = self.clock.callLater(self.probe_interval, self._probe_again)
 
     def _probe_again(self):
         self._next_probe = None
@@ -215,4 +228,6 @@ class Hold:
             "timers": sum(1 for t in self._timers.values() if t.active()),
             "probing": self._probing or self._next_probe is not None,
             "refused": self.refused_total,
+            "active": len(self._active),
+            "probes": self.probes,
         }

@@ -1,9 +1,10 @@
 """The portal's reverse proxy to the server's web site.
 
 Built on Twisted's ``Agent`` with an ``HTTPConnectionPool`` of persistent
-HTTP/1.1 connections (``twisted.web.proxy`` sits on the deprecated
-``HTTPClient``: HTTP/1.0, one connection per request). Requests the server
-has not seen wait in the hold (``hold.Hold``) while it restarts.
+HTTP/1.1 connections, because ``twisted.web.proxy`` sits on the deprecated
+``HTTPClient`` and opens one HTTP/1.0 connection per request. Requests the
+server has not seen wait in the hold (``hold.Hold``) while it restarts, so
+a reload costs the players a pause, not an error page.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from urllib.parse import quote as urlquote
 from twisted.internet import defer, error, protocol, task
 from twisted.internet.abstract import isIPAddress, isIPv6Address
 from twisted.internet.endpoints import HostnameEndpoint, TCP4ClientEndpoint, TCP6ClientEndpoint
-from twisted.internet.interfaces import IPushProducer, IStreamClientEndpoint
+from twisted.internet.interfaces import IPushProducer, IStreamClientEndpoint, ITCPTransport
 from twisted.logger import Logger
 from twisted.web import client, resource
 from twisted.web.client import PotentialDataLoss, RequestNotSent, ResponseDone
@@ -24,7 +25,6 @@ from twisted.web.iweb import UNKNOWN_LENGTH, IAgentEndpointFactory, IBodyProduce
 from twisted.web.server import NOT_DONE_YET
 from zope.interface import implementer
 
-from . import eager
 from .config import (
     DEFAULT_BACKEND_POOL_SIZE,
     DEFAULT_PROXY_TIMEOUT,
@@ -64,9 +64,11 @@ _NOT_URI = re.compile(rb"[^\x21-\x7e]")
 RETRY_AFTER = 5
 
 
-def _error_page(request, code, text, retry_after=None):
-    """Answer ``request`` with a short error page, if it can still be answered."""
-    if request.finished or request._disconnected:
+def _error_page(forward, code, text, retry_after=None):
+    """Answer the client of ``forward`` with a short error page, if it is
+    still there to read it."""
+    request = forward.request
+    if forward.gone or request.finished:
         return
     if request.startedWriting:
         if request.transport is not None:  # a truncated answer must not look complete
@@ -84,14 +86,6 @@ def _error_page(request, code, text, retry_after=None):
     request.finish()
 
 
-def _quiet(pool):
-    """No "Starting factory" log line per backend connection (where this
-    Twisted names its pool's factory as 24.x does; else left as it is)."""
-    factory = getattr(client, "_HTTP11ClientFactory", None)
-    if factory is not None and getattr(pool, "_factory", None) is factory:
-        pool._factory = type("QuietHTTP11ClientFactory", (factory,), {"noisy": False})
-
-
 @implementer(IAgentEndpointFactory)
 class _BackendEndpoints:
     """Every URI goes to the one backend, without a name lookup for an IP literal."""
@@ -103,31 +97,35 @@ class _BackendEndpoints:
             endpoint = TCP6ClientEndpoint(reactor, host, port, connect_timeout)
         else:
             endpoint = HostnameEndpoint(reactor, host, port, connect_timeout)
-        self._endpoint = _PromptSending(endpoint)  # asked for on every request: built once
+        self._endpoint = _QuietNoDelay(endpoint)  # asked for on every request: built once
 
     def endpointForURI(self, uri):
         return self._endpoint
 
 
 @implementer(IStreamClientEndpoint)
-class _PromptSending:
-    """A persistent connection carries one small request after another: no
-    Nagle delay waiting for the previous answer's ACK (RFC 896, RFC 1122
-    4.2.3.2), and each request leaves in the call that writes it (``eager``)."""
+class _QuietNoDelay:
+    """Backend connections without a log line each, and without Nagle's delay.
+
+    The pool opens connections as load grows; Twisted's factories would log
+    "Starting factory" for each (``noisy``). A persistent connection carries
+    one small request after another: with Nagle's algorithm each would wait
+    for the previous answer's ACK (RFC 896, RFC 1122 section 4.2.3.2).
+    """
 
     def __init__(self, endpoint):
         self._endpoint = endpoint
 
     def connect(self, factory):
-        def send_promptly(proto):
+        factory.noisy = False
+
+        def no_delay(proto):
             transport = getattr(proto, "transport", None)
-            set_no_delay = getattr(transport, "setTcpNoDelay", None)
-            if set_no_delay is not None:
-                set_no_delay(True)
-            eager.install(transport)
+            if ITCPTransport.providedBy(transport):
+                transport.setTcpNoDelay(True)
             return proto
 
-        return self._endpoint.connect(factory).addCallback(send_promptly)
+        return self._endpoint.connect(factory).addCallback(no_delay)
 
 
 @implementer(IBodyProducer)
@@ -234,7 +232,8 @@ class _Relay(protocol.Protocol):
 
 class _Backend:
     """What every resource of one proxy tree shares: the connection pool,
-    the agent, the hold, the timeouts."""
+    the agent, the hold, the timeouts. ``clock`` runs the timers (the
+    reactor, or a ``task.Clock`` in tests)."""
 
     connect_timeout = 10.0
     #: idle connections kept per server thread: more requests than threads may
@@ -242,26 +241,26 @@ class _Backend:
     #: would cost a new connection, opened and closed again
     connections_per_thread = 4
 
-    def __init__(self, host, port, reactor, timeout, limits, pool_size):
+    def __init__(self, host, port, reactor, timeout, limits, pool_size, clock=None):
         self.host, self.port, self.reactor, self.timeout = host, port, reactor, timeout
+        self.clock = reactor if clock is None else clock
         self.pool = client.HTTPConnectionPool(reactor, persistent=True)
         self.pool.maxPersistentPerHost = max(32, self.connections_per_thread * pool_size)
         # Twisted would send a lost idempotent request again; it may have
         # reached Django, and such a request is never sent twice (502).
         self.pool.retryAutomatically = False
-        _quiet(self.pool)
         endpoints = _BackendEndpoints(reactor, host, port, min(self.connect_timeout, timeout))
         self.agent = client.Agent.usingEndpointFactory(reactor, endpoints, pool=self.pool)
         netloc = "[%s]" % host if isIPv6Address(host) else host
         self.origin = b"http://%s:%d" % (netloc.encode("ascii"), port)
-        self.hold = Hold(reactor, limits, pool_size, self.probe)
+        self.hold = Hold(self.clock, limits, pool_size, self.probe)
 
     def probe(self):
         """Does the server accept requests? (``unseen``: our root answers
         this itself; any other answer than the refusal counts as yes.)"""
         headers = Headers({PROBE: [PROBE_VALUE]})
         d = defer.maybeDeferred(self.agent.request, b"OPTIONS", self.origin + b"/", headers)
-        timer = self.reactor.callLater(min(self.timeout, 10.0), d.cancel)
+        timer = self.clock.callLater(min(self.timeout, 10.0), d.cancel)
 
         def answered(response):
             response.deliverBody(_Discard())
@@ -294,6 +293,7 @@ class _Forward:
         self.body = body
         self.size = size
         self._deferred = None
+        self._waiting = False  # for the answer's head (``d.called`` says nothing: see send)
         self._timer = None
         self._timed_out = False
         self._relay = None
@@ -316,7 +316,8 @@ class _Forward:
         self._deferred = d
         # Armed whatever ``d.called`` says: over a pooled connection ``d`` has
         # "called" at once, though the answer is still to come.
-        self._timer = self.backend.reactor.callLater(self.backend.timeout, self._time_out)
+        self._timer = self.backend.clock.callLater(self.backend.timeout, self._time_out)
+        self._waiting = True
         d.addCallbacks(self._answered, self._failed)
         d.addErrback(lambda f: _log.failure("Proxying to the webserver failed", f))
 
@@ -331,6 +332,7 @@ class _Forward:
         self._timer = None
 
     def _answered(self, response):
+        self._waiting = False
         self._stop_timer()
         hold = self.backend.hold
         if self.gone:
@@ -359,13 +361,14 @@ class _Forward:
         response.deliverBody(self._relay)
 
     def _failed(self, failure):
+        self._waiting = False
         self._stop_timer()
         hold = self.backend.hold
         if self.gone:  # the client hung up first: nothing to say, to anyone
             hold.done(self)
             return
         if self._timed_out or failure.check(error.TimeoutError, error.TCPTimedOutError):
-            _error_page(self.request, GATEWAY_TIMEOUT, b"Gateway Timeout")
+            _error_page(self, GATEWAY_TIMEOUT, b"Gateway Timeout")
         elif failure.check(error.ConnectError, RequestNotSent):
             # Refused, or not one byte sent: the server saw nothing (held).
             hold.refused(self)
@@ -373,38 +376,39 @@ class _Forward:
         else:
             # Sent, then lost (ResponseNeverReceived, RequestTransmissionFailed):
             # it may have reached Django, so it is not sent again.
-            _error_page(self.request, BAD_GATEWAY, b"Bad Gateway")
+            _error_page(self, BAD_GATEWAY, b"Bad Gateway")
         hold.done(self)
 
     def relayed(self, relay, reason):
         """The answer's body ended (``reason``): finish, or cut a truncated answer."""
         self._relay = None
         request = self.request
-        if not self.gone and not request.finished and not request._disconnected:
+        if not self.gone and not request.finished:
             if relay.registered and request.producer is relay:
                 request.unregisterProducer()
             if reason.check(ResponseDone, PotentialDataLoss):
                 request.finish()
             else:
-                _error_page(request, BAD_GATEWAY, b"Bad Gateway")
+                _error_page(self, BAD_GATEWAY, b"Bad Gateway")
         self.backend.hold.done(self)
 
     # -- the hold's calls --
 
     def refuse(self):
-        """Beyond a hold limit: today's 503 with Retry-After."""
-        _error_page(
-            self.request, SERVICE_UNAVAILABLE, b"Service Unavailable", retry_after=RETRY_AFTER
-        )
+        """Beyond a hold limit: 503 with Retry-After, so that the client
+        (or the player, reloading the page) tries again when the server may
+        be back, rather than waiting on a connection that holds too much."""
+        _error_page(self, SERVICE_UNAVAILABLE, b"Service Unavailable", retry_after=RETRY_AFTER)
 
     def client_gone(self):
-        """The client hung up: drop the backend side quietly."""
+        """The client hung up (``Request.notifyFinish`` failed): drop the
+        backend side quietly."""
         if self.gone:
             return
         self.gone = True
         if self._relay is not None:
             self._relay.stopProducing()
-        elif self._deferred is not None and not self._deferred.called:
+        elif self._waiting:  # cancels the request on a pooled connection too
             self._deferred.cancel()
         else:
             self.backend.hold.gone(self)
@@ -422,6 +426,10 @@ class EvenniaReverseProxyResource(resource.Resource):
     refused, nothing sent, or the draining server's ``unseen`` refusal) is
     held until the server accepts again, then sent, whatever its method
     (``hold``); beyond the hold's limits the answer is 503 + Retry-After.
+
+    ``reactor`` carries the connections; ``clock`` (default: the reactor)
+    runs the timeouts and the hold's timers, so tests can drive them with a
+    ``task.Clock``.
     """
 
     def __init__(
@@ -435,6 +443,7 @@ class EvenniaReverseProxyResource(resource.Resource):
         hold_limits=None,
         pool_size=None,
         backend=None,
+        clock=None,
     ):
         super().__init__()
         if isinstance(path, str):
@@ -449,9 +458,8 @@ class EvenniaReverseProxyResource(resource.Resource):
                 limits = setting("WEBSERVER_THREADPOOL_LIMITS", None)
                 pool_size = limits[1] if limits else DEFAULT_BACKEND_POOL_SIZE
             pool_size = count("WEBSERVER_THREADPOOL_LIMITS", pool_size, minimum=1)
-            backend = _Backend(
-                host, port, self.reactor, timeout, hold_limits or HoldLimits(), pool_size
-            )
+            limits = hold_limits or HoldLimits()
+            backend = _Backend(host, port, self.reactor, timeout, limits, pool_size, clock)
         self.backend = backend
 
     @property
@@ -463,21 +471,16 @@ class EvenniaReverseProxyResource(resource.Resource):
         return self.backend.hold
 
     def getChild(self, path, request):
-        """
-        Create and return a proxy resource with the same proxy configuration
-        as this one, except that its path also contains the segment given by
-        path at the end.
-        """
+        """A leaf for the rest of the path, sharing this tree's backend: one
+        resource per request, whatever the number of path segments."""
         child = self.__class__(
             self.host, self.port, self.path + _segment(path), self.reactor, backend=self.backend
         )
-        # The rest of the path goes with it (``render``): one resource per
-        # request, not one per path segment.
-        child.isLeaf = True
+        child.isLeaf = True  # the rest of the path goes with it (``render``)
         return child
 
     def render(self, request):
-        """Render a request by forwarding it to the proxied server."""
+        """Hand the request to the hold, which sends it now or when the server is back."""
         body = request.content
         body.seek(0, 2)
         length = body.tell()

@@ -40,12 +40,12 @@ from twisted.web import resource  # noqa: E402
 
 from contrib_awsstorage.webserver import (  # noqa: E402
     DjangoWebRoot,
-    EvenniaReverseProxyResource,
     LockableThreadPool,
     PrivateStaticRoot,
     Website,
     WSGIWebServer,
 )
+from tests.web.harness import free_port, portal_site  # noqa: E402
 
 
 def rss_bytes() -> int:
@@ -64,10 +64,9 @@ class Stack:
         self.reloads = 0
         self._new_root()
         self.server_site = Website(self.root, is_portal=False)
-        self.service = self._serve(0)
-        self.server_number = self.service._port.getHost().port
-        proxy = EvenniaReverseProxyResource("127.0.0.1", self.server_number, b"")
-        self.portal_site = Website(proxy, is_portal=True)
+        self.server_number = free_port()  # a known port: a restart listens there again
+        self.service = self._serve(self.server_number)
+        self.portal_site = portal_site(self.server_number)  # timeouts and limits: settings
         self.portal_port = reactor.listenTCP(0, self.portal_site, interface="127.0.0.1")
 
     def _serve(self, port: int) -> WSGIWebServer:

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import threading
-
 import pytest
-from twisted.internet import reactor
 from twisted.logger import globalLogPublisher
 
 from contrib_awsstorage.webserver import DjangoWebRoot, LockableThreadPool, Website
 
-from .harness import Listener, LogCapture, in_reactor
+from .harness import Listener, LogCapture, Portal, ReactorThread, in_reactor
 from .wsgi import make_application
 
 
@@ -21,14 +18,11 @@ def running_reactor():
     Stopped when the package's tests are done; a reactor cannot be
     restarted, so nothing else in the session may expect to run one.
     """
-    thread = threading.Thread(
-        target=reactor.run, kwargs={"installSignalHandlers": False}, daemon=True
-    )
-    thread.start()
-    in_reactor(lambda: None)  # running
+    from twisted.internet import reactor
+
+    running = ReactorThread()
     yield reactor
-    reactor.callFromThread(reactor.stop)
-    thread.join(10)
+    running.stop()
 
 
 @pytest.fixture(scope="package")
@@ -72,3 +66,18 @@ def django_site(running_reactor, wsgi_app):
     yield make
     for site in made:
         site.close()
+
+
+@pytest.fixture
+def portals(running_reactor):
+    """Factory: ``portals(backend_port, **Portal kwargs)``; closed after the test."""
+    made = []
+
+    def make(port, **kwargs):
+        portal = Portal(port, **kwargs)
+        made.append(portal)
+        return portal
+
+    yield make
+    for portal in made:
+        portal.close()

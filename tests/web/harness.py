@@ -1,8 +1,12 @@
-"""Run Twisted for the web tests: one reactor thread, real listeners, real clients.
+"""Twisted for the web tests, the reliability stack and the portal bench:
+free ports, a portal (our proxy in front of a backend), a reactor thread,
+real listeners and real clients, built here once.
 
-The reactor runs in a background thread for the duration of the
-``tests/web`` package (see ``conftest.py``); tests talk to it only through
-``in_reactor`` and real sockets.
+In ``tests/web`` the reactor runs in a background thread for the whole
+package (``ReactorThread``, started by ``conftest.py``); tests talk to it
+only through ``in_reactor`` and real sockets. ``portal_site`` builds the
+portal's site in whatever thread runs the reactor (the reliability
+``webstack`` process, ``bench/portal_bench.py``).
 """
 
 from __future__ import annotations
@@ -15,10 +19,71 @@ import time
 from twisted.internet import reactor
 from twisted.internet.threads import blockingCallFromThread
 
+from contrib_awsstorage.web.hold import HoldLimits
+from contrib_awsstorage.webserver import EvenniaReverseProxyResource, Website
+
 
 def in_reactor(fn, *args, **kwargs):
     """Call ``fn`` in the reactor thread; wait for it (and its Deferred)."""
     return blockingCallFromThread(reactor, fn, *args, **kwargs)
+
+
+class ReactorThread:
+    """The global reactor, running in a background thread until ``stop()``.
+
+    A reactor cannot be restarted: stop it once, when nothing else in the
+    process will want one.
+    """
+
+    def __init__(self):
+        self.thread = threading.Thread(
+            target=reactor.run, kwargs={"installSignalHandlers": False}, daemon=True
+        )
+        self.thread.start()
+        in_reactor(lambda: None)  # returns once the reactor runs
+
+    def stop(self, timeout=10.0):
+        reactor.callFromThread(reactor.stop)
+        self.thread.join(timeout)
+
+
+def free_port(host="127.0.0.1") -> int:
+    """A loopback port nobody listens on now: a backend that is down, or
+    one that starts later on a known port."""
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+def portal_site(
+    backend_port,
+    *,
+    backend_host="127.0.0.1",
+    timeout=None,
+    hold=None,
+    pool_size=None,
+    clock=None,
+    **site_kwargs,
+):
+    """The portal as Evennia's builds it: our proxy in front of
+    ``backend_host:backend_port``, as the root of a portal ``Website``.
+
+    ``timeout`` (backend answer), ``hold`` (``HoldLimits`` or its keyword
+    arguments) and ``pool_size`` default to the settings; ``clock`` runs the
+    proxy's timers (default: the reactor). The proxy is ``site.resource``.
+    """
+    if isinstance(hold, dict):
+        hold = HoldLimits(**hold)
+    proxy = EvenniaReverseProxyResource(
+        backend_host,
+        backend_port,
+        b"",
+        timeout=timeout,
+        hold_limits=hold,
+        pool_size=pool_size,
+        clock=clock,
+    )
+    return Website(proxy, is_portal=True, **site_kwargs)
 
 
 class Listener:
@@ -38,6 +103,48 @@ class Listener:
         if self.port is not None:
             port, self.port = self.port, None
             in_reactor(port.stopListening)
+
+
+class Portal(Listener):
+    """A portal (``portal_site``) on a free loopback port, driven from a test
+    thread while the reactor runs in its own (``ReactorThread``).
+
+    Test defaults: 10 s to answer, a hold of 10 s, 4 backend connections.
+    ``clock`` (a ``task.Clock``) makes its timers wait for ``advance``.
+    """
+
+    def __init__(self, backend_port, *, timeout=10.0, hold=None, pool_size=4, clock=None, **kw):
+        hold = dict({"timeout": 10.0}, **(hold or {}))
+        site = in_reactor(
+            portal_site,
+            backend_port,
+            timeout=timeout,
+            hold=hold,
+            pool_size=pool_size,
+            clock=clock,
+            **kw,
+        )
+        super().__init__(site)
+        self.site, self.proxy, self.clock = site, site.resource, clock
+
+    def status(self) -> dict:
+        """The hold's counters (``Hold.status``)."""
+        return in_reactor(self.proxy.hold.status)
+
+    def wait_held(self, n, what="held requests"):
+        wait_for(lambda: self.status()["held"] == n, what=f"{n} {what}")
+
+    def wait_idle(self):
+        """Until every request the portal took is answered (or its client gone)."""
+        wait_for(lambda: self.status()["active"] == 0, what="the portal idle")
+
+    def advance(self, seconds):
+        """Move the portal's clock (a ``task.Clock``) on, in the reactor thread."""
+        in_reactor(self.clock.advance, seconds)
+
+    def close(self):
+        super().close()
+        in_reactor(self.proxy.close)
 
 
 def get(listener, path, headers=(), method="GET", body=None, timeout=10, source=None):

@@ -8,65 +8,18 @@ import gc
 import hashlib
 import json
 import socket
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from django.test import override_settings
-from twisted.internet import reactor
+from twisted.internet import reactor, task
 from twisted.web import resource, server
 
 from contrib_awsstorage.web import proxy as proxy_module
 from contrib_awsstorage.web.hold import HoldLimits
 from contrib_awsstorage.webserver import EvenniaReverseProxyResource, Website
 
-from .harness import Listener, get, in_reactor, wait_for
-
-
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Portal:
-    """Our proxy on a free port, in front of ``port``."""
-
-    def __init__(self, port, pool_size=4, **limits):
-        limits.setdefault("timeout", 10.0)
-        self.proxy = EvenniaReverseProxyResource(
-            "127.0.0.1",
-            port,
-            "",
-            timeout=10.0,
-            hold_limits=HoldLimits(**limits),
-            pool_size=pool_size,
-        )
-        self.listener = Listener(Website(self.proxy, is_portal=True))
-
-    def status(self):
-        return in_reactor(self.proxy.hold.status)
-
-    def wait_held(self, n, what="held requests"):
-        wait_for(lambda: self.status()["held"] == n, what=f"{n} {what}")
-
-    def close(self):
-        self.listener.close()
-        in_reactor(self.proxy.close)
-
-
-@pytest.fixture
-def portals(running_reactor):
-    made = []
-
-    def make(port, **kw):
-        portal = Portal(port, **kw)
-        made.append(portal)
-        return portal
-
-    yield make
-    for portal in made:
-        portal.close()
+from .harness import Listener, free_port, get, in_reactor, wait_for
 
 
 def _listen(port, site):
@@ -105,20 +58,22 @@ class Recorder(resource.Resource):
 def test_draining_server_requests_are_held_and_replayed_byte_exact(django_site, portals):
     site = django_site(maxthreads=4)
     portal = portals(site.listener.number)
-    assert get(portal.listener, "/hello/")[2] == b"hello"  # a pooled connection exists
+    assert get(portal, "/hello/")[2] == b"hello"  # a pooled connection exists
     in_reactor(site.root.empty_threadpool)  # nothing pending: draining from now on
     small = bytes(range(256)) * 4 + b"\r\n\x00end"
     big = hashlib.sha256(b"seed").digest() * (4 * 1024 * 1024 // 32)  # 4 MiB, on disk
     with ThreadPoolExecutor(4) as ex:
         futures = [
-            ex.submit(get, portal.listener, "/size/", method="POST", body=small),
-            ex.submit(get, portal.listener, "/size/", method="POST", body=big),
-            ex.submit(get, portal.listener, "/echo/p?q=1", method="PUT", body=small),
-            ex.submit(get, portal.listener, "/echo/g?q=2"),
+            ex.submit(get, portal, "/size/", method="POST", body=small),
+            ex.submit(get, portal, "/size/", method="POST", body=big),
+            ex.submit(get, portal, "/echo/p?q=1", method="PUT", body=small),
+            ex.submit(get, portal, "/echo/g?q=2"),
         ]
         portal.wait_held(4)
-        time.sleep(0.3)  # still draining: still held, none answered
-        assert not any(f.done() for f in futures)
+        probes = portal.status()["probes"]
+        # still draining: the server refuses probe after probe, the four stay held
+        wait_for(lambda: portal.status()["probes"] >= probes + 3, what="three more probes")
+        assert portal.status()["held"] == 4 and not any(f.done() for f in futures)
         assert portal.status()["up"] is False
         in_reactor(site.root.resume)  # the new server accepts
         results = [f.result(timeout=15) for f in futures]
@@ -139,7 +94,7 @@ def test_draining_server_requests_are_held_and_replayed_byte_exact(django_site, 
 
 
 def test_held_requests_go_out_in_arrival_order_at_most_pool_size(portals):
-    port = _free_port()
+    port = free_port()
     portal = portals(port, pool_size=2)
     recorder = Recorder(delay=0.05)
     methods = ["GET", "POST", "DELETE", "PATCH", "GET", "POST", "PUT", "GET"]
@@ -147,7 +102,7 @@ def test_held_requests_go_out_in_arrival_order_at_most_pool_size(portals):
         futures = []
         for n, method in enumerate(methods):  # one by one: arrival order is known
             body = None if method in ("GET", "DELETE") else b"body %d" % n
-            futures.append(ex.submit(get, portal.listener, f"/n/{n}", method=method, body=body))
+            futures.append(ex.submit(get, portal, f"/n/{n}", method=method, body=body))
             portal.wait_held(n + 1)
         listening = _listen(port, Website(recorder))
         try:
@@ -162,32 +117,33 @@ def test_held_requests_go_out_in_arrival_order_at_most_pool_size(portals):
 
 
 def test_hold_time_limit_answers_503_with_retry_after(portals):
-    portal = portals(_free_port(), timeout=0.4)
+    portal = portals(free_port(), hold={"timeout": 0.4}, clock=task.Clock())
     with ThreadPoolExecutor(3) as ex:
-        t0 = time.monotonic()
         futures = [
-            ex.submit(get, portal.listener, "/a", method="POST", body=b"x" * n)
-            for n in (0, 10, 200_000)
+            ex.submit(get, portal, "/a", method="POST", body=b"x" * n) for n in (0, 10, 200_000)
         ]
-        results = [(f.result(timeout=10), time.monotonic() - t0) for f in futures]
-    for (code, headers, _), elapsed in results:
+        portal.wait_held(3)
+        portal.advance(0.39)
+        assert portal.status()["held"] == 3 and not any(f.done() for f in futures)
+        portal.advance(0.01)  # the time limit
+        results = [f.result(timeout=10) for f in futures]
+    for code, headers, _ in results:
         assert code == 503 and int(headers["retry-after"]) > 0
-        assert 0.35 <= elapsed < 1.5
     assert portal.status()["admitted"] == 0
 
 
 def test_hold_count_limit_answers_503_at_once_and_keeps_the_held(portals):
-    port = _free_port()
-    portal = portals(port, max_requests=2)
+    port = free_port()
+    portal = portals(port, hold={"max_requests": 2})
     with ThreadPoolExecutor(3) as ex:
         held = []
         for n in range(2):  # one after the other: arrival order is then known
-            held.append(ex.submit(get, portal.listener, f"/held/{n}"))
+            held.append(ex.submit(get, portal, f"/held/{n}"))
             portal.wait_held(n + 1)
-        t0 = time.monotonic()
-        code, headers, _ = get(portal.listener, "/third")
+        code, headers, _ = get(portal, "/third")
         assert code == 503 and int(headers["retry-after"]) > 0
-        assert time.monotonic() - t0 < 0.5  # at once, not at the time limit
+        # not the time limit: that would have ended the two older ones first
+        assert portal.status()["held"] == 2 and not any(f.done() for f in held)
         recorder = Recorder(delay=0)
         listening = _listen(port, Website(recorder))
         try:
@@ -198,15 +154,15 @@ def test_hold_count_limit_answers_503_at_once_and_keeps_the_held(portals):
 
 
 def test_hold_byte_limit_answers_503_and_counts_bodies(portals):
-    port = _free_port()
-    portal = portals(port, max_bytes=1000)
+    port = free_port()
+    portal = portals(port, hold={"max_bytes": 1000})
     with ThreadPoolExecutor(3) as ex:
-        first = ex.submit(get, portal.listener, "/b/1", method="POST", body=b"1" * 600)
+        first = ex.submit(get, portal, "/b/1", method="POST", body=b"1" * 600)
         portal.wait_held(1)
         assert portal.status()["held_bytes"] == 600
-        code, headers, _ = get(portal.listener, "/b/2", method="POST", body=b"2" * 600)
+        code, headers, _ = get(portal, "/b/2", method="POST", body=b"2" * 600)
         assert code == 503 and int(headers["retry-after"]) > 0
-        empty = ex.submit(get, portal.listener, "/b/3")  # no body: still fits
+        empty = ex.submit(get, portal, "/b/3")  # no body: still fits
         portal.wait_held(2)
         recorder = Recorder(delay=0)
         listening = _listen(port, Website(recorder))
@@ -219,10 +175,10 @@ def test_hold_byte_limit_answers_503_and_counts_bodies(portals):
 
 
 def test_held_client_that_hangs_up_is_dropped_quietly(portals, log_capture):
-    port = _free_port()
+    port = free_port()
     portal = portals(port)
     for _ in range(3):
-        sock = socket.create_connection(("127.0.0.1", portal.listener.number))
+        sock = socket.create_connection(("127.0.0.1", portal.number))
         sock.sendall(b"POST /gone HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc")
         portal.wait_held(1)
         sock.close()
@@ -230,7 +186,7 @@ def test_held_client_that_hangs_up_is_dropped_quietly(portals, log_capture):
     recorder = Recorder(delay=0)
     listening = _listen(port, Website(recorder))
     try:
-        assert get(portal.listener, "/after")[0] == 200
+        assert get(portal, "/after")[0] == 200
     finally:
         in_reactor(listening.stopListening)
     assert [p for _, p, _ in recorder.seen] == [b"/after"]  # the gone ones never sent
@@ -259,10 +215,10 @@ def test_request_that_reached_the_server_then_lost_is_502_not_replayed(portals, 
     portal = portals(backend.number)
     try:
         code, _, body = get(
-            portal.listener, "/x", method=method, body=b"payload" if method == "POST" else None
+            portal, "/x", method=method, body=b"payload" if method == "POST" else None
         )
         assert code == 502 and b"502" in body
-        time.sleep(0.3)
+        portal.wait_idle()  # the attempt is over: a second send could only come before the 502
         assert dropper.seen == [method.encode()]  # once, never again
         assert portal.status()["up"] is True  # a lost request is not a restart
     finally:
@@ -273,25 +229,40 @@ def test_a_view_cannot_claim_unseen(django_site, portals):
     """Django's own 503 with the marker is passed on, not replayed."""
     site = django_site(maxthreads=2)
     portal = portals(site.listener.number)
-    code, headers, body = get(portal.listener, "/claims-unseen/")
+    code, headers, body = get(portal, "/claims-unseen/")
     assert (code, body) == (503, b"from django")
     assert "awsstorage-refused-unseen" not in headers
     assert portal.status()["up"] is True
 
 
+def _expire_until_answered(portal, futures, limit):
+    """Move the clock past the hold's time limit until every request is
+    answered (a client pool reaches the hold a batch at a time)."""
+
+    def answered():
+        return all(f.done() for f in futures)
+
+    while not answered():
+        wait_for(lambda: portal.status()["held"] or answered(), what="held requests")
+        portal.advance(limit)
+
+
 def test_memory_stays_bounded_when_the_backend_never_returns(portals):
-    portal = portals(_free_port(), timeout=0.3)
+    clock = task.Clock()
+    portal = portals(free_port(), hold={"timeout": 0.3}, clock=clock)
     baseline_calls = in_reactor(lambda: len(reactor.getDelayedCalls()))
     for _round in range(3):
         with ThreadPoolExecutor(50) as ex:
             futures = [
-                ex.submit(get, portal.listener, f"/r/{n}", method="POST", body=b"z" * 2000)
+                ex.submit(get, portal, f"/r/{n}", method="POST", body=b"z" * 2000)
                 for n in range(150)
             ]
+            _expire_until_answered(portal, futures, 0.3)
             results = [f.result(timeout=20) for f in futures]
         assert {code for code, _, _ in results} == {503}
         assert all(int(h["retry-after"]) > 0 for _, h, _ in results)
     wait_for(lambda: not portal.status()["probing"], what="probing stops with nothing held")
+    assert in_reactor(clock.getDelayedCalls) == []
     status = portal.status()
     assert (status["held"], status["admitted"], status["held_bytes"], status["timers"]) == (
         0,

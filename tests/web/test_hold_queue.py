@@ -72,6 +72,8 @@ def test_a_refused_attempt_goes_back_ahead_of_newer_ones():
         "timers": 0,
         "probing": False,
         "refused": 0,
+        "active": 0,
+        "probes": 3,
     }
 
 

@@ -4,33 +4,23 @@ from __future__ import annotations
 
 import json
 import socket
-import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from twisted.internet import protocol, reactor
+from twisted.internet import protocol, reactor, task
 from twisted.web import resource, server
 
-from contrib_awsstorage.web.hold import HoldLimits
 from contrib_awsstorage.webserver import EvenniaReverseProxyResource, Website
 
-from .harness import Listener, get, in_reactor, request, wait_for
+from .harness import Listener, free_port, get, in_reactor, request, wait_for
 
 CLIENT = "127.0.0.2"  # Linux routes all of 127/8 to loopback: a client that is not the portal
 
 
-def _portal(port, timeout=5.0, **proxy_kwargs):
-    proxy = EvenniaReverseProxyResource("127.0.0.1", port, "", timeout=timeout, **proxy_kwargs)
-    listener = Listener(Website(proxy, is_portal=True))
-    listener.proxy = proxy
-    return listener
-
-
 @pytest.fixture
-def chain(django_site):
+def chain(django_site, portals):
     server = django_site(maxthreads=6, trusted_upstreams=["127.0.0.1"])
-    portal = _portal(server.listener.number)
-    yield server, portal
-    portal.close()
+    return server, portals(server.listener.number)
 
 
 def _echo(portal, path, **kw):
@@ -88,72 +78,91 @@ def test_head_and_status_codes_pass(chain):
     assert headers.get("content-length") == "5"  # what the GET would carry
 
 
-def test_backend_down_is_held_then_503_with_retry_after(running_reactor):
+def test_backend_down_is_held_then_503_with_retry_after(portals):
     """Refused: nothing reached the server, so the request waits for it
     (``AWSSTORAGE_WEB_HOLD_TIMEOUT``), then gets 503 + Retry-After."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        dead_port = s.getsockname()[1]
-    portal = _portal(dead_port, hold_limits=HoldLimits(timeout=0.5))
-    try:
-        t0 = time.monotonic()
-        code, headers, body = get(portal, "/hello/")
-        elapsed = time.monotonic() - t0
-        assert code == 503 and b"503" in body
-        assert int(headers["retry-after"]) > 0
-        assert 0.45 <= elapsed < 1.5
-    finally:
-        portal.close()
+    portal = portals(free_port(), hold={"timeout": 0.5}, clock=task.Clock())
+    with ThreadPoolExecutor(1) as ex:
+        answer = ex.submit(get, portal, "/hello/")
+        portal.wait_held(1)
+        portal.advance(0.49)
+        assert portal.status()["held"] == 1 and not answer.done()
+        portal.advance(0.01)  # the hold's time limit
+        code, headers, body = answer.result(timeout=10)
+    assert code == 503 and b"503" in body
+    assert int(headers["retry-after"]) > 0
 
 
 class _Silent(protocol.Protocol):
     """Accepts the connection, reads the request, never answers."""
 
+    received = None  # set per test: a list of what arrived
 
-def test_backend_silent_gives_504_at_the_timeout(running_reactor):
-    factory = protocol.Factory.forProtocol(_Silent)
+    def dataReceived(self, data):
+        self.received.append(data)
+
+
+def _until_timeout(portal, arrived, timeout, path):
+    """GET ``path`` through ``portal``; once ``arrived()`` says the backend has
+    it, move the clock to just before, then to, the proxy's ``timeout``."""
+    with ThreadPoolExecutor(1) as ex:
+        answer = ex.submit(get, portal, path)
+        wait_for(arrived, what="the request at the backend")
+        portal.advance(timeout - 0.01)
+        assert not answer.done()
+        portal.advance(0.01)
+        return answer.result(timeout=10)
+
+
+def test_backend_silent_gives_504_at_the_timeout(portals):
+    received = []
+    factory = protocol.Factory.forProtocol(type("Silent", (_Silent,), {"received": received}))
     backend = Listener(factory)
-    portal = _portal(backend.number, timeout=0.5)
+    portal = portals(backend.number, timeout=0.5, clock=task.Clock())
     try:
-        t0 = time.monotonic()
-        code, _, _ = get(portal, "/hello/")
-        elapsed = time.monotonic() - t0
+        code, _, _ = _until_timeout(portal, lambda: received, 0.5, "/hello/")
         assert code == 504
-        assert 0.4 <= elapsed < 2.0
     finally:
-        portal.close()
         backend.close()
 
 
-def test_504_also_on_a_pooled_connection(django_site):
+def test_504_also_on_a_pooled_connection(django_site, portals):
     """The timeout holds for a request sent on a kept-alive backend
     connection too, not only on a new one."""
     from . import views
 
     views.RELEASE_HANGING.clear()
     server = django_site(maxthreads=4, trusted_upstreams=["127.0.0.1"])
-    portal = _portal(server.listener.number, timeout=0.5)
+    portal = portals(server.listener.number, timeout=0.5, clock=task.Clock())
     try:
         assert get(portal, "/hello/")[0] == 200  # the backend connection is now pooled
-        t0 = time.monotonic()
-        code, _, _ = get(portal, "/hang/")
-        elapsed = time.monotonic() - t0
+        hanging = lambda: in_reactor(server.root.status)["pending"] == 1  # noqa: E731
+        code, _, _ = _until_timeout(portal, hanging, 0.5, "/hang/")
         assert code == 504
-        assert 0.4 <= elapsed < 2.0
     finally:
         views.RELEASE_HANGING.set()
-        portal.close()
 
 
-def test_client_disconnecting_early_causes_no_traceback(chain, log_capture):
-    server, portal = chain
-    for _ in range(3):
-        sock = socket.create_connection(("127.0.0.1", portal.number))
-        sock.sendall(b"GET /sleep/?s=0.3 HTTP/1.1\r\nHost: x\r\n\r\n")
-        time.sleep(0.05)
-        sock.close()
-    wait_for(lambda: in_reactor(server.root.status)["pending"] == 0, what="server side done")
-    time.sleep(0.4)  # the backend answers after the clients are gone
+def test_client_disconnecting_early_causes_no_traceback(chain, portals, log_capture):
+    """Clients hang up while Django works on their requests: the portal lets
+    go of the backend side at once (its 300 s timeout plays no part), and
+    Django's late answers go nowhere."""
+    from . import views
+
+    server, _ = chain
+    portal = portals(server.listener.number, timeout=300)
+    pending = lambda: in_reactor(server.root.status)["pending"]  # noqa: E731
+    views.RELEASE_HANGING.clear()
+    try:
+        for _ in range(3):
+            sock = socket.create_connection(("127.0.0.1", portal.number))
+            sock.sendall(b"GET /hang/ HTTP/1.1\r\nHost: x\r\n\r\n")
+            wait_for(lambda: pending() == 1, what="the request in Django")
+            sock.close()
+            portal.wait_idle()  # the portal let go...
+            wait_for(lambda: pending() == 0, what="the backend connection closed")  # ...at once
+    finally:
+        views.RELEASE_HANGING.set()
     assert log_capture.failures() == []
     assert get(portal, "/hello/")[2] == b"hello"  # and it keeps serving
 
@@ -165,22 +174,18 @@ def test_proxy_getchild_quotes_segments():
     assert isinstance(child, EvenniaReverseProxyResource) and child.timeout == 1
 
 
-def test_listener_replaced_while_held_is_bridged(django_site):
+def test_listener_replaced_while_held_is_bridged(django_site, portals):
     """A reload swaps the server's listener: requests in the gap still get 200."""
     server = django_site(maxthreads=2)
     port = server.listener.number
-    portal = _portal(port)
-    try:
-        server.listener.close()
-        in_reactor(
-            reactor.callLater, 0.2, lambda: setattr(server, "listener", _relisten(server, port))
-        )
-        t0 = time.monotonic()
-        code, _, body = get(portal, "/hello/")
-        assert (code, body) == (200, b"hello")
-        assert 0.15 < time.monotonic() - t0 < 1.0
-    finally:
-        portal.close()
+    portal = portals(port)
+    server.listener.close()
+    with ThreadPoolExecutor(1) as ex:
+        answer = ex.submit(get, portal, "/hello/")
+        portal.wait_held(1)  # refused: no one listens
+        server.listener = in_reactor(_relisten, server, port)
+        code, _, body = answer.result(timeout=10)
+    assert (code, body) == (200, b"hello")
 
 
 def _relisten(server, port):
@@ -207,8 +212,7 @@ with warnings.catch_warnings(record=True) as caught:
     warnings.simplefilter("always")
     from twisted.internet import reactor
     from twisted.web.client import Agent, readBody
-    from contrib_awsstorage.webserver import (
-        DjangoWebRoot, EvenniaReverseProxyResource, LockableThreadPool, Website)
+    from contrib_awsstorage.webserver import DjangoWebRoot, LockableThreadPool, Website
 
     def hello(environ, start_response):  # the server side: our root, pool and WSGI bridge
         start_response("200 OK", [("Content-Type", "text/plain")])
@@ -218,8 +222,10 @@ with warnings.catch_warnings(record=True) as caught:
     pool.start()
     backend = reactor.listenTCP(0, Website(DjangoWebRoot(pool, application=hello, drain_timeout=5)),
                                 interface="127.0.0.1")
-    proxy = EvenniaReverseProxyResource("127.0.0.1", backend.getHost().port, "", timeout=5)
-    portal = reactor.listenTCP(0, Website(proxy, is_portal=True), interface="127.0.0.1")
+    from tests.web.harness import portal_site
+
+    site = portal_site(backend.getHost().port, timeout=5)
+    portal = reactor.listenTCP(0, site, interface="127.0.0.1")
     out = {}
 
     def go():
@@ -313,16 +319,15 @@ class _BigAnswer(resource.Resource):
         return server.NOT_DONE_YET
 
 
-def test_large_answer_streams_back(running_reactor):
+def test_large_answer_streams_back(portals):
     import hashlib
 
     big = _BigAnswer(8 * 1024 * 1024)
     backend = Listener(Website(big))
-    portal = _portal(backend.number)
+    portal = portals(backend.number)
     try:
         code, headers, data = get(portal, "/big")
         assert code == 200 and len(data) == big.size
         assert hashlib.md5(data).hexdigest() == hashlib.md5(big.data).hexdigest()
     finally:
-        portal.close()
         backend.close()
