@@ -34,6 +34,7 @@ __all__ = [
     "Plan",
     "MANIFEST_NAME",
     "walk_tree",
+    "manifest_hashed_names",
     "md5_file",
     "body_etag",
     "decide",
@@ -116,6 +117,21 @@ def walk_tree(root: str) -> dict[str, str]:
             if not name.startswith(STATE_DIR) and os.path.isfile(path):
                 found[name] = path
     return found
+
+
+def manifest_hashed_names(
+    files: dict[str, str], manifest_name: str = "staticfiles.json"
+) -> set[str]:
+    """Hashed names listed by a Django static manifest among ``files`` (empty if none)."""
+    path = files.get(manifest_name)
+    if not path:
+        return set()
+    try:
+        with open(path, encoding="utf-8") as handle:
+            paths = json.load(handle).get("paths", {})
+    except (OSError, ValueError, AttributeError):
+        return set()
+    return {name for name in paths.values() if name in files} if isinstance(paths, dict) else set()
 
 
 def body_etag(body: bytes, threshold: int, chunksize: int) -> str:

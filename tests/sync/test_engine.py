@@ -7,7 +7,7 @@ import json
 import os
 import time
 
-from contrib_awsstorage.sync import IMMUTABLE_CACHE_CONTROL, sync, sync_directory
+from contrib_awsstorage.sync import IMMUTABLE_CACHE_CONTROL, SyncOptions, sync, sync_directory
 from contrib_awsstorage.sync import record as syncrecord
 from contrib_awsstorage.sync.plan import MANIFEST_NAME, walk_tree
 
@@ -261,7 +261,7 @@ def test_manifest_goes_last_and_hashed_files_are_immutable(
     )
     request_counter.attach(storage.connection)
 
-    report = sync_directory(storage, root, workers=8)
+    report = sync_directory(storage, root, SyncOptions(workers=8))
 
     assert report.ok
     puts = [p for m, p in request_paths(request_counter.requests) if m == "PUT"]
@@ -290,7 +290,7 @@ def test_delete_only_touches_our_prefix(storage, tmp_path, s3_client, bucket):
         "static/old/stale.js",
         "static/stale.css",
     ]
-    report = sync_directory(storage, root, delete=True)
+    report = sync_directory(storage, root, SyncOptions(delete=True))
 
     assert sorted(report.deleted) == ["static/old/stale.js", "static/stale.css"]
     remaining = keys(s3_client, bucket)
@@ -307,7 +307,7 @@ def test_dry_run_changes_nothing(storage, tmp_path, s3_client, bucket, request_c
     root = write_tree(tmp_path, small_tree(8))
     request_counter.attach(storage.connection)
 
-    report = sync_directory(storage, root, dry_run=True, delete=True)
+    report = sync_directory(storage, root, SyncOptions(dry_run=True, delete=True))
 
     assert len(report.uploaded) == 8 and report.deleted == ["static/stale.css"]
     assert {m for m, _ in request_counter.requests} == {"GET"}
@@ -318,7 +318,7 @@ def test_dry_run_changes_nothing(storage, tmp_path, s3_client, bucket, request_c
 def test_force_uploads_unchanged_files(storage, tmp_path):
     root = write_tree(tmp_path, small_tree(6))
     sync_directory(storage, root)
-    assert len(sync_directory(storage, root, force=True).uploaded) == 6
+    assert len(sync_directory(storage, root, SyncOptions(force=True)).uploaded) == 6
 
 
 def test_empty_location_syncs_the_bucket_root(make_storage, tmp_path, s3_client, bucket):
@@ -367,7 +367,7 @@ def test_biggest_files_go_up_first(storage, tmp_path):
     order = []
 
     report = sync_directory(
-        storage, root, workers=1, progress=lambda name, outcome: order.append(name)
+        storage, root, SyncOptions(workers=1), lambda name, outcome: order.append(name)
     )
 
     assert report.ok and len(order) == 10
