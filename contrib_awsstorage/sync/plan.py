@@ -219,17 +219,22 @@ def _list_range(dest, after, last, page) -> dict[str, Remote]:
 
 
 def read_state(dest) -> dict[str, StateEntry]:
-    """The sync manifest (empty if missing or unreadable as JSON)."""
-    from botocore.exceptions import ClientError
+    """The sync manifest (empty if missing, cut short or unreadable as JSON:
+    every key is then verified against its ETag instead, which is always correct)."""
+    from botocore.exceptions import ClientError, IncompleteReadError, ResponseStreamingError
 
     try:
-        body = dest.client.get_object(Bucket=dest.bucket, Key=dest.prefix + MANIFEST_NAME)[
-            "Body"
-        ].read()
+        response = dest.client.get_object(Bucket=dest.bucket, Key=dest.prefix + MANIFEST_NAME)
     except ClientError as exc:
         if error_code(exc) in ("NoSuchKey", "404", "NotFound"):
             return {}
         raise
+    try:
+        # The body is read after botocore's retries are over: a connection
+        # lost here is not retried, and the manifest is only a shortcut.
+        body = response["Body"].read()
+    except (IncompleteReadError, ResponseStreamingError):
+        return {}
     try:
         return state_entries(json.loads(body))
     except ValueError:
