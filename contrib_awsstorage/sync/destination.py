@@ -1,8 +1,9 @@
 """Where one sync run writes, worked out once and handed to every step.
 
 The bucket, the key prefix, the shared client and the engine's tunables
-(``AWS_S3_SYNC_*`` settings) are read once per run; the planner and the
-executor get this one object instead of a long list of arguments.
+(``AWS_S3_SYNC_*`` settings) are read once per run; every phase of the run
+gets this one object instead of a long list of arguments. The checks that a
+storage is one the engine can write to live here too.
 """
 
 from __future__ import annotations
@@ -122,8 +123,7 @@ class Destination:
 
     @property
     def client(self):
-        """The storage's shared boto3 client, built on first use (a no-op that
-        the quick path settles never loads boto3)."""
+        """The storage's shared boto3 client (the storage builds it on first use)."""
         return self.storage.connection
 
 

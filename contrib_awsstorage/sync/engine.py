@@ -254,7 +254,7 @@ class SyncRun:
 
     # -- phase 0: the fast answer ---------------------------------------------------
     def quick_noop(self) -> bool:
-        """True when sync/quick.py told "nothing to do" without boto3 (``report`` filled)."""
+        """True when the no-op fast path (sync/quick.py) settled the run (``report`` filled)."""
         options, report = self.options, self.report
         if options.dry_run or options.force or not self.dest.quick_noop:
             return False

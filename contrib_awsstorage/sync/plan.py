@@ -91,7 +91,8 @@ class FileDecision:
 
 @dataclass
 class Plan:
-    """Everything the executor needs; the planner made at most a few list/GET requests."""
+    """What the upload, delete and state phases need; made from one listing, the sync
+    manifest and, for objects another writer made, a HEAD each."""
 
     prefix: str
     uploads: list[FileDecision] = field(default_factory=list)

@@ -7,6 +7,8 @@ import json
 import os
 import time
 
+import pytest
+
 from contrib_awsstorage.sync import IMMUTABLE_CACHE_CONTROL, SyncOptions, sync, sync_directory
 from contrib_awsstorage.sync import record as syncrecord
 from contrib_awsstorage.sync.plan import MANIFEST_NAME, walk_tree
@@ -372,3 +374,33 @@ def test_biggest_files_go_up_first(storage, tmp_path):
 
     assert report.ok and len(order) == 10
     assert [len(files[n]) for n in order] == sorted((len(v) for v in files.values()), reverse=True)
+
+
+def test_one_thread_pool_of_workers_carries_the_whole_run(storage, tmp_path):
+    """Listing, hashing, HEADs and uploads share one pool of ``workers`` threads
+    (the S3 server's own threads run in this process too: they are not pools)."""
+    import threading
+
+    before = {t.ident for t in threading.enumerate()}
+    root = write_tree(tmp_path, small_tree(12))
+    seen = set()
+
+    def progress(name, outcome):
+        seen.update(t.name for t in threading.enumerate() if t.ident not in before)
+
+    report = sync_directory(storage, root, SyncOptions(workers=3), progress)
+
+    assert report.ok and len(report.uploaded) == 12
+    pools = {name for name in seen if name.startswith(("ThreadPoolExecutor", "contrib-s3-sync"))}
+    assert pools and all(name.startswith("contrib-s3-sync") for name in pools), pools
+    assert len(pools) <= 3
+
+
+def test_bad_options_name_the_option_and_the_fix():
+    with pytest.raises(ValueError, match=r"workers=0.*Fix: pass a positive number"):
+        SyncOptions(workers=0)
+    with pytest.raises(TypeError, match=r"last_names='staticfiles.json'.*Fix"):
+        SyncOptions(last_names="staticfiles.json")
+    options = SyncOptions(last_names=["staticfiles.json"], immutable_names=["a.1234.css"])
+    assert options.last_names == ("staticfiles.json",)
+    assert options.immutable_names == frozenset({"a.1234.css"})

@@ -16,7 +16,7 @@ from tools.faultproxy import FaultProxy
 
 from .helpers import RejectingStorage, body, keys, request_paths, small_tree, write_tree
 
-NO_BOTOCORE_RETRIES = Config(retries={"mode": "standard", "max_attempts": 1})
+NO_BOTOCORE_RETRIES = Config(retries={"mode": "standard", "total_max_attempts": 1})
 
 
 @pytest.fixture
