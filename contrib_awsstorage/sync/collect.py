@@ -14,13 +14,13 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from django.conf import settings
 from django.contrib.staticfiles.finders import get_finders
 from django.contrib.staticfiles.storage import HashedFilesMixin, ManifestStaticFilesStorage
 
-from .engine import SyncReport, sync
+from .engine import SyncOptions, SyncReport, sync
 from .plan import walk_tree
 
 __all__ = ["find_static_files", "collect", "CollectResult", "PostProcessError"]
@@ -153,12 +153,11 @@ def collect(
     other key under the prefix, but only after all uploads succeeded.
     """
     found, duplicates = find_static_files(list(ignore_patterns))
-    kwargs = dict(
+    options = SyncOptions(
         delete=clear,
         force=clear,
         dry_run=dry_run,
         workers=workers,
-        progress=progress,
         command="collectstatic",
         source="staticfiles finders",
         invalidate=invalidate,
@@ -175,7 +174,7 @@ def collect(
                 _stage({prefixed: (source, path)}, folder)
                 files[prefixed] = os.path.join(folder, *prefixed.split("/"))
         try:
-            report = sync(storage, files, **kwargs)
+            report = sync(storage, files, options, progress)
         finally:
             if folder:
                 shutil.rmtree(folder, ignore_errors=True)
@@ -195,7 +194,6 @@ def collect(
         post_processed = _post_process(twin, list(found))
         files = walk_tree(folder)
         hashed = set(twin.hashed_files.values()) & set(files)
-        report = sync(
-            storage, files, last_names=(twin.manifest_name,), immutable_names=hashed, **kwargs
-        )
+        options = replace(options, last_names=(twin.manifest_name,), immutable_names=hashed)
+        report = sync(storage, files, options, progress)
     return CollectResult(report, post_processed, duplicates)

@@ -1,8 +1,9 @@
 """Where one sync run writes, worked out once and handed to every step.
 
 The bucket, the key prefix, the shared client and the engine's tunables
-(``AWS_S3_SYNC_*`` settings) are read once per run; the planner and the
-executor get this one object instead of a long list of arguments.
+(``AWS_S3_SYNC_*`` settings) are read once per run; every phase of the run
+gets this one object instead of a long list of arguments. The checks that a
+storage is one the engine can write to live here too.
 """
 
 from __future__ import annotations
@@ -15,7 +16,14 @@ from ..s3.keys import prefix_of
 from ..s3.multipart import DEFAULT_PART_WORKERS, MIN_PART_SIZE
 from .hashcache import default_cache_dir
 
-__all__ = ["Destination", "setting_defaults", "hash_cache_path", "DEFAULT_WORKERS"]
+__all__ = [
+    "Destination",
+    "setting_defaults",
+    "hash_cache_path",
+    "DEFAULT_WORKERS",
+    "is_sync_storage",
+    "check_sync_storage",
+]
 
 DEFAULT_WORKERS = 16
 DEFAULT_PART_SIZE = 8 * 1024 * 1024  # for storages without file_buffer_size
@@ -115,6 +123,33 @@ class Destination:
 
     @property
     def client(self):
-        """The storage's shared boto3 client, built on first use (a no-op that
-        the quick path settles never loads boto3)."""
+        """The storage's shared boto3 client (the storage builds it on first use)."""
         return self.storage.connection
+
+
+def is_sync_storage(storage) -> bool:
+    """True for storages the engine can write to (ours: they prepare uploads)."""
+    # On the class: reading storage.connection would build the boto3 client.
+    return all(
+        hasattr(type(storage), a) or hasattr(storage, a)
+        for a in ("connection", "bucket_name", "key_for", "prepare_upload")
+    )
+
+
+def check_sync_storage(storage, alias: str = "staticfiles"):
+    """``storage`` itself if the engine can sync to it; ImproperlyConfigured (with the fix) if not."""
+    from django.core.exceptions import ImproperlyConfigured
+
+    if not is_sync_storage(storage):
+        raise ImproperlyConfigured(
+            f"STORAGES[{alias!r}] is {type(storage).__module__}.{type(storage).__name__}, "
+            "which is not an S3 storage of contrib_awsstorage, so there is nothing to sync to. "
+            f"Fix: set STORAGES[{alias!r}]['BACKEND'] to 'contrib_awsstorage.aws_s3_cdn."
+            f"{'S3StaticStorage' if alias == 'staticfiles' else 'S3Boto3Storage'}'."
+        )
+    if not storage.bucket_name:
+        raise ImproperlyConfigured(
+            f"STORAGES[{alias!r}] has no bucket. Fix: set AWS_STORAGE_BUCKET_NAME "
+            f"(or OPTIONS['bucket_name'] of STORAGES[{alias!r}])."
+        )
+    return storage

@@ -1,25 +1,28 @@
-"""The static sync engine: plan, execute in parallel, report.
+"""The sync engine: make a bucket prefix hold a set of local files, in named phases.
 
-``sync(storage, files)`` makes the bucket hold exactly ``files`` (a
+``sync(storage, files, options)`` makes the bucket hold exactly ``files`` (a
 ``{storage name: local path}`` mapping) under the storage's prefix, the way
-the storage itself would have written them. A resync with nothing to do
-costs a fixed handful of requests (the listing, the sync manifest, the
-stale-multipart listing and the last-run record), whatever the number of
-files. Commands (``s3_migrate_static``, our ``collectstatic``) are thin over
-this module; it imports Django and the storage layer, never Evennia or
-Twisted.
+the storage itself would have written them. One run is a :class:`SyncRun`,
+whose methods are its phases, in the order :meth:`SyncRun.run` calls them:
+list the remote side, scan the local side, plan, upload, upload the last
+names, delete, record the state, invalidate, clean up, record the run. They
+share one thread pool. A resync with nothing to do costs a fixed handful of
+requests (the listing, the sync manifest, the stale-multipart listing and
+the last-run record), whatever the number of files. The commands
+(``s3_migrate_static``, our ``collectstatic``) are thin over this module; it
+imports Django and the storage layer, never Evennia or Twisted.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -28,15 +31,24 @@ from ..media_types import IMMUTABLE_CACHE_CONTROL
 from ..s3.errors import S3StorageError, scrub, translate_client_error
 from . import invalidate as cdn
 from . import record as syncrecord
-from .destination import DEFAULT_WORKERS, Destination, setting_defaults
+from .destination import (
+    DEFAULT_WORKERS,
+    Destination,
+    check_sync_storage,
+    is_sync_storage,
+    setting_defaults,
+)
 from .execute import Uploader
 from .generations import Retention
 from .hashcache import LocalHashes
 from .plan import (
     MANIFEST_NAME,
     UNCHANGED,
+    FileDecision,
+    Plan,
     first_pass,
     gather_listing,
+    manifest_hashed_names,
     read_state,
     resolve_unknown,
     settle_unchanged,
@@ -45,10 +57,13 @@ from .plan import (
     submit_listing,
     walk_tree,
 )
+from .report import SyncReport
 
 __all__ = [
     "sync",
     "sync_directory",
+    "SyncOptions",
+    "SyncRun",
     "SyncReport",
     "manifest_hashed_names",
     "setting_defaults",
@@ -59,56 +74,96 @@ __all__ = [
 ]
 
 STALE_MULTIPART_SECONDS = 15 * 60
-HASH_THREADS = 4
 MAX_RECORDED_FAILURES = 20
+LAST_NAME_HELD_BACK = "not uploaded because other files failed (it refers to them)"
 
 
-@dataclass
-class SyncReport:
-    """What a sync did (or, with ``dry_run``, would do)."""
+@dataclass(frozen=True)
+class SyncOptions:
+    """How one sync runs; the defaults add and replace files and never delete.
 
+    ``delete``: remove keys under the prefix that no local file maps to, only
+    when nothing failed. ``dry_run``: plan and report, write nothing.
+    ``force``: upload every file, changed or not. ``workers`` and
+    ``multipart_threshold`` override ``AWS_S3_SYNC_WORKERS`` and
+    ``AWS_S3_SYNC_MULTIPART_THRESHOLD``. ``last_names`` go up only after every
+    other upload succeeded (a static manifest must never point at files that
+    are not there yet); ``immutable_names`` (hashed assets) get a year-long
+    immutable Cache-Control. ``command`` and ``source`` go into the last-run
+    record. Multipart uploads under the prefix older than
+    ``stale_multipart_seconds`` are aborted (a killed run left them).
+    ``on_plan(uploads, deletes)`` is called once, before any write. With a
+    CloudFront distribution, what changed is invalidated unless
+    ``invalidate`` is false (``wait``: until the invalidation completed).
+    """
+
+    delete: bool = False
     dry_run: bool = False
-    uploaded: list[str] = field(default_factory=list)
-    unchanged: int = 0
-    deleted: list[str] = field(default_factory=list)
-    failures: list[tuple[str, str]] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-    bytes: int = 0
-    requests: int = 0
-    seconds: float = 0.0
-    started_at: str = ""
-    finished_at: str = ""
-    stale: list[str] = field(default_factory=list)  # would be deleted with delete=True
-    hashed: int = 0  # local files read for their checksum (the others came from the cache)
-    kept: list[str] = field(default_factory=list)  # stale hashed keys kept for cached pages
-    invalidation: dict | None = None  # the CloudFront invalidation (sync/invalidate.py)
+    force: bool = False
+    workers: int | None = None
+    last_names: tuple[str, ...] = ()
+    immutable_names: frozenset[str] = frozenset()
+    command: str = "sync"
+    source: str = ""
+    multipart_threshold: int | None = None
+    stale_multipart_seconds: float = STALE_MULTIPART_SECONDS
+    on_plan: Callable[[int, int], None] | None = None
+    invalidate: bool = True
+    wait: bool = False
 
-    @property
-    def ok(self) -> bool:
-        return not self.failures
+    def __post_init__(self):
+        for name in ("last_names", "immutable_names"):
+            if isinstance(getattr(self, name), str):
+                raise TypeError(
+                    f"SyncOptions({name}={getattr(self, name)!r}) is one string; it must be "
+                    f"a collection of storage names. Fix: pass ({getattr(self, name)!r},)."
+                )
+        object.__setattr__(self, "last_names", tuple(self.last_names))
+        object.__setattr__(self, "immutable_names", frozenset(self.immutable_names))
+        if self.workers is not None and (
+            not isinstance(self.workers, int) or isinstance(self.workers, bool) or self.workers < 1
+        ):
+            raise ValueError(
+                f"SyncOptions(workers={self.workers!r}): workers must be an integer >= 1. "
+                "Fix: pass a positive number, or None for AWS_S3_SYNC_WORKERS."
+            )
 
-    def summary(self) -> dict:
-        """The JSON summary: uploaded / unchanged / deleted / failed, bytes, seconds, requests."""
-        return {
-            "uploaded": len(self.uploaded),
-            "unchanged": self.unchanged,
-            "deleted": len(self.deleted),
-            "failed": len(self.failures),
-            "bytes": self.bytes,
-            "seconds": round(self.seconds, 3),
-            "requests": self.requests,
-            "dry_run": self.dry_run,
-            "ok": self.ok,
-            "stale": len(self.stale),
-            "failures": [{"name": n, "error": e} for n, e in self.failures],
-            "warnings": list(self.warnings),
-            "kept": len(self.kept),
-            "invalidation": self.invalidation,
-        }
+
+def sync(
+    storage, files: dict[str, str], options: SyncOptions = SyncOptions(), progress=None
+) -> SyncReport:
+    """Make ``storage`` hold ``files`` as ``options`` say; return the report.
+
+    ``progress(name, outcome)`` is called in the calling thread as each
+    upload or delete finishes. Planning errors raise ``S3StorageError`` (with
+    its fix); per-file errors are collected in the report.
+    """
+    return SyncRun(storage, files, options, progress).run()
+
+
+def sync_directory(
+    storage, root: str, options: SyncOptions = SyncOptions(), progress=None
+) -> SyncReport:
+    """Sync the tree under ``root``; a Django static manifest in it goes last and
+    its hashed assets are marked immutable (unless ``options`` name others)."""
+    if not os.path.isdir(root):
+        raise FileNotFoundError(f"source folder {root!r} does not exist")
+    files = walk_tree(root)
+    manifest_name = getattr(storage, "manifest_name", None) or "staticfiles.json"
+    hashed = manifest_hashed_names(files, manifest_name)
+    defaults = SyncOptions()
+    changes = {}
+    if hashed and options.last_names == defaults.last_names:
+        changes["last_names"] = (manifest_name,)
+    if hashed and options.immutable_names == defaults.immutable_names:
+        changes["immutable_names"] = hashed
+    if options.source == defaults.source:
+        changes["source"] = root
+    return sync(storage, files, replace(options, **changes), progress)
 
 
 class _RequestCounter:
-    """Counts requests the shared client sends while a sync runs."""
+    """Counts the requests the shared client sends while a sync runs."""
 
     def __init__(self, client):
         self.client, self.count, self._lock = client, 0, threading.Lock()
@@ -126,21 +181,6 @@ class _RequestCounter:
         self.client.meta.events.unregister("before-send.s3", unique_id=self._id)
 
 
-def manifest_hashed_names(
-    files: dict[str, str], manifest_name: str = "staticfiles.json"
-) -> set[str]:
-    """Hashed names listed by a Django static manifest among ``files`` (empty if none)."""
-    path = files.get(manifest_name)
-    if not path:
-        return set()
-    try:
-        with open(path, encoding="utf-8") as handle:
-            paths = json.load(handle).get("paths", {})
-    except (OSError, ValueError, AttributeError):
-        return set()
-    return {name for name in paths.values() if name in files} if isinstance(paths, dict) else set()
-
-
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
@@ -153,322 +193,290 @@ def _error_text(exc: BaseException, operation: str, storage, key: str | None) ->
     return str(exc)
 
 
-def _raise_translated(exc, operation, storage, key=None):
-    raise translate_client_error(exc, operation, storage.bucket_name, key) from None
+class SyncRun:
+    """One run of :func:`sync`: its phases, one method each, on one thread pool.
 
-
-def sync(
-    storage,
-    files: dict[str, str],
-    *,
-    delete: bool = False,
-    dry_run: bool = False,
-    force: bool = False,
-    workers: int | None = None,
-    last_names=(),
-    immutable_names=(),
-    progress=None,
-    command: str = "sync",
-    source: str = "",
-    multipart_threshold: int | None = None,
-    stale_multipart_seconds: float = STALE_MULTIPART_SECONDS,
-    on_plan=None,
-    invalidate: bool = True,
-    wait: bool = False,
-) -> SyncReport:
-    """Make ``storage`` hold ``files``; return the report.
-
-    ``last_names`` go up only after every other upload succeeded (a static
-    manifest must never point at assets that are not there yet);
-    ``immutable_names`` (hashed assets) get a year-long immutable
-    Cache-Control. Stale keys are deleted only with ``delete`` and only when
-    nothing failed. ``progress(name, outcome)`` is called (in the calling
-    thread) as each upload/delete finishes; ``on_plan(uploads, deletes)`` once,
-    before the work starts. Planning errors raise ``S3StorageError`` (with its fix);
-    per-file errors are collected in the report. With a CloudFront distribution
-    (``cloudfront_distribution_id``), changed plain-named keys are invalidated
-    afterwards unless ``invalidate`` is false (``wait``: until it completed).
+    The pool (``workers`` threads) carries the listing's ranges, the local
+    hashing, the HEADs of the plan and the uploads; no task waits on another,
+    so one pool cannot deadlock. ``report`` is filled as the phases go.
     """
-    dest = Destination.of(storage, workers=workers, multipart_threshold=multipart_threshold)
-    cdn_on = bool(getattr(storage, "cloudfront_distribution_id", None))
-    report = SyncReport(dry_run=dry_run, started_at=_now())
-    started = time.monotonic()
-    if not (dry_run or force) and dest.quick_noop:
-        # Nothing to do is told without boto3 (sync/quick.py); anything else: the full sync.
+
+    def __init__(self, storage, files: dict[str, str], options: SyncOptions, progress=None):
+        self.storage, self.files, self.options, self.progress = storage, files, options, progress
+        self.dest = Destination.of(
+            storage, workers=options.workers, multipart_threshold=options.multipart_threshold
+        )
+        self.report = SyncReport(dry_run=options.dry_run, started_at=_now())
+        self.keys = {name: storage.key_for(name) for name in files}
+        self.cdn_on = bool(getattr(storage, "cloudfront_distribution_id", None))
+        self.pool: ThreadPoolExecutor | None = None
+        self._lock = threading.Lock()  # the report and the new state, written from the pool
+
+    # -- the sequence -----------------------------------------------------------
+    def run(self) -> SyncReport:
+        started = time.monotonic()
+        if self.quick_noop():
+            self.report.finished_at = _now()
+            return self.report
+        options, report = self.options, self.report
+        self.retention = Retention(self.storage, self.files, options.last_names)
+        self.uploader = Uploader(
+            self.storage,
+            threshold=self.dest.threshold,
+            chunksize=self.dest.chunksize,
+            immutable_names=options.immutable_names,
+            part_workers=self.dest.part_workers,
+        )
+        self.pool = ThreadPoolExecutor(self.dest.workers, thread_name_prefix="contrib-s3-sync")
+        try:
+            with _RequestCounter(self.dest.client) as counter:
+                listing, state, pending = self.list_remote()
+                md5s, hashes = self.scan_local()
+                plan = self.plan(listing, state, md5s, hashes)
+                if not options.dry_run:
+                    new_state = dict(plan.confirmed)
+                    last = set(options.last_names)
+                    self.upload([d for d in plan.uploads if d.local.name not in last], new_state)
+                    self.upload_last([d for d in plan.uploads if d.local.name in last], new_state)
+                    self.delete()
+                    self.record_state(plan, new_state)
+                self.invalidate(plan, pending)
+                if not options.dry_run:
+                    self.housekeeping()
+                report.requests = counter.count
+        finally:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+        report.seconds = time.monotonic() - started
+        report.finished_at = _now()
+        if not options.dry_run:
+            self.record_run()
+        return report
+
+    # -- phase 0: the fast answer ---------------------------------------------------
+    def quick_noop(self) -> bool:
+        """True when the no-op fast path (sync/quick.py) settled the run (``report`` filled)."""
+        options, report = self.options, self.report
+        if options.dry_run or options.force or not self.dest.quick_noop:
+            return False
         from .quick import try_noop
 
-        quick_hashes = LocalHashes(dest.cache_path)
-        if try_noop(
-            storage,
-            files,
-            {n: storage.key_for(n) for n in files},
+        quick_hashes = LocalHashes(self.dest.cache_path)
+        if not try_noop(
+            self.storage,
+            self.files,
+            dict(self.keys),
             quick_hashes,
-            delete=delete,
+            delete=options.delete,
             report=report,
         ):
-            quick_hashes.save()
-            if on_plan:
-                on_plan(0, 0)
-            report.finished_at = _now()
-            return report
-    uploader = Uploader(
-        storage,
-        threshold=dest.threshold,
-        chunksize=dest.chunksize,
-        immutable_names=immutable_names,
-        part_workers=dest.part_workers,
-    )
-    with _RequestCounter(dest.client) as counter:
-        cleanup = None
-        if not dry_run:
-            # Uploads a killed run left open are aborted while we plan and upload.
-            cleaner = ThreadPoolExecutor(max_workers=1)
-            cleanup = cleaner.submit(
-                uploader.abort_stale_multipart, dest.prefix, stale_multipart_seconds
-            )
-            cleaner.shutdown(wait=False)
-        keys = {name: storage.key_for(name) for name in files}
+            return False
+        quick_hashes.save()
+        if options.on_plan:
+            options.on_plan(0, 0)
+        return True
+
+    # -- phase 1: the remote side -------------------------------------------------
+    def list_remote(self):
+        """Start the listing of the prefix (on the wire first: the server's time
+        per key is a no-op run's critical path), the sync manifest and the paths
+        an earlier run could not invalidate; return their futures."""
+        listing = submit_listing(self.dest, self.keys.values(), self.pool)
+        state = None if self.options.force else self.pool.submit(read_state, self.dest)
         pending = None
-        if cdn_on and not dry_run:  # paths an earlier run could not invalidate, read meanwhile
-            pending = ThreadPoolExecutor(max_workers=1)
-            pending_future = pending.submit(cdn.pending_paths, storage)
-            pending.shutdown(wait=False)
-        retention = Retention(storage, files, last_names)
-        hashes = LocalHashes(dest.cache_path)
-        plan = _plan(dest, files, keys, uploader, hashes, force=force)
-        if not dry_run:
-            hashes.save()
-        report.hashed = hashes.misses
-        report.unchanged = len(plan.unchanged)
-        report.stale = stale_keys(plan, set(keys.values()))
-        report.stale, report.kept = retention.before(plan, report.stale, delete)
-        if on_plan:
-            on_plan(len(plan.uploads), len(report.stale) if delete else 0)
-        if dry_run:
-            report.uploaded = [d.local.name for d in plan.uploads]
-            report.deleted = list(report.stale) if delete else []
-        else:
-            _execute(
-                dest,
-                plan,
-                report,
-                uploader,
-                cleanup,
-                last_names=set(last_names),
-                delete=delete,
-                progress=progress,
-            )
-            retention.after(report)
-        if cdn_on:
-            report.invalidation = cdn.run(
-                storage,
-                cdn.changed_keys(plan, report, immutable_names),
-                pending_future.result() if pending else (),
-                send=invalidate,
-                wait=wait,
-                dry_run=dry_run,
-                sync_ok=report.ok,
-            )
-        report.requests = counter.count
-    report.seconds = time.monotonic() - started
-    report.finished_at = _now()
-    if not dry_run:
-        _write_record(storage, report, command, source)
-    return report
+        if self.cdn_on and not self.options.dry_run:
+            pending = self.pool.submit(cdn.pending_paths, self.storage)
+        return listing, state, pending
 
+    # -- phase 2: the local side --------------------------------------------------
+    def scan_local(self) -> tuple[dict[str, str], LocalHashes]:
+        """Every local file's MD5, hashed on the pool while the listing is out
+        (from the checksum cache while a file's stat is unchanged)."""
+        hashes = LocalHashes(self.dest.cache_path)
+        names = sorted(self.files)
+        digests = self.pool.map(hashes.md5, [self.files[n] for n in names])
+        return dict(zip(names, digests)), hashes
 
-def _plan(dest, files, keys, uploader, hashes, *, force):
-    storage = dest.storage
-    # The listing is the critical path (the server's time per key dominates a
-    # no-op run), so its requests go on the wire first; the sync manifest is
-    # fetched and the local files hashed while they are out (hashlib, file
-    # reads and sockets release the GIL).
-    lister = ThreadPoolExecutor(max_workers=8)
-    with ThreadPoolExecutor(max_workers=HASH_THREADS + 1) as side:
+    # -- phase 3: the plan --------------------------------------------------------
+    def plan(self, listing, state_future, md5s: dict[str, str], hashes: LocalHashes) -> Plan:
+        """Decide each file by content (plan.py), settle unknown objects with a
+        HEAD each, and fill the report's counts; ``on_plan`` is told the work."""
+        options, report, storage = self.options, self.report, self.storage
         try:
-            listing = submit_listing(dest, keys.values(), lister)
-            state_future = None if force else side.submit(read_state, dest)
-            names = sorted(files)
-            digests = side.map(hashes.md5, [files[n] for n in names])
-            try:
-                remote = gather_listing(listing)
-            except (ClientError, BotoCoreError) as exc:
-                side.shutdown(cancel_futures=True)
-                _raise_translated(exc, "ListObjectsV2", storage)
-        finally:
-            lister.shutdown(cancel_futures=True)
+            remote = gather_listing(listing)
+        except (ClientError, BotoCoreError) as exc:
+            raise translate_client_error(exc, "ListObjectsV2", storage.bucket_name) from None
         try:
             state = state_future.result() if state_future else {}
         except (ClientError, BotoCoreError) as exc:
-            side.shutdown(cancel_futures=True)
-            _raise_translated(exc, "GetObject", storage, dest.prefix + MANIFEST_NAME)
-        md5s = dict(zip(names, digests))
-    plan = first_pass(dest, files, remote, state, force=force, md5s=md5s, keys=keys)
-    need_head = resolve_unknown(dest, plan)
-    if need_head:
-        with ThreadPoolExecutor(max_workers=dest.workers) as pool:
-            futures = {pool.submit(uploader.head_source_md5, d.key): d for d in need_head}
-            for future in as_completed(futures):
-                decision = futures[future]
-                try:
-                    same = future.result() == decision.md5
-                except (ClientError, BotoCoreError):
-                    same = False  # cannot tell: uploading is always correct
-                if same:
-                    settle_unchanged(plan, decision, plan.remote[decision.key])
-                else:
-                    decision.action, decision.reason = "upload", "changed"
+            key = self.dest.prefix + MANIFEST_NAME
+            raise translate_client_error(exc, "GetObject", storage.bucket_name, key) from None
+        plan = first_pass(
+            self.dest, self.files, remote, state, force=options.force, md5s=md5s, keys=self.keys
+        )
+        self._verify(plan, resolve_unknown(self.dest, plan))
+        if not options.dry_run:
+            hashes.save()
+        report.hashed = hashes.misses
+        report.unchanged = len(plan.unchanged)
+        stale = stale_keys(plan, set(self.keys.values()))
+        report.stale, report.kept = self.retention.before(plan, stale, options.delete)
+        if options.on_plan:
+            options.on_plan(len(plan.uploads), len(report.stale) if options.delete else 0)
+        if options.dry_run:
+            report.uploaded = [d.local.name for d in plan.uploads]
+            report.deleted = list(report.stale) if options.delete else []
+        return plan
+
+    def _verify(self, plan: Plan, need_head: list[FileDecision]) -> None:
+        """Objects another writer made: unchanged if the source checksum our
+        storage keeps in their metadata matches (one HEAD each)."""
+        if not need_head:
+            return
+        futures = {self.pool.submit(self.uploader.head_source_md5, d.key): d for d in need_head}
+        for future in as_completed(futures):
+            decision = futures[future]
+            try:
+                same = future.result() == decision.md5
+            except (ClientError, BotoCoreError):
+                same = False  # cannot tell: uploading is always correct
+            if same:
+                settle_unchanged(plan, decision, plan.remote[decision.key])
+            else:
+                decision.action, decision.reason = "upload", "changed"
         plan.uploads = [d for d in plan.uploads if d.action != UNCHANGED]
-    return plan
 
-
-def _upload_all(decisions, uploader, workers, report, progress, new_state, lock):
-    if not decisions:
-        return
-    # Largest first: a big multipart file started last would leave one
-    # worker busy while the others sit idle at the end of the run.
-    decisions = sorted(decisions, key=lambda d: d.local.size, reverse=True)
-    with ThreadPoolExecutor(max_workers=min(workers, len(decisions))) as pool:
-        futures = {pool.submit(uploader.upload, d): d for d in decisions}
+    # -- phase 4 and 5: the uploads -----------------------------------------------
+    def upload(self, decisions: list[FileDecision], new_state: dict) -> None:
+        """Send ``decisions`` on the pool, largest first (a big file started last
+        would run on alone at the end); one file's failure never stops the others."""
+        decisions = sorted(decisions, key=lambda d: d.local.size, reverse=True)
+        futures = {self.pool.submit(self.uploader.upload, d): d for d in decisions}
         for future in as_completed(futures):
             decision = futures[future]
             try:
                 entry, size = future.result()
-            except Exception as exc:  # noqa: BLE001 - one file's failure must not stop the others
-                with lock:
-                    report.failures.append(
-                        (
-                            decision.local.name,
-                            _error_text(exc, "PutObject", uploader.storage, decision.key),
-                        )
-                    )
+            except Exception as exc:  # noqa: BLE001 - recorded per file, the run goes on
+                error = _error_text(exc, "PutObject", self.storage, decision.key)
+                with self._lock:
+                    self.report.failures.append((decision.local.name, error))
                 outcome = "failed"
             else:
-                with lock:
+                with self._lock:
                     new_state[decision.key] = entry
-                    report.uploaded.append(decision.local.name)
-                    report.bytes += size
+                    self.report.uploaded.append(decision.local.name)
+                    self.report.bytes += size
                 outcome = "uploaded"
-            if progress:
-                progress(decision.local.name, outcome)
+            if self.progress:
+                self.progress(decision.local.name, outcome)
 
+    def upload_last(self, decisions: list[FileDecision], new_state: dict) -> None:
+        """The last names (the static manifest), only once every other file is up:
+        it refers to them."""
+        if self.report.failures:
+            for decision in decisions:
+                self.report.failures.append((decision.local.name, LAST_NAME_HELD_BACK))
+        else:
+            self.upload(decisions, new_state)
 
-def _execute(dest, plan, report, uploader, cleanup, *, last_names, delete, progress):
-    storage, workers = dest.storage, dest.workers
-    lock = threading.Lock()
-    new_state = dict(plan.confirmed)
-    first = [d for d in plan.uploads if d.local.name not in last_names]
-    last = [d for d in plan.uploads if d.local.name in last_names]
-    # Finish aborting a killed run's open uploads before starting our own, so
-    # the clean-up can never take one of ours for stale (moto, for one, dates
-    # every upload 2010; a skewed clock could do the same on a real store).
-    try:
-        cleanup.result()
-    except (ClientError, BotoCoreError) as exc:
-        report.warnings.append(
-            "could not clean up old multipart uploads: "
-            + _error_text(exc, "ListMultipartUploads", storage, None)
-        )
-    _upload_all(first, uploader, workers, report, progress, new_state, lock)
-    if report.failures:
-        for decision in last:
-            report.failures.append(
-                (decision.local.name, "not uploaded because other files failed (it refers to them)")
-            )
-    else:
-        _upload_all(last, uploader, workers, report, progress, new_state, lock)
-    if delete and report.stale and not report.failures:
-        deleted, failed = uploader.delete(report.stale)
+    # -- phase 6: deletes ---------------------------------------------------------
+    def delete(self) -> None:
+        """Delete the stale keys, only with ``delete`` and only when nothing failed
+        (older hashed generations are already kept out of ``report.stale``)."""
+        report = self.report
+        if not (self.options.delete and report.stale and not report.failures):
+            return
+        deleted, failed = self.uploader.delete(report.stale)
         report.deleted = deleted
         report.failures.extend(failed)
-        if progress:
+        if self.progress:
             for key in deleted:
-                progress(key, "deleted")
-    # Keep trusted entries for remote objects we neither own locally nor deleted.
-    deleted = set(report.deleted)
-    for key, entry in plan.state.items():
-        remote = plan.remote.get(key)
-        if (
-            key not in new_state
-            and key not in deleted
-            and remote is not None
-            and (remote.etag, remote.size) == (entry.etag, entry.size)
-        ):
-            new_state[key] = entry
-    if new_state != plan.state:
-        key = dest.prefix + MANIFEST_NAME
+                self.progress(key, "deleted")
+
+    # -- phase 7: the state -------------------------------------------------------
+    def record_state(self, plan: Plan, new_state: dict) -> None:
+        """Write the sync manifest (source MD5, ETag and size of each key) when it
+        changed, and append the deployed static manifest to the generations."""
+        report = self.report
+        deleted = set(report.deleted)
+        # Keep trusted entries for remote objects we neither own locally nor deleted.
+        for key, entry in plan.state.items():
+            remote = plan.remote.get(key)
+            if (
+                key not in new_state
+                and key not in deleted
+                and remote is not None
+                and (remote.etag, remote.size) == (entry.etag, entry.size)
+            ):
+                new_state[key] = entry
+        if new_state != plan.state:
+            key = self.dest.prefix + MANIFEST_NAME
+            try:
+                self.dest.client.put_object(
+                    Bucket=self.dest.bucket,
+                    Key=key,
+                    Body=state_document(new_state),
+                    ContentType="application/json",
+                    CacheControl="no-store",
+                )
+            except (ClientError, BotoCoreError) as exc:
+                report.failures.append(
+                    (MANIFEST_NAME, _error_text(exc, "PutObject", self.storage, key))
+                )
+        self.retention.after(report)
+
+    # -- phase 8: the CDN ---------------------------------------------------------
+    def invalidate(self, plan: Plan, pending) -> None:
+        """Invalidate at CloudFront the plain-named keys that changed or went away,
+        with the paths an earlier run left pending (sync/invalidate.py)."""
+        if not self.cdn_on:
+            return
+        options = self.options
+        self.report.invalidation = cdn.run(
+            self.storage,
+            cdn.changed_keys(plan, self.report, options.immutable_names),
+            pending.result() if pending else (),
+            send=options.invalidate,
+            wait=options.wait,
+            dry_run=options.dry_run,
+            sync_ok=self.report.ok,
+        )
+
+    # -- phase 9: housekeeping ----------------------------------------------------
+    def housekeeping(self) -> None:
+        """Abort the multipart uploads a killed run left open under the prefix.
+        Run after our own uploads finished, so it can never take one of ours
+        for stale (moto dates every open upload 2010; a skewed clock could too)."""
         try:
-            dest.client.put_object(
-                Bucket=dest.bucket,
-                Key=key,
-                Body=state_document(new_state),
-                ContentType="application/json",
-                CacheControl="no-store",
+            self.uploader.abort_stale_multipart(
+                self.dest.prefix, self.options.stale_multipart_seconds
             )
         except (ClientError, BotoCoreError) as exc:
-            report.failures.append((MANIFEST_NAME, _error_text(exc, "PutObject", storage, key)))
+            self.report.warnings.append(
+                "could not clean up old multipart uploads: "
+                + _error_text(exc, "ListMultipartUploads", self.storage, None)
+            )
 
-
-def _write_record(storage, report, command, source):
-    summary = report.summary()
-    record = {
-        key: summary[key]
-        for key in ("uploaded", "unchanged", "deleted", "failed", "bytes", "requests", "ok")
-    }
-    record.update(
-        command=command,
-        source=source,
-        started_at=report.started_at,
-        finished_at=report.finished_at,
-        duration_seconds=round(report.seconds, 3),
-        failures=summary["failures"][:MAX_RECORDED_FAILURES],
-        host=socket.gethostname(),
-        invalidation=summary["invalidation"],
-    )
-    try:
-        syncrecord.write_last_run(storage, record)
-    except S3StorageError as exc:
-        report.warnings.append(f"could not store the last-run record: {exc}")
-
-
-def sync_directory(storage, root: str, **kwargs) -> SyncReport:
-    """Sync the tree under ``root``; a Django static manifest in it goes last and
-    its hashed assets are marked immutable."""
-    if not os.path.isdir(root):
-        raise FileNotFoundError(f"source folder {root!r} does not exist")
-    files = walk_tree(root)
-    manifest_name = getattr(storage, "manifest_name", None) or "staticfiles.json"
-    hashed = manifest_hashed_names(files, manifest_name)
-    if hashed:
-        kwargs.setdefault("last_names", (manifest_name,))
-        kwargs.setdefault("immutable_names", hashed)
-    kwargs.setdefault("source", root)
-    return sync(storage, files, **kwargs)
-
-
-def is_sync_storage(storage) -> bool:
-    """True for storages the engine can write to (ours: they prepare uploads)."""
-    # On the class: reading storage.connection would build the boto3 client.
-    return all(
-        hasattr(type(storage), a) or hasattr(storage, a)
-        for a in ("connection", "bucket_name", "key_for", "prepare_upload")
-    )
-
-
-def check_sync_storage(storage, alias: str = "staticfiles"):
-    """``storage`` itself if the engine can sync to it; ImproperlyConfigured (with the fix) if not."""
-    from django.core.exceptions import ImproperlyConfigured
-
-    if not is_sync_storage(storage):
-        raise ImproperlyConfigured(
-            f"STORAGES[{alias!r}] is {type(storage).__module__}.{type(storage).__name__}, "
-            "which is not an S3 storage of contrib_awsstorage, so there is nothing to sync to. "
-            f"Fix: set STORAGES[{alias!r}]['BACKEND'] to 'contrib_awsstorage.aws_s3_cdn."
-            f"{'S3StaticStorage' if alias == 'staticfiles' else 'S3Boto3Storage'}'."
+    # -- phase 10: the record -----------------------------------------------------
+    def record_run(self) -> None:
+        """Store the last-run record in the bucket (sync/record.py) for s3_check,
+        the system checks and @awsstatus, which run in other processes."""
+        report, options = self.report, self.options
+        summary = report.summary()
+        record = {
+            key: summary[key]
+            for key in ("uploaded", "unchanged", "deleted", "failed", "bytes", "requests", "ok")
+        }
+        record.update(
+            command=options.command,
+            source=options.source,
+            started_at=report.started_at,
+            finished_at=report.finished_at,
+            duration_seconds=round(report.seconds, 3),
+            failures=summary["failures"][:MAX_RECORDED_FAILURES],
+            host=socket.gethostname(),
+            invalidation=summary["invalidation"],
         )
-    if not storage.bucket_name:
-        raise ImproperlyConfigured(
-            f"STORAGES[{alias!r}] has no bucket. Fix: set AWS_STORAGE_BUCKET_NAME "
-            f"(or OPTIONS['bucket_name'] of STORAGES[{alias!r}])."
-        )
-    return storage
+        try:
+            syncrecord.write_last_run(self.storage, record)
+        except S3StorageError as exc:
+            report.warnings.append(f"could not store the last-run record: {exc}")

@@ -18,6 +18,7 @@ import hashlib
 import json
 from datetime import UTC, datetime, timedelta
 
+from ..s3.errors import error_code
 from .invalidate import looks_hashed
 from .record import STATE_DIR, state_key
 
@@ -83,18 +84,22 @@ class Retention:
 
     # -- the history in the bucket -------------------------------------------
     def _get(self, key: str) -> bytes | None:
-        from botocore.exceptions import ClientError
+        """The object's bytes, ``None`` if there is none; S3StorageError (with the
+        fix) if it cannot be read: the history is never guessed, or a --delete
+        could remove files a cached page still names."""
+        from botocore.exceptions import BotoCoreError, ClientError
 
+        from ..s3.errors import translate_client_error
+
+        bucket = self.storage.bucket_name
         try:
-            return self.storage.connection.get_object(Bucket=self.storage.bucket_name, Key=key)[
-                "Body"
-            ].read()
+            return self.storage.connection.get_object(Bucket=bucket, Key=key)["Body"].read()
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NotFound"):
+            if error_code(exc) in ("NoSuchKey", "404", "NotFound"):
                 return None
-            from ..s3.errors import translate_client_error
-
-            raise translate_client_error(exc, "GetObject", self.storage.bucket_name, key) from None
+            raise translate_client_error(exc, "GetObject", bucket, key) from None
+        except BotoCoreError as exc:
+            raise translate_client_error(exc, "GetObject", bucket, key) from None
 
     def _load(self, plan) -> list[dict]:
         if self.history is None:
@@ -156,13 +161,21 @@ class Retention:
     def _younger_than_grace(self, keys: set[str], prefix: str) -> set[str]:
         """The ``keys`` whose object was written less than the grace period ago
         (one more listing of the prefix, with LastModified; only when deleting)."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        from ..s3.errors import translate_client_error
+
         cutoff = _now() - timedelta(seconds=self.seconds)
         young = set()
+        bucket = self.storage.bucket_name
         paginator = self.storage.connection.get_paginator("list_objects_v2")
-        for page in paginator.paginate(Bucket=self.storage.bucket_name, Prefix=prefix):
-            for obj in page.get("Contents", ()):
-                if obj["Key"] in keys and obj["LastModified"].astimezone(UTC) > cutoff:
-                    young.add(obj["Key"])
+        try:
+            for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
+                for obj in page.get("Contents", ()):
+                    if obj["Key"] in keys and obj["LastModified"].astimezone(UTC) > cutoff:
+                        young.add(obj["Key"])
+        except (ClientError, BotoCoreError) as exc:
+            raise translate_client_error(exc, "ListObjectsV2", bucket) from None
         return young
 
     # -- after the uploads -------------------------------------------------------

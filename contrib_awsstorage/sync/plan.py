@@ -34,6 +34,7 @@ __all__ = [
     "Plan",
     "MANIFEST_NAME",
     "walk_tree",
+    "manifest_hashed_names",
     "md5_file",
     "body_etag",
     "decide",
@@ -90,7 +91,8 @@ class FileDecision:
 
 @dataclass
 class Plan:
-    """Everything the executor needs; the planner made at most a few list/GET requests."""
+    """What the upload, delete and state phases need; made from one listing, the sync
+    manifest and, for objects another writer made, a HEAD each."""
 
     prefix: str
     uploads: list[FileDecision] = field(default_factory=list)
@@ -116,6 +118,21 @@ def walk_tree(root: str) -> dict[str, str]:
             if not name.startswith(STATE_DIR) and os.path.isfile(path):
                 found[name] = path
     return found
+
+
+def manifest_hashed_names(
+    files: dict[str, str], manifest_name: str = "staticfiles.json"
+) -> set[str]:
+    """Hashed names listed by a Django static manifest among ``files`` (empty if none)."""
+    path = files.get(manifest_name)
+    if not path:
+        return set()
+    try:
+        with open(path, encoding="utf-8") as handle:
+            paths = json.load(handle).get("paths", {})
+    except (OSError, ValueError, AttributeError):
+        return set()
+    return {name for name in paths.values() if name in files} if isinstance(paths, dict) else set()
 
 
 def body_etag(body: bytes, threshold: int, chunksize: int) -> str:
@@ -203,17 +220,22 @@ def _list_range(dest, after, last, page) -> dict[str, Remote]:
 
 
 def read_state(dest) -> dict[str, StateEntry]:
-    """The sync manifest (empty if missing or unreadable as JSON)."""
-    from botocore.exceptions import ClientError
+    """The sync manifest (empty if missing, cut short or unreadable as JSON:
+    every key is then verified against its ETag instead, which is always correct)."""
+    from botocore.exceptions import ClientError, IncompleteReadError, ResponseStreamingError
 
     try:
-        body = dest.client.get_object(Bucket=dest.bucket, Key=dest.prefix + MANIFEST_NAME)[
-            "Body"
-        ].read()
+        response = dest.client.get_object(Bucket=dest.bucket, Key=dest.prefix + MANIFEST_NAME)
     except ClientError as exc:
         if error_code(exc) in ("NoSuchKey", "404", "NotFound"):
             return {}
         raise
+    try:
+        # The body is read after botocore's retries are over: a connection
+        # lost here is not retried, and the manifest is only a shortcut.
+        body = response["Body"].read()
+    except (IncompleteReadError, ResponseStreamingError):
+        return {}
     try:
         return state_entries(json.loads(body))
     except ValueError:

@@ -22,7 +22,7 @@ _config = {
     "connect_timeout": 1,
     "read_timeout": float(os.environ.get("RELIABILITY_READ_TIMEOUT", "1.5")),
 }
-if os.environ.get("RELIABILITY_ATTEMPTS"):  # caps botocore's retries (the engine still retries)
+if os.environ.get("RELIABILITY_ATTEMPTS"):  # botocore's attempts per request (the only retries)
     _config["retries"] = {
         "mode": "standard",
         "total_max_attempts": int(os.environ["RELIABILITY_ATTEMPTS"]),

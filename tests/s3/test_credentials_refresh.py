@@ -184,7 +184,7 @@ def test_a_sync_longer_than_the_credentials_lifetime_completes(
     """Parallel uploads across several expiries (S3 slowed down by the fault
     proxy so the run outlasts the 2-second credentials): every worker thread
     signs with current credentials, nothing is refused, nothing fails."""
-    from contrib_awsstorage.sync.engine import sync
+    from contrib_awsstorage.sync.engine import SyncOptions, sync
     from tools.faultproxy import FaultProxy
 
     with FaultProxy(s3_server.endpoint_url, delay=0.1) as slow:
@@ -204,7 +204,7 @@ def test_a_sync_longer_than_the_credentials_lifetime_completes(
                 files[path.name] = str(path)
             storage = S3Boto3Storage(session_profile="game-role", location="static")
             started = datetime.now(UTC)
-            report = sync(storage, files, workers=4)
+            report = sync(storage, files, SyncOptions(workers=4))
             finished = datetime.now(UTC)
         finally:
             aws.stop()

@@ -7,7 +7,9 @@ import json
 import os
 import time
 
-from contrib_awsstorage.sync import IMMUTABLE_CACHE_CONTROL, sync, sync_directory
+import pytest
+
+from contrib_awsstorage.sync import IMMUTABLE_CACHE_CONTROL, SyncOptions, sync, sync_directory
 from contrib_awsstorage.sync import record as syncrecord
 from contrib_awsstorage.sync.plan import MANIFEST_NAME, walk_tree
 
@@ -261,7 +263,7 @@ def test_manifest_goes_last_and_hashed_files_are_immutable(
     )
     request_counter.attach(storage.connection)
 
-    report = sync_directory(storage, root, workers=8)
+    report = sync_directory(storage, root, SyncOptions(workers=8))
 
     assert report.ok
     puts = [p for m, p in request_paths(request_counter.requests) if m == "PUT"]
@@ -290,7 +292,7 @@ def test_delete_only_touches_our_prefix(storage, tmp_path, s3_client, bucket):
         "static/old/stale.js",
         "static/stale.css",
     ]
-    report = sync_directory(storage, root, delete=True)
+    report = sync_directory(storage, root, SyncOptions(delete=True))
 
     assert sorted(report.deleted) == ["static/old/stale.js", "static/stale.css"]
     remaining = keys(s3_client, bucket)
@@ -307,7 +309,7 @@ def test_dry_run_changes_nothing(storage, tmp_path, s3_client, bucket, request_c
     root = write_tree(tmp_path, small_tree(8))
     request_counter.attach(storage.connection)
 
-    report = sync_directory(storage, root, dry_run=True, delete=True)
+    report = sync_directory(storage, root, SyncOptions(dry_run=True, delete=True))
 
     assert len(report.uploaded) == 8 and report.deleted == ["static/stale.css"]
     assert {m for m, _ in request_counter.requests} == {"GET"}
@@ -318,7 +320,7 @@ def test_dry_run_changes_nothing(storage, tmp_path, s3_client, bucket, request_c
 def test_force_uploads_unchanged_files(storage, tmp_path):
     root = write_tree(tmp_path, small_tree(6))
     sync_directory(storage, root)
-    assert len(sync_directory(storage, root, force=True).uploaded) == 6
+    assert len(sync_directory(storage, root, SyncOptions(force=True)).uploaded) == 6
 
 
 def test_empty_location_syncs_the_bucket_root(make_storage, tmp_path, s3_client, bucket):
@@ -367,8 +369,38 @@ def test_biggest_files_go_up_first(storage, tmp_path):
     order = []
 
     report = sync_directory(
-        storage, root, workers=1, progress=lambda name, outcome: order.append(name)
+        storage, root, SyncOptions(workers=1), lambda name, outcome: order.append(name)
     )
 
     assert report.ok and len(order) == 10
     assert [len(files[n]) for n in order] == sorted((len(v) for v in files.values()), reverse=True)
+
+
+def test_one_thread_pool_of_workers_carries_the_whole_run(storage, tmp_path):
+    """Listing, hashing, HEADs and uploads share one pool of ``workers`` threads
+    (the S3 server's own threads run in this process too: they are not pools)."""
+    import threading
+
+    before = {t.ident for t in threading.enumerate()}
+    root = write_tree(tmp_path, small_tree(12))
+    seen = set()
+
+    def progress(name, outcome):
+        seen.update(t.name for t in threading.enumerate() if t.ident not in before)
+
+    report = sync_directory(storage, root, SyncOptions(workers=3), progress)
+
+    assert report.ok and len(report.uploaded) == 12
+    pools = {name for name in seen if name.startswith(("ThreadPoolExecutor", "contrib-s3-sync"))}
+    assert pools and all(name.startswith("contrib-s3-sync") for name in pools), pools
+    assert len(pools) <= 3
+
+
+def test_bad_options_name_the_option_and_the_fix():
+    with pytest.raises(ValueError, match=r"workers=0.*Fix: pass a positive number"):
+        SyncOptions(workers=0)
+    with pytest.raises(TypeError, match=r"last_names='staticfiles.json'.*Fix"):
+        SyncOptions(last_names="staticfiles.json")
+    options = SyncOptions(last_names=["staticfiles.json"], immutable_names=["a.1234.css"])
+    assert options.last_names == ("staticfiles.json",)
+    assert options.immutable_names == frozenset({"a.1234.css"})

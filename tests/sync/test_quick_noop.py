@@ -12,8 +12,8 @@ from botocore.auth import S3SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
+from contrib_awsstorage.sync import SyncOptions, sync_directory
 from contrib_awsstorage.sync import record as syncrecord
-from contrib_awsstorage.sync import sync_directory
 from contrib_awsstorage.sync.quick import sigv4_headers
 
 from .helpers import small_tree, write_tree
@@ -97,7 +97,9 @@ def test_anything_else_takes_the_full_sync(quick, storage, tmp_path, counted, s3
     s3_client.put_object(Bucket=bucket, Key="static/stale.txt", Body=b"x")
     assert sync_directory(storage, root).stale == ["static/stale.txt"]  # quick: stale reported
     counter = counted(storage)
-    report = sync_directory(storage, root, delete=True)  # stale + --delete: the full sync
+    report = sync_directory(
+        storage, root, SyncOptions(delete=True)
+    )  # stale + --delete: the full sync
     assert report.deleted == ["static/stale.txt"] and counter.count > 0
 
 

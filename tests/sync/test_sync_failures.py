@@ -9,16 +9,14 @@ import os
 
 import pytest
 from botocore.config import Config
-from botocore.exceptions import ClientError
 
+from contrib_awsstorage.sync import SyncOptions, sync_directory
 from contrib_awsstorage.sync import record as syncrecord
-from contrib_awsstorage.sync import sync_directory
-from contrib_awsstorage.sync.execute import with_retries
 from tools.faultproxy import FaultProxy
 
-from .helpers import RejectingStorage, body, keys, small_tree, write_tree
+from .helpers import RejectingStorage, body, keys, request_paths, small_tree, write_tree
 
-NO_BOTOCORE_RETRIES = Config(retries={"mode": "standard", "max_attempts": 1})
+NO_BOTOCORE_RETRIES = Config(retries={"mode": "standard", "total_max_attempts": 1})
 
 
 @pytest.fixture
@@ -49,7 +47,7 @@ def test_a_failed_upload_blocks_deletes_and_the_manifest(make_storage, tmp_path,
     )
     s3_client.put_object(Bucket=bucket, Key="static/stale.css", Body=b"old")
 
-    report = sync_directory(storage, root, delete=True)
+    report = sync_directory(storage, root, SyncOptions(delete=True))
 
     assert not report.ok
     failed = dict(report.failures)
@@ -67,7 +65,7 @@ def test_a_failed_upload_blocks_deletes_and_the_manifest(make_storage, tmp_path,
 
     # Fix the cause (the file is renamed) and run again: converges.
     os.rename(os.path.join(root, "css", "broken.css"), os.path.join(root, "css", "fixed.css"))
-    again = sync_directory(storage, root, delete=True)
+    again = sync_directory(storage, root, SyncOptions(delete=True))
     assert again.ok and sorted(again.deleted) == ["static/stale.css"]
     assert set(again.uploaded) == {"css/fixed.css", "staticfiles.json"}
     assert syncrecord.read_last_run(storage)["ok"] is True
@@ -90,19 +88,44 @@ def test_failed_multipart_upload_is_aborted(proxied_storage, proxy, tmp_path, s3
     )
 
 
-def test_transient_errors_are_retried(proxied_storage, proxy, tmp_path, s3_client, bucket):
+def test_transient_errors_are_retried_by_botocore_once_each(
+    s3_settings, proxy, tmp_path, s3_client, bucket, request_counter
+):
+    """The client's own retry mode (standard) resends a faulted request; the
+    engine adds no retries of its own: each fault costs exactly one more send."""
+    from contrib_awsstorage.aws_s3_cdn import S3StaticStorage
+
+    s3_settings.AWS_S3_ENDPOINT_URL = proxy.endpoint_url
+    storage = S3StaticStorage(location="static")
     files = small_tree(12)
     root = write_tree(tmp_path, files)
     proxy.set_faults(["503", "500", "reset"], nth=[1, 2, 4, 7], writes_only=True)
+    request_counter.attach(storage.connection)
 
-    report = sync_directory(proxied_storage, root)
+    report = sync_directory(storage, root)
 
     assert report.ok and len(report.uploaded) == 12
-    assert proxy.stats()["faults"]
+    faults = sum(proxy.stats()["faults"].values())
+    assert faults == 4
+    puts = [m for m, _ in request_counter.requests if m == "PUT"]
+    # 12 files, the sync manifest and the last-run record, plus one resend per fault
+    assert len(puts) == 12 + 2 + faults
     for name, content in files.items():
         assert body(s3_client, bucket, f"static/{name}") == (
             content.encode() if isinstance(content, str) else content
         )
+
+
+def test_a_permanent_error_is_sent_once(make_storage, tmp_path, request_counter):
+    storage = make_storage(RejectingStorage, location="static")
+    root = write_tree(tmp_path, {"css/broken.css": "b{}", "css/a.css": "a{}"})
+    request_counter.attach(storage.connection)
+
+    report = sync_directory(storage, root)
+
+    assert [name for name, _ in report.failures] == ["css/broken.css"]
+    sent = [p for _, p in request_paths(request_counter.requests) if p.endswith("/broken.css")]
+    assert len(sent) == 1, sent
 
 
 def test_multipart_upload_left_by_a_killed_sync_is_aborted(storage, tmp_path, s3_client, bucket):
@@ -110,37 +133,10 @@ def test_multipart_upload_left_by_a_killed_sync_is_aborted(storage, tmp_path, s3
     s3_client.create_multipart_upload(Bucket=bucket, Key="elsewhere/big.bin")
     root = write_tree(tmp_path, {"a.css": "a{}"})
 
-    assert sync_directory(storage, root, stale_multipart_seconds=0).ok
+    assert sync_directory(storage, root, SyncOptions(stale_multipart_seconds=0)).ok
 
     left = [u["Key"] for u in s3_client.list_multipart_uploads(Bucket=bucket).get("Uploads", [])]
     assert left == ["elsewhere/big.bin"]  # only our prefix is cleaned
-
-
-def test_with_retries_gives_up_on_permanent_errors():
-    calls = []
-
-    def denied():
-        calls.append(1)
-        raise ClientError(
-            {"Error": {"Code": "AccessDenied"}, "ResponseMetadata": {"HTTPStatusCode": 403}},
-            "PutObject",
-        )
-
-    with pytest.raises(ClientError):
-        with_retries(denied, sleep=lambda s: None)
-    assert len(calls) == 1
-
-    def throttled():
-        calls.append(1)
-        raise ClientError(
-            {"Error": {"Code": "SlowDown"}, "ResponseMetadata": {"HTTPStatusCode": 503}},
-            "PutObject",
-        )
-
-    calls.clear()
-    with pytest.raises(ClientError):
-        with_retries(throttled, attempts=3, sleep=lambda s: None)
-    assert len(calls) == 3
 
 
 def test_last_run_record_round_trip(storage):
@@ -181,3 +177,20 @@ def test_stale_upload_clean_up_never_aborts_this_runs_own_upload(
     assert body(s3_client, bucket, "static/big.bin") == big
     assert s3_client.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
     assert proxy.stats()["faults"], "the listing was not held: the test proved nothing"
+
+
+def test_a_sync_manifest_cut_short_is_read_as_missing(s3_settings, proxy, tmp_path):
+    """botocore's retries end before the body is read: a manifest whose body is
+    cut short falls back to comparing ETags, which decides the same."""
+    from contrib_awsstorage.aws_s3_cdn import S3StaticStorage
+
+    s3_settings.AWS_S3_ENDPOINT_URL = proxy.endpoint_url
+    storage = S3StaticStorage(location="static")
+    root = write_tree(tmp_path, small_tree(8))
+    assert sync_directory(storage, root).ok
+    proxy.set_faults("truncate", nth=1, methods=("GET",), match="sync-manifest")
+
+    report = sync_directory(storage, root)
+
+    assert proxy.stats()["faults"], "the manifest was not cut short: the test proved nothing"
+    assert report.ok and report.uploaded == [] and report.unchanged == 8

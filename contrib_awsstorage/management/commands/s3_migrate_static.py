@@ -18,7 +18,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from contrib_awsstorage.humanize import human_bytes
 from contrib_awsstorage.s3.errors import S3AccessDenied, S3ConfigurationError, S3StorageError
-from contrib_awsstorage.sync import check_sync_storage, sync_directory
+from contrib_awsstorage.sync import SyncOptions, check_sync_storage, sync_directory
 
 EXIT_FAILED, EXIT_CONFIG = 1, 2
 
@@ -46,13 +46,32 @@ def invalidation_failure(report) -> str | None:
     return None
 
 
-def progress_bar(total: int, stream, enabled: bool):
-    """A tqdm bar on ``stream`` when ``enabled`` (a terminal), else ``None``."""
+class BarStream:
+    """A command's output wrapper as tqdm's ``file``: what tqdm writes goes out
+    as is (an OutputWrapper would end each redraw with a newline and colour it)."""
+
+    def __init__(self, wrapper):
+        self.wrapper = wrapper
+
+    def write(self, text: str) -> None:
+        self.wrapper.write(text, style_func=lambda plain: plain, ending="")
+
+    def flush(self) -> None:
+        self.wrapper.flush()
+
+    def fileno(self) -> int:
+        """The terminal's descriptor (OutputWrapper forwards it): tqdm reads its width."""
+        return self.wrapper.fileno()
+
+
+def progress_bar(total: int, wrapper, enabled: bool):
+    """A tqdm bar on the command's ``wrapper`` (its stderr) when ``enabled``
+    (a terminal), else ``None``."""
     if not enabled or not total:
         return None
     from tqdm import tqdm
 
-    return tqdm(total=total, file=stream, unit="file", dynamic_ncols=True, leave=False)
+    return tqdm(total=total, file=BarStream(wrapper), unit="file", dynamic_ncols=True, leave=False)
 
 
 class FrozenHeapMixin:
@@ -154,27 +173,25 @@ class Command(FrozenHeapMixin, BaseCommand):
         state = {"bar": None}
 
         def on_plan(uploads, deletes):
-            state["bar"] = progress_bar(uploads + deletes, self.stderr._out, show_bar)
+            state["bar"] = progress_bar(uploads + deletes, self.stderr, show_bar)
 
         def progress(name, outcome):
             if state["bar"] is not None:
                 state["bar"].update(1)
 
+        sync_options = SyncOptions(
+            delete=options["delete"],
+            dry_run=options["dry_run"],
+            force=options["force"],
+            workers=options["workers"],
+            on_plan=on_plan,
+            command="s3_migrate_static",
+            source=options["source"],
+            invalidate=not options["no_invalidate"],
+            wait=options["wait"],
+        )
         try:
-            report = sync_directory(
-                storage,
-                root,
-                delete=options["delete"],
-                dry_run=options["dry_run"],
-                force=options["force"],
-                workers=options["workers"],
-                progress=progress,
-                on_plan=on_plan,
-                command="s3_migrate_static",
-                source=options["source"],
-                invalidate=not options["no_invalidate"],
-                wait=options["wait"],
-            )
+            report = sync_directory(storage, root, sync_options, progress)
         except (S3ConfigurationError, S3AccessDenied, ImproperlyConfigured) as exc:
             raise CommandError(str(exc), returncode=EXIT_CONFIG) from exc
         except S3StorageError as exc:
