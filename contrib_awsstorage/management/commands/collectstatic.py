@@ -5,9 +5,12 @@ unchanged).
 Django picks the command of the app listed *first* in ``INSTALLED_APPS``,
 so ``"contrib_awsstorage"`` must come before ``"django.contrib.staticfiles"``.
 
-Evennia's launcher runs ``collectstatic`` before every start and reload. If
-S3 cannot be reached then, this prints one warning line and returns, so the
-game still starts; run directly, the command fails with a non-zero exit.
+Evennia's launcher runs ``collectstatic`` before every start and reload
+(``call_command``, verbosity 0). If S3 cannot be reached then, this prints one
+warning line and returns, so the game still starts; run directly, the command
+fails with a non-zero exit. The launcher is recognised by public means only:
+``sys.argv`` (the ``evennia`` program with an action such as ``reload``) and
+Django's ``run_from_argv`` (called only when the command itself was typed).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from __future__ import annotations
 import os
 import socket
 import sys
+from pathlib import PureWindowsPath
 from urllib.parse import urlsplit
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -35,21 +39,37 @@ from contrib_awsstorage.sync import check_sync_storage, is_sync_storage
 from contrib_awsstorage.sync.collect import PostProcessError
 
 LAUNCHER_MODULE = "evennia.server.evennia_launcher"
-LAUNCHER_ACTIONS = {"start", "reload", "restart", "reboot", "istart", "sstart", "ipstart"}
+# The launcher's actions that run collectstatic first ("menu" offers start and reload).
+LAUNCHER_ACTIONS = frozenset(
+    {"start", "reload", "restart", "reboot", "istart", "sstart", "ipstart", "menu"}
+)
 PROBE_TIMEOUT = 3.0
 
 
-def launched_by_evennia(argv=None) -> bool:
-    """True when Evennia's launcher runs us as part of start/reload (not a user
-    typing ``evennia collectstatic``, which reaches Django through ``main()``)."""
-    frame = sys._getframe(1)
-    while frame is not None:
-        if frame.f_globals.get("__name__") == LAUNCHER_MODULE and frame.f_code.co_name != "main":
-            return True
-        frame = frame.f_back
+def is_evennia_program(program: str) -> bool:
+    """``evennia`` (any suffix: ``.exe``, ``-script.py``, ``evennia_launcher.py``)
+    or ``python -m evennia`` (``.../evennia/__main__.py``)."""
+    parts = PureWindowsPath(program).parts  # splits on "/" and on "\\"
+    if not parts:
+        return False
+    if parts[-1] == "__main__.py":
+        return parts[-2:-1] == ("evennia",)
+    return parts[-1].startswith("evennia")
+
+
+def launched_by_evennia(argv=None, modules=None) -> bool:
+    """True when this process is Evennia's launcher doing start/reload/...: the
+    program is ``evennia``, its launcher module is loaded, and the command line
+    names one of those actions. (A user typing ``evennia collectstatic`` reaches
+    the command through Django's ``run_from_argv``, which ``Command`` tells apart.)"""
     argv = sys.argv if argv is None else argv
-    program = os.path.basename(argv[0]) if argv else ""
-    return program.startswith("evennia") and bool(LAUNCHER_ACTIONS & set(argv[1:]))
+    modules = sys.modules if modules is None else modules
+    return (
+        bool(argv)
+        and LAUNCHER_MODULE in modules
+        and is_evennia_program(argv[0])
+        and bool(LAUNCHER_ACTIONS & set(argv[1:]))
+    )
 
 
 def probe_endpoint(client, timeout: float = PROBE_TIMEOUT) -> None:
@@ -90,12 +110,19 @@ class Command(FrozenHeapMixin, DjangoCollectstatic):
         + " With an S3 storage of contrib_awsstorage: an incremental, parallel sync."
     )
 
+    # Set by Django's run_from_argv: the command was typed, so failures fail.
+    typed_on_command_line = False
+
     def add_arguments(self, parser):
         super().add_arguments(parser)
         add_invalidation_arguments(parser)
 
+    def run_from_argv(self, argv):
+        self.typed_on_command_line = True
+        return super().run_from_argv(argv)
+
     def handle(self, **options):
-        soft = launched_by_evennia()
+        soft = not self.typed_on_command_line and launched_by_evennia()
         self._cdn = {
             "invalidate": not options.pop("no_invalidate", False),
             "wait": options.pop("wait", False),
