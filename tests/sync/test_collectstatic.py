@@ -15,7 +15,11 @@ from django.core.management import call_command, get_commands
 from django.core.management.base import CommandError
 
 from contrib_awsstorage.management.commands.collectstatic import Command as Collectstatic
-from contrib_awsstorage.management.commands.collectstatic import launched_by_evennia
+from contrib_awsstorage.management.commands.collectstatic import (
+    first_hop,
+    launched_by_evennia,
+    probe_endpoint,
+)
 from contrib_awsstorage.sync import IMMUTABLE_CACHE_CONTROL
 
 from .helpers import keys, request_paths, small_tree, write_tree
@@ -240,6 +244,29 @@ def _closed_port_endpoint() -> str:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return f"http://127.0.0.1:{sock.getsockname()[1]}"
+
+
+def test_the_reachability_probe_goes_where_botocore_connects(s3_settings, tmp_path, monkeypatch):
+    """Behind a proxy (HTTP_PROXY/HTTPS_PROXY, NO_PROXY), the probe tries the
+    proxy botocore would use, and its error names it without its password."""
+    from django.core.files.storage import storages
+
+    use_storage(s3_settings, tmp_path)
+    client = storages["staticfiles"].connection
+    for name in ("NO_PROXY", "no_proxy", "http_proxy", "https_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    assert first_hop(client) == client.meta.endpoint_url
+    probe_endpoint(client)  # the S3 server answers
+
+    proxy = _closed_port_endpoint().replace("http://", "http://user:proxy-pass@")
+    monkeypatch.setenv("HTTP_PROXY", proxy)
+    assert first_hop(client) == proxy
+    with pytest.raises(ConnectionError, match="cannot connect to the proxy") as failed:
+        probe_endpoint(client)
+    assert "proxy-pass" not in str(failed.value) and "HTTPS_PROXY" in str(failed.value)
+
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    assert first_hop(client) == client.meta.endpoint_url
 
 
 def _run(code_or_args, env_extra):

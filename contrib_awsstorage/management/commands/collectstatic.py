@@ -15,7 +15,6 @@ Django's ``run_from_argv`` (called only when the command itself was typed).
 
 from __future__ import annotations
 
-import os
 import socket
 import sys
 from pathlib import PureWindowsPath
@@ -72,32 +71,33 @@ def launched_by_evennia(argv=None, modules=None) -> bool:
     )
 
 
+def first_hop(client) -> str:
+    """The URL a request of ``client`` connects to first: the proxy botocore
+    would use (the storage's ``proxies`` or ``HTTPS_PROXY``/``HTTP_PROXY``,
+    minus ``NO_PROXY``), else the endpoint itself."""
+    from botocore.utils import get_environ_proxies
+
+    endpoint = client.meta.endpoint_url
+    proxies = client.meta.config.proxies or get_environ_proxies(endpoint)
+    return proxies.get(urlsplit(endpoint).scheme) or endpoint
+
+
 def probe_endpoint(client, timeout: float = PROBE_TIMEOUT) -> None:
-    """Fail in seconds, not minutes of retries, when the endpoint is unreachable."""
-    parts = urlsplit(client if isinstance(client, str) else client.meta.endpoint_url)
+    """Fail in seconds, not minutes of retries, when the endpoint (or the proxy
+    in front of it) is unreachable."""
+    endpoint = client if isinstance(client, str) else client.meta.endpoint_url
+    url = endpoint if isinstance(client, str) else first_hop(client)
+    what = "the S3 endpoint" if url == endpoint else "the proxy for the S3 endpoint"
+    parts = urlsplit(url if "://" in url else f"http://{url}")
     port = parts.port or (443 if parts.scheme == "https" else 80)
     try:
         socket.create_connection((parts.hostname, port), timeout=timeout).close()
     except OSError as exc:
         raise ConnectionError(
-            f"cannot connect to the S3 endpoint {parts.hostname}:{port} "
+            f"cannot connect to {what} {parts.hostname}:{port} "
             f"({exc.strerror or exc}); check AWS_S3_ENDPOINT_URL, "
-            "AWS_S3_REGION_NAME and the network"
+            "AWS_S3_REGION_NAME, the proxy settings (AWS_S3_PROXIES, HTTPS_PROXY) and the network"
         ) from exc
-
-
-def endpoint_of(storage) -> str:
-    """The storage's endpoint URL without building its boto3 client (the no-op
-    answer under the launcher needs no boto3 at all)."""
-    if storage.endpoint_url:
-        return storage.endpoint_url
-    region = (
-        storage.region_name or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
-    )
-    if not region:
-        return storage.connection.meta.endpoint_url  # only boto3's chain knows the region
-    host = "s3.amazonaws.com" if region == "us-east-1" else f"s3.{region}.amazonaws.com"
-    return f"{'https' if storage.use_ssl else 'http'}://{host}"
 
 
 def one_line(exc: BaseException) -> str:
@@ -151,7 +151,7 @@ class Command(FrozenHeapMixin, DjangoCollectstatic):
         try:
             check_sync_storage(storage)
             if soft:
-                probe_endpoint(endpoint_of(storage))
+                probe_endpoint(storage.connection)
             result = self._collect(storage)
         except (
             S3StorageError,
