@@ -85,9 +85,8 @@ def first_hop(client) -> str:
 def probe_endpoint(client, timeout: float = PROBE_TIMEOUT) -> None:
     """Fail in seconds, not minutes of retries, when the endpoint (or the proxy
     in front of it) is unreachable."""
-    endpoint = client if isinstance(client, str) else client.meta.endpoint_url
-    url = endpoint if isinstance(client, str) else first_hop(client)
-    what = "the S3 endpoint" if url == endpoint else "the proxy for the S3 endpoint"
+    url = first_hop(client)
+    what = "the S3 endpoint" if url == client.meta.endpoint_url else "the proxy for the S3 endpoint"
     parts = urlsplit(url if "://" in url else f"http://{url}")
     port = parts.port or (443 if parts.scheme == "https" else 80)
     try:
