@@ -10,7 +10,9 @@ same tree (wall time of the whole rclone process) in the same run. Both talk
 to moto's S3 in its own process behind the loopback delay proxy (default
 20 ms a request, like a nearby AWS region). Ours is also timed standalone
 (``python -m django collectstatic --noinput``, whole process), and with
-``AWS_S3_SYNC_QUICK_NOOP = False`` (boto3 loaded, the full plan), for reference.
+``AWS_S3_SYNC_QUICK_NOOP = False`` (the full sync's no-op: also the open
+multipart listing and the record write), for reference. ``bench/reload_bench.py``
+times whole ``evennia reload``s instead.
 
     python bench/reload_collectstatic_bench.py [--runs 7] [--delay 0.02]
 
@@ -176,7 +178,7 @@ def main(argv=None) -> int:
                 wall([PY, "-m", "django", "collectstatic", "--noinput", "-v", "0"], env)
             )
             requests["ours (standalone collectstatic)"] = proxy.requests()
-            proxy.reset()  # AWS_S3_SYNC_QUICK_NOOP = False: boto3 loaded, the full plan
+            proxy.reset()  # AWS_S3_SYNC_QUICK_NOOP = False: the full sync's no-op
             results["ours in the launcher, full sync path"].append(
                 ours_in_launcher({**env, "BENCH_QUICK": "0"})
             )

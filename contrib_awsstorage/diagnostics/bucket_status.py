@@ -115,12 +115,10 @@ def _probe_target(target, deadline: float) -> dict:
         info["reason"] = scrub(getattr(err, "summary", str(err)))
         info["fix"] = scrub(getattr(err, "fix", ""))
         return info
-    try:
-        from contrib_awsstorage.sync.record import read_last_run
+    from contrib_awsstorage.sync.record import read_last_run
 
+    try:
         info["last_sync"] = read_last_run(storage)
-    except ImportError:
-        pass
     except S3StorageError as exc:
         info["last_sync_error"] = scrub(exc.summary)
     return info

@@ -1,4 +1,7 @@
-"""botocore error plumbing shared by the online checks (boto3 loads lazily)."""
+"""botocore error plumbing shared by the online checks.
+
+botocore is imported on first use: the offline system checks run on every
+management command and never need it."""
 
 from __future__ import annotations
 

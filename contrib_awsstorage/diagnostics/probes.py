@@ -330,17 +330,8 @@ class TargetProbe(ProbeObjectSteps):
         )
 
     def check_sync(self):
-        try:
-            from contrib_awsstorage.sync.record import read_last_run
-        except ImportError:
-            self._add(
-                "sync",
-                WARN,
-                "no sync recorded yet (this install has no sync engine).",
-                "run 'evennia collectstatic' or 'evennia s3_migrate_static'.",
-            )
-            return
         from contrib_awsstorage.s3.errors import S3StorageError, scrub
+        from contrib_awsstorage.sync.record import read_last_run
 
         try:
             record = read_last_run(self.storage)

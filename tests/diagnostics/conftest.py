@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import socket
+import threading
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -119,6 +120,34 @@ def run_check():
         return CheckRun(code, out.getvalue(), err.getvalue())
 
     return run
+
+
+# Long enough for the slowest shared machine, far shorter than "never": a
+# bound that is not honoured fails the test by name instead of hanging it.
+GENEROUS_DEADLINE = 120.0
+# A stall that outlives any deadline here (it ends when the proxy stops).
+NEVER_ANSWERS = 3600.0
+
+
+def finishes(func, *args, deadline: float = GENEROUS_DEADLINE, **kwargs):
+    """``func(*args, **kwargs)``'s result, awaited in a thread up to a generous
+    deadline. Tests assert the bounded call's own timeout result, not its time."""
+    box = {}
+
+    def target():
+        try:
+            box["value"] = func(*args, **kwargs)
+        except BaseException as exc:  # re-raised in the test's thread
+            box["error"] = exc
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    thread.join(deadline)
+    if thread.is_alive():
+        pytest.fail(f"{func.__name__} still runs after {deadline:.0f} s: its time bound is broken")
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
 
 
 def result(results, check, target="staticfiles"):

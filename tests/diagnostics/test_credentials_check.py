@@ -5,7 +5,6 @@ shows the source and expiry, and warns about what stops a long-running game."""
 from __future__ import annotations
 
 import re
-import time
 
 import pytest
 
@@ -108,11 +107,9 @@ def test_expired_credentials_fail_and_stop_the_probes(run_check, storages, aws_e
 def test_credential_process_shows_its_expiry(run_check, storages, aws_env):
     aws_env(lifetime=30)
     storages.AWS_S3_SESSION_PROFILE = "game-process"
-    started = time.monotonic()
     run = run_check("--no-write")
     ((status, line, _),) = run.lines("credentials")
     assert status == "OK", run.out
     assert "profile 'game-process' (credential_process), renewed automatically" in line
     assert "the current ones expire" in line
     assert run.status("bucket") == "OK"
-    assert time.monotonic() - started < 60

@@ -3,11 +3,11 @@
 
 from __future__ import annotations
 
-import time
-
 from contrib_awsstorage.diagnostics.probes import ORDER
 from contrib_awsstorage.sync.record import write_last_run
 from tools.faultproxy import FaultProxy
+
+from .conftest import finishes
 
 
 def test_all_ok_on_a_working_public_bucket(run_check, public_bucket_both, s3_client):
@@ -105,11 +105,9 @@ def test_last_sync_ok_is_reported(run_check, public_bucket):
     assert "2026-01-02T03:04:05Z" in line and "7 uploaded" in line and "3 unchanged" in line
 
 
-def test_dead_endpoint_fails_fast(run_check, storages, dead_endpoint):
+def test_dead_endpoint_fails_at_the_first_probe(run_check, storages, dead_endpoint):
     storages.AWS_S3_ENDPOINT_URL = dead_endpoint
-    started = time.monotonic()
-    run = run_check()
-    assert time.monotonic() - started < 10
+    run = finishes(run_check)
     assert run.code == 1
     ((status, line, fix),) = run.lines("endpoint")
     assert status == "FAIL" and "connection refused" in line
@@ -124,10 +122,7 @@ def test_run_budget_bounds_the_whole_run(both_storages, s3_server):
 
     with FaultProxy(s3_server.endpoint_url, delay=0.4) as proxy:
         both_storages.AWS_S3_ENDPOINT_URL = proxy.endpoint_url
-        started = time.monotonic()
-        results = diagnostics.run(write=False, budget=1.0)
-        elapsed = time.monotonic() - started
-    assert elapsed < 4.0, elapsed
+        results = finishes(diagnostics.run, write=False, budget=1.0)
     skipped = [r for r in results if "time budget ran out" in r.message]
     assert skipped and all(r.status == "SKIP" for r in skipped)
     media = [r for r in results if r.target == "default" and r.check != "settings"]

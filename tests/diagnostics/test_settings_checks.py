@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from django.core import checks
@@ -37,11 +36,9 @@ def test_system_checks_send_no_request(storages, s3_server):
     with FaultProxy(s3_server.endpoint_url) as proxy:
         storages.AWS_S3_ENDPOINT_URL = proxy.endpoint_url
         storages.STATIC_URL = f"{proxy.endpoint_url}/{storages.AWS_STORAGE_BUCKET_NAME}/static/"
-        started = time.monotonic()
         assert _ids() == {}
         assert diagnostics.run(online=False)
         assert proxy.stats()["requests"] == 0
-    assert time.monotonic() - started < 5.0
 
 
 def test_app_registers_checks_for_collectstatic():

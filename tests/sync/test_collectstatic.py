@@ -15,7 +15,11 @@ from django.core.management import call_command, get_commands
 from django.core.management.base import CommandError
 
 from contrib_awsstorage.management.commands.collectstatic import Command as Collectstatic
-from contrib_awsstorage.management.commands.collectstatic import launched_by_evennia
+from contrib_awsstorage.management.commands.collectstatic import (
+    first_hop,
+    launched_by_evennia,
+    probe_endpoint,
+)
 from contrib_awsstorage.sync import IMMUTABLE_CACHE_CONTROL
 
 from .helpers import keys, request_paths, small_tree, write_tree
@@ -205,22 +209,64 @@ def test_our_command_wins_only_when_listed_before_staticfiles(settings):
         get_commands.cache_clear()
 
 
-def test_launcher_detection_by_the_calling_function():
-    assert launched_by_evennia(argv=["pytest"]) is False
-    code = compile(
-        "def collectstatic():\n    return probe(argv=['x'])\n", "evennia_launcher.py", "exec"
-    )
-    namespace = {"__name__": "evennia.server.evennia_launcher", "probe": launched_by_evennia}
-    exec(code, namespace)
-    assert namespace["collectstatic"]() is True
-    assert launched_by_evennia(argv=["/usr/bin/evennia", "reload"]) is True
-    assert launched_by_evennia(argv=["/usr/bin/evennia", "collectstatic"]) is False
+LAUNCHER_LOADED = {"evennia.server.evennia_launcher": object()}
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["/usr/bin/evennia", "reload"],
+        ["/venv/bin/evennia", "--settings", "prod.py", "start"],
+        [r"C:\venv\Scripts\evennia-script.py", "reboot"],
+        ["/venv/lib/python3.11/site-packages/evennia/__main__.py", "istart"],  # python -m evennia
+        ["/usr/bin/evennia", "menu"],
+    ],
+)
+def test_the_launcher_is_the_evennia_program_with_a_start_or_reload_action(argv):
+    assert launched_by_evennia(argv=argv, modules=LAUNCHER_LOADED) is True
+
+
+@pytest.mark.parametrize(
+    "argv, modules",
+    [
+        (["/usr/bin/evennia", "collectstatic"], LAUNCHER_LOADED),  # typed by a user
+        (["/usr/bin/evennia", "reload"], {}),  # the launcher's module is not loaded
+        (["pytest", "-k", "reload"], LAUNCHER_LOADED),  # not the evennia program
+        (["/venv/lib/python3.11/site-packages/django/__main__.py", "start"], LAUNCHER_LOADED),
+        ([], LAUNCHER_LOADED),
+    ],
+)
+def test_anything_else_is_not_the_launcher(argv, modules):
+    assert launched_by_evennia(argv=argv, modules=modules) is False
 
 
 def _closed_port_endpoint() -> str:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return f"http://127.0.0.1:{sock.getsockname()[1]}"
+
+
+def test_the_reachability_probe_goes_where_botocore_connects(s3_settings, tmp_path, monkeypatch):
+    """Behind a proxy (HTTP_PROXY/HTTPS_PROXY, NO_PROXY), the probe tries the
+    proxy botocore would use, and its error names it without its password."""
+    from django.core.files.storage import storages
+
+    use_storage(s3_settings, tmp_path)
+    client = storages["staticfiles"].connection
+    for name in ("NO_PROXY", "no_proxy", "http_proxy", "https_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    assert first_hop(client) == client.meta.endpoint_url
+    probe_endpoint(client)  # the S3 server answers
+
+    proxy = _closed_port_endpoint().replace("http://", "http://user:proxy-pass@")
+    monkeypatch.setenv("HTTP_PROXY", proxy)
+    assert first_hop(client) == proxy
+    with pytest.raises(ConnectionError, match="cannot connect to the proxy") as failed:
+        probe_endpoint(client)
+    assert "proxy-pass" not in str(failed.value) and "HTTPS_PROXY" in str(failed.value)
+
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    assert first_hop(client) == client.meta.endpoint_url
 
 
 def _run(code_or_args, env_extra):
@@ -242,11 +288,13 @@ def _run(code_or_args, env_extra):
 
 def run_under_launcher(env_extra, then: str = "print('GAME STARTS')"):
     """Evennia's launcher's own collectstatic step (Django set up first, as the
-    launcher does), then ``then``, in a fresh process."""
+    launcher does; the command line of ``evennia reload``), then ``then``, in
+    a fresh process."""
     return _run(
         [
             "-c",
             "import sys, django; django.setup()\n"
+            "sys.argv = ['/usr/bin/evennia', 'reload']\n"
             "from evennia.server import evennia_launcher\n"
             "evennia_launcher.collectstatic()\n" + then,
         ],
@@ -272,6 +320,22 @@ def test_unreachable_s3_warns_once_under_the_launcher_and_fails_when_run_directl
     assert direct.returncode == 1
     assert "static files were not synced to s3://some-bucket/static" in direct.stderr
     assert "AWS_S3_ENDPOINT_URL" in direct.stderr
+
+    # `evennia collectstatic` typed by a user: the launcher hands the command
+    # line to Django, and the command fails as when run directly.
+    typed = _run(
+        [
+            "-c",
+            "import sys, django\n"
+            "from evennia.server import evennia_launcher\n"
+            "from django.core.management import execute_from_command_line\n"
+            "sys.argv = ['/usr/bin/evennia', 'collectstatic', '--noinput', '-i', 'reload']\n"
+            "execute_from_command_line(sys.argv)\n",
+        ],
+        env,
+    )
+    assert typed.returncode == 1, typed.stderr
+    assert "static files were not synced to s3://some-bucket/static" in typed.stderr
 
 
 @pytest.mark.evennia

@@ -1,72 +1,21 @@
-"""The boto3-free no-op answer (sync/quick.py): its SigV4 signature is
-botocore's, it answers a real no-op with three GETs and no write, and it
-steps aside for anything else (a change, --delete of stale keys, a last run
-that failed, a pending invalidation)."""
+"""The no-op fast path (sync/quick.py): a real no-op is three reads on the
+storage's own client (the listing, the sync manifest, the last-run record)
+and no write; anything else (a change, --delete of stale keys, a last run
+that failed, a pending invalidation, a damaged manifest) steps aside to the
+full sync."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import pytest
-from botocore.auth import S3SigV4Auth
-from botocore.awsrequest import AWSRequest
-from botocore.credentials import Credentials
+from botocore.config import Config
 
 from contrib_awsstorage.sync import SyncOptions, sync_directory
 from contrib_awsstorage.sync import record as syncrecord
-from contrib_awsstorage.sync.quick import sigv4_headers
+from contrib_awsstorage.sync.plan import MANIFEST_NAME
 
-from .helpers import small_tree, write_tree
+from .helpers import request_paths, small_tree, write_tree
 
-
-@pytest.mark.parametrize("token", [None, "session-token/+="])
-@pytest.mark.parametrize(
-    "url",
-    [
-        "http://127.0.0.1:9000/bucket/?list-type=2&encoding-type=url&prefix=static%2F",
-        "https://my-bucket.s3.eu-west-1.amazonaws.com/static/.contrib_awsstorage/sync-manifest.json",
-        "https://s3.amazonaws.com/b/a%20b/%C3%A9t%C3%A9.css",
-    ],
-)
-def test_signature_is_botocores(url, token):
-    now = datetime(2026, 5, 4, 3, 2, 1, tzinfo=UTC)
-    ours = sigv4_headers(
-        "GET",
-        url,
-        "AKIDEXAMPLE",
-        "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
-        token,
-        "eu-west-1",
-        now=now,
-    )
-    request = AWSRequest(
-        method="GET", url=url, headers={"X-Amz-Content-SHA256": ours["x-amz-content-sha256"]}
-    )
-    signer = S3SigV4Auth(
-        Credentials("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", token),
-        "s3",
-        "eu-west-1",
-    )
-    signer._timestamp = lambda: now.strftime("%Y%m%dT%H%M%SZ")
-    import botocore.auth as auth
-
-    real_now = auth.datetime.datetime
-    try:
-
-        class Frozen(real_now):
-            @classmethod
-            def utcnow(cls):
-                return now.replace(tzinfo=None)
-
-            @classmethod
-            def now(cls, tz=None):
-                return now if tz else now.replace(tzinfo=None)
-
-        auth.datetime.datetime = Frozen
-        signer.add_auth(request)
-    finally:
-        auth.datetime.datetime = real_now
-    assert ours["Authorization"] == request.headers["Authorization"]
+RECORD = "static/" + syncrecord.LAST_RUN_NAME
 
 
 @pytest.fixture
@@ -75,17 +24,39 @@ def quick(settings):
     return settings
 
 
-def test_a_noop_is_three_gets_and_no_boto3_request(
-    quick, storage, tmp_path, counted, s3_client, bucket
-):
+def wrote_record(counter, bucket) -> bool:
+    """Whether the full sync ran: only it writes the last-run record."""
+    return ("PUT", f"/{bucket}/{RECORD}") in request_paths(counter.requests)
+
+
+def test_a_noop_is_three_reads_and_no_write(quick, storage, tmp_path, counted, bucket):
     root = write_tree(tmp_path / "root", small_tree(12))
     assert len(sync_directory(storage, root).uploaded) == 12
     before = syncrecord.read_last_run(storage)
     counter = counted(storage)
+
     report = sync_directory(storage, root)
+
     assert report.ok and report.unchanged == 12 and report.uploaded == [] and report.requests == 3
-    assert counter.count == 0  # the answer came without the boto3 client
+    paths = request_paths(counter.requests)
+    assert {method for method, _ in paths} == {"GET"} and len(paths) == 3, paths
+    (listing,) = [path for _, path in paths if "list-type=2" in path]
+    assert listing.startswith(f"/{bucket}?") and "prefix=static" in listing
+    assert {path for _, path in paths} - {listing} == {
+        f"/{bucket}/static/{MANIFEST_NAME}",
+        f"/{bucket}/{RECORD}",
+    }
     assert syncrecord.read_last_run(storage) == before  # and wrote nothing
+
+
+def test_the_storages_botocore_config_applies(quick, make_storage, tmp_path, counted, bucket):
+    """The quick path uses the storage's client: a custom Config no longer sends it away."""
+    storage = make_storage(location="static", config=Config(retries={"mode": "standard"}))
+    root = write_tree(tmp_path / "root", small_tree(4))
+    sync_directory(storage, root)
+    counter = counted(storage)
+    report = sync_directory(storage, root)
+    assert report.requests == 3 and counter.count == 3 and not wrote_record(counter, bucket)
 
 
 def test_anything_else_takes_the_full_sync(quick, storage, tmp_path, counted, s3_client, bucket):
@@ -95,15 +66,17 @@ def test_anything_else_takes_the_full_sync(quick, storage, tmp_path, counted, s3
     report = sync_directory(storage, root)
     assert report.uploaded == ["css/style0.css"]
     s3_client.put_object(Bucket=bucket, Key="static/stale.txt", Body=b"x")
-    assert sync_directory(storage, root).stale == ["static/stale.txt"]  # quick: stale reported
     counter = counted(storage)
+    assert sync_directory(storage, root).stale == ["static/stale.txt"]  # quick: stale reported
+    assert not wrote_record(counter, bucket)
+    counter.reset()
     report = sync_directory(
         storage, root, SyncOptions(delete=True)
     )  # stale + --delete: the full sync
-    assert report.deleted == ["static/stale.txt"] and counter.count > 0
+    assert report.deleted == ["static/stale.txt"] and wrote_record(counter, bucket)
 
 
-def test_a_failed_last_run_is_not_answered_quickly(quick, storage, tmp_path, counted):
+def test_a_failed_last_run_is_not_answered_quickly(quick, storage, tmp_path, counted, bucket):
     root = write_tree(tmp_path / "root", small_tree(4))
     sync_directory(storage, root)
     record = syncrecord.read_last_run(storage)
@@ -111,18 +84,30 @@ def test_a_failed_last_run_is_not_answered_quickly(quick, storage, tmp_path, cou
     syncrecord.write_last_run(storage, {**record, "ok": False})
     counter = counted(storage)
     sync_directory(storage, root)
-    assert counter.count > 0 and syncrecord.read_last_run(storage)["ok"] is True
+    assert wrote_record(counter, bucket) and syncrecord.read_last_run(storage)["ok"] is True
     syncrecord.write_last_run(
         storage, {**record, "invalidation": {"id": None, "paths": ["/x"], "status": "failed"}}
     )
     counter.reset()
     sync_directory(storage, root)
-    assert counter.count > 0
+    assert wrote_record(counter, bucket)
+
+
+def test_a_damaged_manifest_steps_aside(quick, storage, tmp_path, counted, s3_client, bucket):
+    root = write_tree(tmp_path / "root", small_tree(4))
+    sync_directory(storage, root)
+    s3_client.put_object(Bucket=bucket, Key=f"static/{MANIFEST_NAME}", Body=b"{not json")
+    counter = counted(storage)
+    report = sync_directory(storage, root)
+    assert report.ok and report.uploaded == [] and wrote_record(counter, bucket)
+    counter.reset()
+    assert sync_directory(storage, root).requests == 3  # the full sync rewrote the manifest
 
 
 @pytest.mark.evennia  # runs Evennia's launcher
-def test_a_noop_reload_never_imports_boto3(s3_server, bucket, tmp_path):
-    """Under Evennia's launcher, a collectstatic with nothing to do loads no boto3."""
+def test_a_noop_reload_writes_nothing(s3_server, bucket, tmp_path, s3_client):
+    """Under Evennia's launcher, a collectstatic with nothing to do leaves the
+    bucket as it was (the record of the last run that did something included)."""
     from .test_collectstatic import _run, run_under_launcher
 
     env = {
@@ -132,12 +117,12 @@ def test_a_noop_reload_never_imports_boto3(s3_server, bucket, tmp_path):
         "SYNC_TEST_STATICFILES_DIR": write_tree(tmp_path / "assets", small_tree(6)),
     }
     assert _run(["-m", "django", "collectstatic", "--noinput"], env).returncode == 0
-    launcher = run_under_launcher(
-        env, then="print('boto3' in sys.modules, 'botocore.session' in sys.modules)"
-    )
+    before = s3_client.get_object(Bucket=bucket, Key=RECORD)["Body"].read()
+    launcher = run_under_launcher(env)
     assert launcher.returncode == 0 and launcher.stderr == "", launcher.stderr
-    assert launcher.stdout.split() == ["False", "False"]
-    # and a change still goes up (the full sync, boto3 and all)
+    assert launcher.stdout.strip() == "GAME STARTS"
+    assert s3_client.get_object(Bucket=bucket, Key=RECORD)["Body"].read() == before
+    # and a change still goes up (the full sync)
     write_tree(tmp_path / "assets", {"css/style0.css": "changed"})
     changed = _run(["-m", "django", "collectstatic", "--noinput", "-v", "1"], env)
     assert changed.returncode == 0 and "1 static file copied" in changed.stdout

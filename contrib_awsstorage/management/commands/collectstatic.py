@@ -5,16 +5,19 @@ unchanged).
 Django picks the command of the app listed *first* in ``INSTALLED_APPS``,
 so ``"contrib_awsstorage"`` must come before ``"django.contrib.staticfiles"``.
 
-Evennia's launcher runs ``collectstatic`` before every start and reload. If
-S3 cannot be reached then, this prints one warning line and returns, so the
-game still starts; run directly, the command fails with a non-zero exit.
+Evennia's launcher runs ``collectstatic`` before every start and reload
+(``call_command``, verbosity 0). If S3 cannot be reached then, this prints one
+warning line and returns, so the game still starts; run directly, the command
+fails with a non-zero exit. The launcher is recognised by public means only:
+``sys.argv`` (the ``evennia`` program with an action such as ``reload``) and
+Django's ``run_from_argv`` (called only when the command itself was typed).
 """
 
 from __future__ import annotations
 
-import os
 import socket
 import sys
+from pathlib import PureWindowsPath
 from urllib.parse import urlsplit
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -35,49 +38,65 @@ from contrib_awsstorage.sync import check_sync_storage, is_sync_storage
 from contrib_awsstorage.sync.collect import PostProcessError
 
 LAUNCHER_MODULE = "evennia.server.evennia_launcher"
-LAUNCHER_ACTIONS = {"start", "reload", "restart", "reboot", "istart", "sstart", "ipstart"}
+# The launcher's actions that run collectstatic first ("menu" offers start and reload).
+LAUNCHER_ACTIONS = frozenset(
+    {"start", "reload", "restart", "reboot", "istart", "sstart", "ipstart", "menu"}
+)
 PROBE_TIMEOUT = 3.0
 
 
-def launched_by_evennia(argv=None) -> bool:
-    """True when Evennia's launcher runs us as part of start/reload (not a user
-    typing ``evennia collectstatic``, which reaches Django through ``main()``)."""
-    frame = sys._getframe(1)
-    while frame is not None:
-        if frame.f_globals.get("__name__") == LAUNCHER_MODULE and frame.f_code.co_name != "main":
-            return True
-        frame = frame.f_back
+def is_evennia_program(program: str) -> bool:
+    """``evennia`` (any suffix: ``.exe``, ``-script.py``, ``evennia_launcher.py``)
+    or ``python -m evennia`` (``.../evennia/__main__.py``)."""
+    parts = PureWindowsPath(program).parts  # splits on "/" and on "\\"
+    if not parts:
+        return False
+    if parts[-1] == "__main__.py":
+        return parts[-2:-1] == ("evennia",)
+    return parts[-1].startswith("evennia")
+
+
+def launched_by_evennia(argv=None, modules=None) -> bool:
+    """True when this process is Evennia's launcher doing start/reload/...: the
+    program is ``evennia``, its launcher module is loaded, and the command line
+    names one of those actions. (A user typing ``evennia collectstatic`` reaches
+    the command through Django's ``run_from_argv``, which ``Command`` tells apart.)"""
     argv = sys.argv if argv is None else argv
-    program = os.path.basename(argv[0]) if argv else ""
-    return program.startswith("evennia") and bool(LAUNCHER_ACTIONS & set(argv[1:]))
+    modules = sys.modules if modules is None else modules
+    return (
+        bool(argv)
+        and LAUNCHER_MODULE in modules
+        and is_evennia_program(argv[0])
+        and bool(LAUNCHER_ACTIONS & set(argv[1:]))
+    )
+
+
+def first_hop(client) -> str:
+    """The URL a request of ``client`` connects to first: the proxy botocore
+    would use (the storage's ``proxies`` or ``HTTPS_PROXY``/``HTTP_PROXY``,
+    minus ``NO_PROXY``), else the endpoint itself."""
+    from botocore.utils import get_environ_proxies
+
+    endpoint = client.meta.endpoint_url
+    proxies = client.meta.config.proxies or get_environ_proxies(endpoint)
+    return proxies.get(urlsplit(endpoint).scheme) or endpoint
 
 
 def probe_endpoint(client, timeout: float = PROBE_TIMEOUT) -> None:
-    """Fail in seconds, not minutes of retries, when the endpoint is unreachable."""
-    parts = urlsplit(client if isinstance(client, str) else client.meta.endpoint_url)
+    """Fail in seconds, not minutes of retries, when the endpoint (or the proxy
+    in front of it) is unreachable."""
+    url = first_hop(client)
+    what = "the S3 endpoint" if url == client.meta.endpoint_url else "the proxy for the S3 endpoint"
+    parts = urlsplit(url if "://" in url else f"http://{url}")
     port = parts.port or (443 if parts.scheme == "https" else 80)
     try:
         socket.create_connection((parts.hostname, port), timeout=timeout).close()
     except OSError as exc:
         raise ConnectionError(
-            f"cannot connect to the S3 endpoint {parts.hostname}:{port} "
+            f"cannot connect to {what} {parts.hostname}:{port} "
             f"({exc.strerror or exc}); check AWS_S3_ENDPOINT_URL, "
-            "AWS_S3_REGION_NAME and the network"
+            "AWS_S3_REGION_NAME, the proxy settings (AWS_S3_PROXIES, HTTPS_PROXY) and the network"
         ) from exc
-
-
-def endpoint_of(storage) -> str:
-    """The storage's endpoint URL without building its boto3 client (the no-op
-    answer under the launcher needs no boto3 at all)."""
-    if storage.endpoint_url:
-        return storage.endpoint_url
-    region = (
-        storage.region_name or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
-    )
-    if not region:
-        return storage.connection.meta.endpoint_url  # only boto3's chain knows the region
-    host = "s3.amazonaws.com" if region == "us-east-1" else f"s3.{region}.amazonaws.com"
-    return f"{'https' if storage.use_ssl else 'http'}://{host}"
 
 
 def one_line(exc: BaseException) -> str:
@@ -90,12 +109,19 @@ class Command(FrozenHeapMixin, DjangoCollectstatic):
         + " With an S3 storage of contrib_awsstorage: an incremental, parallel sync."
     )
 
+    # Set by Django's run_from_argv: the command was typed, so failures fail.
+    typed_on_command_line = False
+
     def add_arguments(self, parser):
         super().add_arguments(parser)
         add_invalidation_arguments(parser)
 
+    def run_from_argv(self, argv):
+        self.typed_on_command_line = True
+        return super().run_from_argv(argv)
+
     def handle(self, **options):
-        soft = launched_by_evennia()
+        soft = not self.typed_on_command_line and launched_by_evennia()
         self._cdn = {
             "invalidate": not options.pop("no_invalidate", False),
             "wait": options.pop("wait", False),
@@ -124,7 +150,7 @@ class Command(FrozenHeapMixin, DjangoCollectstatic):
         try:
             check_sync_storage(storage)
             if soft:
-                probe_endpoint(endpoint_of(storage))
+                probe_endpoint(storage.connection)
             result = self._collect(storage)
         except (
             S3StorageError,
