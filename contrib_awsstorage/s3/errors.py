@@ -6,14 +6,32 @@ to change. Every exception here names the operation and the bucket and ends
 with a one-line fix. Server messages are never copied verbatim into ours
 unless scrubbed, so signatures, tokens and keys cannot leak.
 
-Importing this module needs neither boto3 nor Evennia/Twisted.
+Errors are recognised by botocore's exception classes and, for answers from
+S3, by the error code in ``ClientError.response["Error"]["Code"]``.
 """
 
 from __future__ import annotations
 
 import re
 
+from botocore.exceptions import (
+    ClientError,
+    ConnectionClosedError,
+    ConnectTimeoutError,
+    CredentialRetrievalError,
+    EndpointConnectionError,
+    HTTPClientError,
+    IncompleteReadError,
+    NoCredentialsError,
+    ParamValidationError,
+    PartialCredentialsError,
+    ProxyConnectionError,
+    ReadTimeoutError,
+    ResponseStreamingError,
+    SSLError,
+)
 from django.core.exceptions import ImproperlyConfigured, PermissionDenied
+from urllib3.exceptions import ProtocolError
 
 __all__ = [
     "S3StorageError",
@@ -140,8 +158,11 @@ def mask_access_key(key: str) -> str:
 
 
 def error_code(exc) -> str:
-    """The S3/botocore error code of ``exc`` (``"NoSuchKey"``, ``"403"``...), or ``""``."""
-    return str(((getattr(exc, "response", None) or {}).get("Error") or {}).get("Code") or "")
+    """The S3 error code of a botocore ``ClientError`` (``"NoSuchKey"``, ``"403"``...),
+    ``""`` for any other exception."""
+    if not isinstance(exc, ClientError):
+        return ""
+    return str((exc.response.get("Error") or {}).get("Code") or "")
 
 
 def _where(operation: str, bucket: str, key: str | None) -> str:
@@ -169,6 +190,24 @@ def real_region_of(exc) -> str | None:
     match = re.search(r"expecting '([a-z0-9-]+)'", str(error.get("Message", "")))
     return match.group(1) if match else None
 
+
+_NO_CREDENTIALS = (NoCredentialsError, PartialCredentialsError, CredentialRetrievalError)
+_UNREACHABLE = (
+    EndpointConnectionError,  # also ProxyConnectionError, ConnectTimeoutError, SSLError
+    ConnectTimeoutError,
+    ProxyConnectionError,
+    SSLError,
+    ConnectionClosedError,
+    ReadTimeoutError,
+)
+# A transfer that started and broke off; checked after _UNREACHABLE (both are HTTPClientErrors).
+_CUT_OFF = (
+    IncompleteReadError,
+    ResponseStreamingError,
+    HTTPClientError,
+    ProtocolError,
+    ConnectionError,  # the builtin: ConnectionResetError, BrokenPipeError...
+)
 
 _REGION_CODES = {
     "PermanentRedirect",
@@ -226,8 +265,7 @@ def _translate(
     kind = type(exc).__name__
     kw = dict(operation=operation, bucket=bucket, key=key)
 
-    # botocore's own (non-HTTP) errors, matched by name so boto3 stays optional here.
-    if kind in ("NoCredentialsError", "PartialCredentialsError", "CredentialRetrievalError"):
+    if isinstance(exc, _NO_CREDENTIALS):
         places = "; ".join(CREDENTIAL_PLACES)
         return S3NoCredentials(
             f"{where} failed: no AWS credentials were found (looked in: {places}).",
@@ -236,35 +274,21 @@ def _translate(
             fix="set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in your secret settings "
             "(or the environment), or configure an AWS profile / instance role.",
         )
-    if kind in (
-        "EndpointConnectionError",
-        "ConnectTimeoutError",
-        "ConnectionClosedError",
-        "ReadTimeoutError",
-        "ProxyConnectionError",
-        "SSLError",
-    ):
+    if isinstance(exc, _UNREACHABLE):
         return S3EndpointError(
             f"{where} failed: could not reach the S3 endpoint ({kind}).",
             code=kind,
             **kw,
             fix="check AWS_S3_ENDPOINT_URL / AWS_S3_REGION_NAME, AWS_S3_PROXIES and your network.",
         )
-    if kind in (
-        "IncompleteReadError",
-        "ResponseStreamingError",
-        "ProtocolError",
-        "ConnectionResetError",
-        "ConnectionError",
-        "ChunkedEncodingError",
-    ):
+    if isinstance(exc, _CUT_OFF):
         return S3StorageError(
             f"{where} failed: the transfer was cut off ({kind}).",
             code=kind,
             **kw,
             fix="retry; if it keeps happening check the network, proxy or AWS_S3_ENDPOINT_URL.",
         )
-    if kind == "ParamValidationError":
+    if isinstance(exc, ParamValidationError):
         return S3StorageError(
             f"{where} failed: {scrub(exc)}",
             code=kind,
@@ -272,6 +296,13 @@ def _translate(
             fix="check the bucket name and key for invalid characters.",
         )
 
+    if not isinstance(exc, ClientError):
+        return S3StorageError(
+            f"{where} failed: {kind}: {scrub(exc)}",
+            code=kind,
+            **kw,
+            fix="see the S3 error code documentation; run 'evennia s3_check' for a full diagnosis.",
+        )
     error, headers, code, status = _response_parts(exc)
     if not code and status:
         code = str(status)
