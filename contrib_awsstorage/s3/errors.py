@@ -7,31 +7,17 @@ with a one-line fix. Server messages are never copied verbatim into ours
 unless scrubbed, so signatures, tokens and keys cannot leak.
 
 Errors are recognised by botocore's exception classes and, for answers from
-S3, by the error code in ``ClientError.response["Error"]["Code"]``.
+S3, by the error code in ``ClientError.response["Error"]["Code"]``. The
+classes are imported with the first error, not with this module: the app's
+system checks use ``scrub`` in projects that never load boto3.
 """
 
 from __future__ import annotations
 
 import re
+from functools import cache
 
-from botocore.exceptions import (
-    ClientError,
-    ConnectionClosedError,
-    ConnectTimeoutError,
-    CredentialRetrievalError,
-    EndpointConnectionError,
-    HTTPClientError,
-    IncompleteReadError,
-    NoCredentialsError,
-    ParamValidationError,
-    PartialCredentialsError,
-    ProxyConnectionError,
-    ReadTimeoutError,
-    ResponseStreamingError,
-    SSLError,
-)
 from django.core.exceptions import ImproperlyConfigured, PermissionDenied
-from urllib3.exceptions import ProtocolError
 
 __all__ = [
     "S3StorageError",
@@ -160,7 +146,7 @@ def mask_access_key(key: str) -> str:
 def error_code(exc) -> str:
     """The S3 error code of a botocore ``ClientError`` (``"NoSuchKey"``, ``"403"``...),
     ``""`` for any other exception."""
-    if not isinstance(exc, ClientError):
+    if not isinstance(exc, _kinds()["client_error"]):
         return ""
     return str((exc.response.get("Error") or {}).get("Code") or "")
 
@@ -191,23 +177,39 @@ def real_region_of(exc) -> str | None:
     return match.group(1) if match else None
 
 
-_NO_CREDENTIALS = (NoCredentialsError, PartialCredentialsError, CredentialRetrievalError)
-_UNREACHABLE = (
-    EndpointConnectionError,  # also ProxyConnectionError, ConnectTimeoutError, SSLError
-    ConnectTimeoutError,
-    ProxyConnectionError,
-    SSLError,
-    ConnectionClosedError,
-    ReadTimeoutError,
-)
-# A transfer that started and broke off; checked after _UNREACHABLE (both are HTTPClientErrors).
-_CUT_OFF = (
-    IncompleteReadError,
-    ResponseStreamingError,
-    HTTPClientError,
-    ProtocolError,
-    ConnectionError,  # the builtin: ConnectionResetError, BrokenPipeError...
-)
+@cache
+def _kinds():
+    """botocore's exception classes, sorted by what they mean to the admin."""
+    from botocore import exceptions as bx
+    from urllib3.exceptions import ProtocolError
+
+    return {
+        "no_credentials": (
+            bx.NoCredentialsError,
+            bx.PartialCredentialsError,
+            bx.CredentialRetrievalError,
+        ),
+        # EndpointConnectionError covers proxy, connect-timeout and SSL errors too
+        "unreachable": (
+            bx.EndpointConnectionError,
+            bx.ConnectTimeoutError,
+            bx.ProxyConnectionError,
+            bx.SSLError,
+            bx.ConnectionClosedError,
+            bx.ReadTimeoutError,
+        ),
+        # a transfer that started and broke off (checked after "unreachable")
+        "cut_off": (
+            bx.IncompleteReadError,
+            bx.ResponseStreamingError,
+            bx.HTTPClientError,
+            ProtocolError,
+            ConnectionError,  # the builtin: ConnectionResetError, BrokenPipeError...
+        ),
+        "bad_parameter": (bx.ParamValidationError,),
+        "client_error": (bx.ClientError,),
+    }
+
 
 _REGION_CODES = {
     "PermanentRedirect",
@@ -265,7 +267,8 @@ def _translate(
     kind = type(exc).__name__
     kw = dict(operation=operation, bucket=bucket, key=key)
 
-    if isinstance(exc, _NO_CREDENTIALS):
+    kinds = _kinds()
+    if isinstance(exc, kinds["no_credentials"]):
         places = "; ".join(CREDENTIAL_PLACES)
         return S3NoCredentials(
             f"{where} failed: no AWS credentials were found (looked in: {places}).",
@@ -274,21 +277,21 @@ def _translate(
             fix="set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in your secret settings "
             "(or the environment), or configure an AWS profile / instance role.",
         )
-    if isinstance(exc, _UNREACHABLE):
+    if isinstance(exc, kinds["unreachable"]):
         return S3EndpointError(
             f"{where} failed: could not reach the S3 endpoint ({kind}).",
             code=kind,
             **kw,
             fix="check AWS_S3_ENDPOINT_URL / AWS_S3_REGION_NAME, AWS_S3_PROXIES and your network.",
         )
-    if isinstance(exc, _CUT_OFF):
+    if isinstance(exc, kinds["cut_off"]):
         return S3StorageError(
             f"{where} failed: the transfer was cut off ({kind}).",
             code=kind,
             **kw,
             fix="retry; if it keeps happening check the network, proxy or AWS_S3_ENDPOINT_URL.",
         )
-    if isinstance(exc, ParamValidationError):
+    if isinstance(exc, kinds["bad_parameter"]):
         return S3StorageError(
             f"{where} failed: {scrub(exc)}",
             code=kind,
@@ -296,7 +299,7 @@ def _translate(
             fix="check the bucket name and key for invalid characters.",
         )
 
-    if not isinstance(exc, ClientError):
+    if not isinstance(exc, kinds["client_error"]):
         return S3StorageError(
             f"{where} failed: {kind}: {scrub(exc)}",
             code=kind,
