@@ -77,14 +77,20 @@ def _before_parse(response_dict, customized_response_dict, **kwargs):
 def _install(client) -> None:
     """Register the hook once per client (botocore's register is not atomic).
     The clients that have it are noted here, not on botocore's object."""
-    if client in _hooked:
-        return
+    try:
+        if client in _hooked:
+            return
+    except TypeError:  # cannot be weakly referenced: not a botocore client
+        pass
     with _register_lock:
-        if client not in _hooked:
-            client.meta.events.register(
-                "before-parse.s3.ListObjectsV2", _before_parse, unique_id=_HANDLER_ID
-            )
+        # unique_id: registering again (another thread, or such a client) changes nothing
+        client.meta.events.register(
+            "before-parse.s3.ListObjectsV2", _before_parse, unique_id=_HANDLER_ID
+        )
+        try:
             _hooked.add(client)
+        except TypeError:
+            pass
 
 
 def list_page(client, **params) -> tuple[list[tuple[str, int, str]], dict]:
