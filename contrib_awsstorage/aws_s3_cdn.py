@@ -35,7 +35,7 @@ from .media_types import FALLBACK_TYPE
 from .s3 import conf as s3conf
 from .s3 import uploads
 from .s3.client import (
-    BucketGuard,
+    BucketAccess,
     S3Bucket,
     check_bucket,
     client_config,
@@ -99,7 +99,7 @@ __all__ = [
 
 _UNSET = object()
 # Made per process, never pickled: a clone makes its own on first use.
-_RUNTIME_ATTRS = ("_client", "_client_lock", "_index", "_bucket", "_bucket_guard", "_url_prefix")
+_RUNTIME_ATTRS = ("_client", "_client_lock", "_index", "_bucket_access", "_url_prefix")
 
 
 def _rewind(content):
@@ -151,8 +151,7 @@ class S3Boto3Storage(Storage):
         self._client = None
         self._client_lock = threading.Lock()
         self._index = ListingIndex(self._list_entries)
-        self._bucket = None
-        self._bucket_guard = BucketGuard()
+        self._bucket_access = BucketAccess()
         self.__dict__["_url_prefix"] = _UNSET
 
     def __setattr__(self, name, value):
@@ -214,18 +213,14 @@ class S3Boto3Storage(Storage):
     def bucket(self):
         """An ``S3Bucket`` handle (``.name``, ``.client``); sends no request,
         except that ``auto_create_bucket`` creates a missing bucket on first use."""
-        require_bucket_name(self)
-        if self._bucket is None or self._bucket.name != self.bucket_name:
-            self._bucket = S3Bucket(self.bucket_name, self)
-        self._ensure_bucket()
-        return self._bucket
+        return self._bucket_access.handle(self)
 
     def check_bucket(self) -> str:
         """HeadBucket: the bucket's region, or a clear error (missing, elsewhere, denied)."""
         return check_bucket(self)
 
     def _ensure_bucket(self):
-        self._bucket_guard.ensure(self)
+        self._bucket_access.ensure(self)
 
     # -- names (s3/names.py) ------------------------------------------------------------
     def key_for(self, name) -> str:
@@ -257,8 +252,6 @@ class S3Boto3Storage(Storage):
 
     def _upload(self, name, key, data, content_type=None):
         """Send ``data`` as ``key`` (``uploads.send``: s3transfer), then note it in the index."""
-        self._ensure_bucket()
-        require_bucket_name(self)
         self._remember(key, *uploads.send(self, name, key, data, content_type))
 
     def _remember(self, key, size, etag, response=None):

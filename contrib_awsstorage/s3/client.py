@@ -27,7 +27,7 @@ RETRY_MAX_ATTEMPTS = 5
 
 __all__ = [
     "RETRY_MAX_ATTEMPTS",
-    "BucketGuard",
+    "BucketAccess",
     "S3Bucket",
     "check_bucket",
     "client_config",
@@ -194,17 +194,26 @@ def create_bucket_if_missing(storage) -> None:
         storage._call("CreateBucket", **params)
 
 
-class BucketGuard:
-    """Runs ``create_bucket_if_missing`` once per storage, whichever thread
-    gets there first (for ``auto_create_bucket``)."""
+class BucketAccess:
+    """What ``storage.bucket`` returns, made once per storage; with
+    ``auto_create_bucket``, the bucket is created (if missing) once, by
+    whichever thread gets there first."""
 
     def __init__(self):
         self._lock = threading.Lock()
-        self._done = False
+        self._checked = False
+        self._handle = None
+
+    def handle(self, storage) -> S3Bucket:
+        require_bucket_name(storage)
+        if self._handle is None or self._handle.name != storage.bucket_name:
+            self._handle = S3Bucket(storage.bucket_name, storage)
+        self.ensure(storage)
+        return self._handle
 
     def ensure(self, storage) -> None:
-        if storage.auto_create_bucket and not self._done:
+        if storage.auto_create_bucket and not self._checked:
             with self._lock:
-                if not self._done:
+                if not self._checked:
                     create_bucket_if_missing(storage)
-                    self._done = True
+                    self._checked = True

@@ -14,6 +14,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from django.utils.encoding import force_bytes
 
 from ..media_types import guess_content_type
+from .client import require_bucket_name
 from .errors import S3ConfigurationError
 from .objects import SOURCE_MD5_METADATA_KEY, gzip_bytes
 from .transfer import DEFAULT_PART_WORKERS, expected_etag, upload
@@ -87,6 +88,8 @@ def send(storage, name, key, data, content_type=None) -> tuple[int, str]:
     ``prepare_upload``, through s3transfer (one PutObject, or a multipart upload
     in parts of ``file_buffer_size``). Returns ``(stored size, expected ETag)``;
     errors are ``s3/errors.py`` exceptions naming the operation that failed."""
+    require_bucket_name(storage)
+    storage._ensure_bucket()
     body, params = storage.prepare_upload(name, data, content_type)
     part = storage.file_buffer_size
     client = storage.connection
