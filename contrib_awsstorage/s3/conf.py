@@ -22,7 +22,7 @@ from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 
-from .multipart import MIN_PART_SIZE
+from .transfer import MIN_PART_SIZE
 
 __all__ = [
     "Option",

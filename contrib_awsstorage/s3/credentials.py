@@ -19,7 +19,7 @@ import os
 import threading
 import weakref
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from ..humanize import human_duration
 from .errors import mask_access_key
@@ -27,8 +27,10 @@ from .errors import mask_access_key
 __all__ = [
     "CredentialInfo",
     "EXPIRY_WARN_SECONDS",
+    "credential_source",
     "credentials_of",
     "describe",
+    "expiry_of",
     "remember",
     "session_for",
 ]
@@ -68,6 +70,16 @@ RENEWABLE_FIX = (
     "and source_profile (AWS_S3_SESSION_PROFILE), an instance or task role, IRSA, or "
     "SSO; or an IAM user's keys without a session token."
 )
+
+
+def credential_source(storage) -> str:
+    """Where ``storage``'s credentials come from, in words (never the secret)."""
+    sources = getattr(storage, "_sources", {})
+    if storage.session_profile:
+        return f"profile {storage.session_profile!r} ({sources.get('session_profile')})"
+    if storage.access_key:
+        return sources.get("access_key", "storage attribute access_key")
+    return "boto3 default chain (shared credentials file / instance role)"
 
 
 def session_for(storage):
@@ -207,6 +219,35 @@ def _aware(value) -> datetime | None:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
+#: Credentials valid longer than this are shown without an expiry (about 30 years).
+_FOREVER_SECONDS = 1 << 30
+
+
+def expiry_of(credentials, now: datetime | None = None) -> datetime | None:
+    """When renewable ``credentials`` expire (UTC, to the second), or None.
+
+    botocore has no public getter for the expiry, but its public
+    ``RefreshableCredentials.refresh_needed(refresh_in)`` says whether they
+    expire within ``refresh_in`` seconds, reading nothing but the clock and
+    refreshing nothing. Asking it about 32 times by bisection finds the
+    seconds left; that is all the diagnostics show.
+    """
+    refresh_needed = getattr(credentials, "refresh_needed", None)
+    if refresh_needed is None or not refresh_needed(_FOREVER_SECONDS):
+        return None  # fixed keys, or no expiry botocore knows of
+    now = now or datetime.now(UTC)
+    low, high = -_FOREVER_SECONDS, _FOREVER_SECONDS  # seconds left are in [low, high)
+    if refresh_needed(low):
+        return None  # expired longer ago than anyone cares
+    while high - low > 1:
+        middle = (low + high) // 2
+        if refresh_needed(middle):  # fewer than ``middle`` seconds left
+            high = middle
+        else:
+            low = middle
+    return (now + timedelta(seconds=low)).replace(microsecond=0)
+
+
 def _source_words(storage, method: str) -> str:
     words = METHOD_WORDS.get(method, method or "an unknown provider")
     if storage.session_profile:
@@ -250,8 +291,7 @@ def describe(storage, client=None) -> CredentialInfo:
     except Exception as exc:  # noqa: BLE001 - a provider may raise anything; report it
         return CredentialInfo(source, method, error=scrub(f"{type(exc).__name__}: {exc}"))
     renewable = isinstance(credentials, RefreshableCredentials) and method not in _NOT_RENEWABLE
-    # botocore keeps the expiry of renewable credentials here (no public accessor).
-    expires_at = _aware(getattr(credentials, "_expiry_time", None))
+    expires_at = expiry_of(credentials)
     fixed_token = ""
     if frozen.token and not renewable:
         if storage.access_key and not storage.session_profile:

@@ -6,12 +6,16 @@ to change. Every exception here names the operation and the bucket and ends
 with a one-line fix. Server messages are never copied verbatim into ours
 unless scrubbed, so signatures, tokens and keys cannot leak.
 
-Importing this module needs neither boto3 nor Evennia/Twisted.
+Errors are recognised by botocore's exception classes and, for answers from
+S3, by the error code in ``ClientError.response["Error"]["Code"]``. The
+classes are imported with the first error, not with this module: the app's
+system checks use ``scrub`` in projects that never load boto3.
 """
 
 from __future__ import annotations
 
 import re
+from functools import cache
 
 from django.core.exceptions import ImproperlyConfigured, PermissionDenied
 
@@ -140,8 +144,11 @@ def mask_access_key(key: str) -> str:
 
 
 def error_code(exc) -> str:
-    """The S3/botocore error code of ``exc`` (``"NoSuchKey"``, ``"403"``...), or ``""``."""
-    return str(((getattr(exc, "response", None) or {}).get("Error") or {}).get("Code") or "")
+    """The S3 error code of a botocore ``ClientError`` (``"NoSuchKey"``, ``"403"``...),
+    ``""`` for any other exception."""
+    if not isinstance(exc, _kinds()["client_error"]):
+        return ""
+    return str((exc.response.get("Error") or {}).get("Code") or "")
 
 
 def _where(operation: str, bucket: str, key: str | None) -> str:
@@ -168,6 +175,40 @@ def real_region_of(exc) -> str | None:
     # AuthorizationHeaderMalformed: "... the region 'us-east-1' is wrong; expecting 'eu-west-1'"
     match = re.search(r"expecting '([a-z0-9-]+)'", str(error.get("Message", "")))
     return match.group(1) if match else None
+
+
+@cache
+def _kinds():
+    """botocore's exception classes, sorted by what they mean to the admin."""
+    from botocore import exceptions as bx
+    from urllib3.exceptions import ProtocolError
+
+    return {
+        "no_credentials": (
+            bx.NoCredentialsError,
+            bx.PartialCredentialsError,
+            bx.CredentialRetrievalError,
+        ),
+        # EndpointConnectionError covers proxy, connect-timeout and SSL errors too
+        "unreachable": (
+            bx.EndpointConnectionError,
+            bx.ConnectTimeoutError,
+            bx.ProxyConnectionError,
+            bx.SSLError,
+            bx.ConnectionClosedError,
+            bx.ReadTimeoutError,
+        ),
+        # a transfer that started and broke off (checked after "unreachable")
+        "cut_off": (
+            bx.IncompleteReadError,
+            bx.ResponseStreamingError,
+            bx.HTTPClientError,
+            ProtocolError,
+            ConnectionError,  # the builtin: ConnectionResetError, BrokenPipeError...
+        ),
+        "bad_parameter": (bx.ParamValidationError,),
+        "client_error": (bx.ClientError,),
+    }
 
 
 _REGION_CODES = {
@@ -226,8 +267,8 @@ def _translate(
     kind = type(exc).__name__
     kw = dict(operation=operation, bucket=bucket, key=key)
 
-    # botocore's own (non-HTTP) errors, matched by name so boto3 stays optional here.
-    if kind in ("NoCredentialsError", "PartialCredentialsError", "CredentialRetrievalError"):
+    kinds = _kinds()
+    if isinstance(exc, kinds["no_credentials"]):
         places = "; ".join(CREDENTIAL_PLACES)
         return S3NoCredentials(
             f"{where} failed: no AWS credentials were found (looked in: {places}).",
@@ -236,35 +277,21 @@ def _translate(
             fix="set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in your secret settings "
             "(or the environment), or configure an AWS profile / instance role.",
         )
-    if kind in (
-        "EndpointConnectionError",
-        "ConnectTimeoutError",
-        "ConnectionClosedError",
-        "ReadTimeoutError",
-        "ProxyConnectionError",
-        "SSLError",
-    ):
+    if isinstance(exc, kinds["unreachable"]):
         return S3EndpointError(
             f"{where} failed: could not reach the S3 endpoint ({kind}).",
             code=kind,
             **kw,
             fix="check AWS_S3_ENDPOINT_URL / AWS_S3_REGION_NAME, AWS_S3_PROXIES and your network.",
         )
-    if kind in (
-        "IncompleteReadError",
-        "ResponseStreamingError",
-        "ProtocolError",
-        "ConnectionResetError",
-        "ConnectionError",
-        "ChunkedEncodingError",
-    ):
+    if isinstance(exc, kinds["cut_off"]):
         return S3StorageError(
             f"{where} failed: the transfer was cut off ({kind}).",
             code=kind,
             **kw,
             fix="retry; if it keeps happening check the network, proxy or AWS_S3_ENDPOINT_URL.",
         )
-    if kind == "ParamValidationError":
+    if isinstance(exc, kinds["bad_parameter"]):
         return S3StorageError(
             f"{where} failed: {scrub(exc)}",
             code=kind,
@@ -272,6 +299,13 @@ def _translate(
             fix="check the bucket name and key for invalid characters.",
         )
 
+    if not isinstance(exc, kinds["client_error"]):
+        return S3StorageError(
+            f"{where} failed: {kind}: {scrub(exc)}",
+            code=kind,
+            **kw,
+            fix="see the S3 error code documentation; run 'evennia s3_check' for a full diagnosis.",
+        )
     error, headers, code, status = _response_parts(exc)
     if not code and status:
         code = str(status)

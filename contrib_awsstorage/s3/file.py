@@ -1,18 +1,15 @@
-"""
-The file object ``S3Boto3Storage.open()`` returns.
+"""The file object ``S3Boto3Storage.open()`` returns.
 
-Reads download the object once into a spooled temporary file (gunzipped if
-it was stored gzipped) and refuse to keep a partial download. Text mode
-(``"r"``) decodes UTF-8 with universal newlines, exactly as Python's
-``open()`` does; ``"rb"`` returns the stored bytes untouched. Writes are
-buffered: a small file is sent at ``close()`` through the storage's
-``prepare_upload`` (gzip, metadata, source MD5 exactly as ``save``), a big
-one streams as a multipart upload, part by part. Any failure, or an
-exception inside ``with``, aborts the multipart upload so the bucket never
-keeps half a file.
+It lives apart from the storage because it is the only per-object, stateful
+piece: one storage is shared by every thread, a file object is not.
 
-It lives apart from the storage because it is the only stateful,
-per-object piece: the storage is shared by threads, a file is not.
+Reading downloads the object once, into a spooled temporary file (gunzipped
+if it was stored gzipped), and never keeps a partial download. Text mode
+(``"r"``) decodes UTF-8 with universal newlines, as Python's ``open()``
+does; ``"rb"`` gives the stored bytes. Writing buffers: a small file goes up
+at ``close()`` exactly as ``save()`` would send it; a big one streams as a
+multipart upload, one buffer per part. A failure, or an exception inside
+``with``, aborts the multipart upload, so the bucket never keeps half a file.
 """
 
 from __future__ import annotations
@@ -23,14 +20,14 @@ import io
 import os
 from tempfile import SpooledTemporaryFile
 
-from botocore.exceptions import BotoCoreError  # aws_s3_cdn explains a missing boto3
+from botocore.exceptions import BotoCoreError
 from django.conf import settings
 from django.core.files.base import File
 from django.utils.deconstruct import deconstructible
 from django.utils.encoding import force_bytes, force_str
 
 from .errors import S3StorageError
-from .multipart import MIN_PART_SIZE
+from .multipart import MIN_PART_SIZE, StreamedUpload
 
 __all__ = ["S3Boto3StorageFile"]
 
@@ -51,37 +48,31 @@ def _stream_length(stream):
 @deconstructible(path="contrib_awsstorage.aws_s3_cdn.S3Boto3StorageFile")
 class S3Boto3StorageFile(File):
     """
-    The default file object used by the S3Boto3Storage backend.
-    This file implements file streaming using boto's multipart
-    uploading functionality. The file can be opened in read or
-    write mode.
-    This class extends Django's File class. However, the contained
-    data is only the data contained in the current buffer. So you
-    should not access the contained file object directly. You should
-    access the data via this class.
-    Warning: This file *must* be closed using the close() method in
-    order to properly write the file to S3. Be sure to close the file
-    in your application. Leaving a ``with`` block with an exception
-    aborts the upload instead of completing it.
+    One object of an ``S3Boto3Storage``, open for reading or for writing
+    (a Django ``File``, so templates, forms and ``storage.save()`` take it).
 
-    Writes that stay under ``buffer_size`` are sent at close through
-    ``storage.prepare_upload`` (gzip, metadata and source MD5 exactly as
-    ``save``). Bigger writes stream as a multipart upload, stored as
-    written: not gzipped, and without the source-MD5 metadata (S3 needs the
-    metadata before the content is known).
+    The bytes live in a local buffer, not in ``.file``'s S3 object: read
+    and write through this class, and ``close()`` it (or use ``with``), since
+    that is when a written file reaches S3. Leaving ``with`` on an exception
+    aborts the upload instead of storing a fragment.
+
+    Writes that stay under ``buffer_size`` go up at close as ``save()``
+    sends them (gzip, headers, source MD5). Bigger writes stream as a
+    multipart upload, a part per buffer, stored as written: not gzipped and
+    without the source-MD5 metadata, which S3 needs before the first part,
+    when the content is not known yet.
     """
 
     buffer_size = MIN_PART_SIZE
 
     def __init__(self, name, mode, storage, buffer_size=None):
         """
-        Initializes the File object.
-
-        Args:
-            name (str): The name of the file (the S3 key, location included)
-            mode (str): The access mode ('r', 'rb', 'w' or 'wb')
-            storage (Storage): The Django Storage object
-            buffer_size (int): The buffer size, for multipart uploads
+        Open S3 key ``name`` (location included) of ``storage`` in ``mode``
+        (``'r'``, ``'rb'``, ``'w'`` or ``'wb'``). ``buffer_size`` is the part
+        size of a streamed write (default: the storage's ``file_buffer_size``;
+        S3 takes parts of 5 MiB or more, at most 10,000 of them). Opening for
+        reading asks S3 for the object at once, so a missing file fails here,
+        not at the first read.
         """
         if "r" in mode and "w" in mode:
             raise ValueError("Can't combine 'r' and 'w' in mode.")
@@ -98,21 +89,16 @@ class S3Boto3StorageFile(File):
         self._raw_bytes_written = 0
         self._file = None
         self._binary = None  # the downloaded bytes under a text-mode reader
-        self._multipart = None  # UploadId
-        self._parts = []
+        self._upload = None  # the StreamedUpload, once the buffer first fills
         self._closed = False
         self._failed = False  # a part failed: the upload was aborted, further writes refused
         self._md5 = hashlib.md5()
         self._head = {}
-        # 5 MB is the minimum part size (if there is more than one part).
-        # Amazon allows up to 10,000 parts.
         if buffer_size is not None:
             self.buffer_size = buffer_size
         elif getattr(storage, "file_buffer_size", None):
             self.buffer_size = storage.file_buffer_size
-        self._write_counter = 0
         if "w" not in mode:
-            # Force early RAII-style exception if object does not exist
             self._head = storage._call("HeadObject", key=name, Key=name)
 
     @property
@@ -125,9 +111,7 @@ class S3Boto3StorageFile(File):
 
     @property
     def size(self):
-        """
-        Helper property to return filesize (the decoded size for gzip-encoded objects)
-        """
+        """Bytes written so far, or the object's size (decoded, if stored gzipped)."""
         if "w" in self._mode:
             return self._raw_bytes_written
         if self._head.get("ContentEncoding") == "gzip":
@@ -141,9 +125,8 @@ class S3Boto3StorageFile(File):
 
     # -- reading -------------------------------------------------------------------
     def _get_file(self):
-        """
-        Helper function to manage zipping and temporary files
-        """
+        """The local buffer: on first use for reading, the downloaded (and
+        gunzipped) object; for writing, the bytes not yet sent."""
         if self._file is None:
             self._file = SpooledTemporaryFile(
                 max_size=self._storage.max_memory_size,
@@ -199,16 +182,12 @@ class S3Boto3StorageFile(File):
     file = property(_get_file, _set_file)
 
     def read(self, *args, **kwargs):
-        """
-        Checks if file is in read mode; then continues to boto3 operation
-        """
+        """Read from the downloaded object (``str`` in text mode)."""
         self._require_mode("r", "read")
         return self._force_mode(super().read(*args, **kwargs))
 
     def readline(self, *args, **kwargs):
-        """
-        Checks if file is in read mode; then continues to boto3 operation
-        """
+        """One line of the downloaded object (``str`` in text mode)."""
         self._require_mode("r", "read")
         return self._force_mode(super().readline(*args, **kwargs))
 
@@ -226,10 +205,7 @@ class S3Boto3StorageFile(File):
 
     # -- writing -------------------------------------------------------------------
     def write(self, content):
-        """
-        Checks if file is in write mode or needs multipart handling,
-        then continues to boto3 operation.
-        """
+        """Buffer ``content``; each time the buffer reaches ``buffer_size``, send it as a part."""
         self._require_mode("w", "write")
         if self._failed:
             raise ValueError(
@@ -250,27 +226,20 @@ class S3Boto3StorageFile(File):
         return _stream_length(self.file)
 
     def _flush_write_buffer(self):
-        """
-        Flushes the write buffer as one part of the multipart upload.
-        """
+        """Send the buffer as the next part of the multipart upload (started on the first)."""
         if not self._buffer_file_size:
             return
         storage = self._storage
         try:
-            if self._multipart is None:
+            if self._upload is None:
                 storage._ensure_bucket()
-                params = storage.upload_params(self.name)
-                response = storage._call(
-                    "CreateMultipartUpload", key=self.key, Key=self.key, **params
+                self._upload = StreamedUpload(
+                    lambda operation, **kw: storage._call(operation, key=self.key, **kw),
+                    self.key,
+                    storage.upload_params(self.name),
                 )
-                self._multipart = response["UploadId"]
-            self._write_counter += 1
             self.file.seek(0)
-            self._parts.append(
-                storage._upload_part(
-                    self.key, self._multipart, self._write_counter, self.file.read()
-                )
-            )
+            self._upload.send_part(self.file.read())
             self.file.seek(0)
             self.file.truncate()
         except BaseException:
@@ -278,26 +247,19 @@ class S3Boto3StorageFile(File):
             raise
 
     def _create_empty_on_close(self):
-        """
-        Attempt to create an empty file for this key when this File is closed if no bytes
-        have been written and no object already exists on S3 for this key.
-        This behavior is meant to mimic the behavior of Django's builtin FileSystemStorage,
-        where files are always created after they are opened in write mode:
-            f = storage.open("file.txt", mode="w")
-            f.close()
-        """
-        assert "w" in self._mode
-        assert self._raw_bytes_written == 0
+        """Opened for writing and closed without a byte: store an empty object,
+        unless one is already there, as ``open(name, "w")`` creates the file
+        on a local disk (Django's ``FileSystemStorage`` does the same)."""
         if not self._storage.exists(self.name):
             self._storage._upload(self.name, self.key, b"")
 
     # -- ending ---------------------------------------------------------------------
     def abort(self):
         """Abort a started multipart upload (nothing is left behind in the bucket)."""
-        upload_id, self._multipart = self._multipart, None
+        upload, self._upload = self._upload, None
         self._is_dirty = False
-        if upload_id is not None:
-            self._storage._abort_multipart(self.key, upload_id)
+        if upload is not None:
+            upload.abort()
         self._close_buffer()
 
     def _fail(self):
@@ -321,14 +283,12 @@ class S3Boto3StorageFile(File):
             self._binary = None
 
     def close(self):
-        """
-        Manages file closing after multipart uploads
-        """
+        """Finish: a written file goes up now (or its multipart upload completes)."""
         if self._closed:
             return
         try:
             if "w" in self._mode and not self._failed:
-                if self._multipart is not None:
+                if self._upload is not None:
                     self._complete_multipart()
                 elif self._is_dirty:
                     self.file.seek(0)
@@ -344,15 +304,9 @@ class S3Boto3StorageFile(File):
         """Send the last part and complete the upload (or abort it)."""
         self._flush_write_buffer()
         try:
-            response = self._storage._call(
-                "CompleteMultipartUpload",
-                key=self.key,
-                Key=self.key,
-                UploadId=self._multipart,
-                MultipartUpload={"Parts": self._parts},
-            )
+            response = self._upload.complete()
         except BaseException:
             self._fail()
             raise
-        self._multipart = None
+        self._upload = None
         self._storage._remember(self.key, self._raw_bytes_written, response.get("ETag"), response)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 import threading
+import weakref
 import xml.etree.ElementTree as ElementTree
 from urllib.parse import unquote_plus
 
@@ -28,6 +29,7 @@ _RESULT_KEY = "ContribAwsstorageEntries"
 _HANDLER_ID = "contrib_awsstorage.s3listing"
 _active = threading.local()
 _register_lock = threading.Lock()
+_hooked: weakref.WeakSet = weakref.WeakSet()
 
 
 def parse_contents(body: bytes, decode: bool = True) -> list[tuple[str, int, str]]:
@@ -73,15 +75,22 @@ def _before_parse(response_dict, customized_response_dict, **kwargs):
 
 
 def _install(client) -> None:
-    """Register the hook once per client (botocore's register is not atomic)."""
-    if getattr(client, "_contrib_awsstorage_listing_hook", False):
-        return
+    """Register the hook once per client (botocore's register is not atomic).
+    The clients that have it are noted here, not on botocore's object."""
+    try:
+        if client in _hooked:
+            return
+    except TypeError:  # cannot be weakly referenced: not a botocore client
+        pass
     with _register_lock:
-        if not getattr(client, "_contrib_awsstorage_listing_hook", False):
-            client.meta.events.register(
-                "before-parse.s3.ListObjectsV2", _before_parse, unique_id=_HANDLER_ID
-            )
-            client._contrib_awsstorage_listing_hook = True
+        # unique_id: registering again (another thread, or such a client) changes nothing
+        client.meta.events.register(
+            "before-parse.s3.ListObjectsV2", _before_parse, unique_id=_HANDLER_ID
+        )
+        try:
+            _hooked.add(client)
+        except TypeError:
+            pass
 
 
 def list_page(client, **params) -> tuple[list[tuple[str, int, str]], dict]:

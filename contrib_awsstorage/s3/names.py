@@ -21,6 +21,8 @@ __all__ = [
     "check_location",
     "lookup_env",
     "get_available_overwrite_name",
+    "key_for",
+    "name_for",
 ]
 
 
@@ -168,3 +170,39 @@ def get_available_overwrite_name(name, max_length):
             'allows sufficient "max_length".' % name
         )
     return os.path.join(dir_name, f"{file_root}{file_ext}")
+
+
+def _is_plain(name) -> bool:
+    """True if ``name`` needs no cleaning: relative, no ``.``/``..`` segment,
+    no backslash, doubled slash or NUL (every ``{% static %}`` name)."""
+    return (
+        type(name) is str
+        and bool(name)
+        and name[0] != "/"
+        and "/." not in "/" + name
+        and "\\" not in name
+        and "//" not in name
+        and "\x00" not in name
+    )
+
+
+def key_for(location, name) -> str:
+    """The S3 key of storage name ``name`` under ``location``; ``ValueError``
+    (from ``safe_join``) if it would land outside it."""
+    if _is_plain(name):
+        location = (location or "").strip("/")
+        return f"{location}/{name}" if location else name
+    return safe_join(location, clean_name(name))
+
+
+def name_for(location, key) -> str:
+    """The storage name of S3 key ``key`` (the inverse of ``key_for``)."""
+    key = force_str(key)
+    location = (location or "").strip("/")
+    if not location:
+        return key
+    if key.startswith(location + "/"):
+        return key[len(location) + 1 :]
+    if key == location:
+        return ""
+    raise ValueError(f"key {key!r} is outside this storage's location {location!r}")

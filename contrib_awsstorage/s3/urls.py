@@ -14,11 +14,15 @@ from __future__ import annotations
 import ipaddress
 from urllib import parse as urlparse
 
-from django.utils.encoding import filepath_to_uri
+from botocore.exceptions import BotoCoreError, ClientError
+from django.utils.encoding import filepath_to_uri, smart_str
 
 from . import conf as s3conf
 
 __all__ = [
+    "URL_ATTRS",
+    "url_prefix",
+    "storage_url",
     "custom_domain_url",
     "object_url",
     "presigned_url",
@@ -41,6 +45,61 @@ _SIGNING_PARAMETERS = frozenset(
         "signature",
     }
 )
+
+
+#: The storage options an unsigned URL prefix is built from (a change drops a cached prefix).
+URL_ATTRS = frozenset(
+    {
+        "custom_domain",
+        "querystring_auth",
+        "url_protocol",
+        "secure_urls",
+        "bucket_name",
+        "endpoint_url",
+        "region_name",
+        "addressing_style",
+        "use_ssl",
+        "location",
+    }
+)
+
+
+def url_prefix(storage):
+    """The unsigned URL prefix (ending in '/') of ``storage``'s objects, or
+    None when its URLs are presigned (``querystring_auth`` without a custom domain)."""
+    if storage.custom_domain:
+        return custom_domain_url(storage.url_protocol, storage.custom_domain)
+    if storage.querystring_auth:
+        return None
+    from .client import require_bucket_name
+
+    require_bucket_name(storage)
+    return unsigned_bucket_url(
+        storage.bucket_name,
+        storage.endpoint_url,
+        storage.region_name,
+        storage.addressing_style,
+        storage.use_ssl,
+    )
+
+
+def storage_url(storage, prefix, key, parameters=None, expire=None, http_method=None) -> str:
+    """The URL of S3 key ``key`` of ``storage``, whose ``url_prefix`` is ``prefix``:
+    unsigned (string work), CloudFront-signed when a CloudFront key is set
+    for signed URLs, or presigned by the storage's client (``prefix`` None)."""
+    if prefix is None:
+        expire = storage.querystring_expire if expire is None else expire
+        try:
+            return presigned_url(storage.connection, storage.bucket_name,
+                                 smart_str(key, encoding=storage.file_name_charset), expire, parameters, http_method)  # fmt: skip
+        except (ClientError, BotoCoreError) as exc:
+            raise storage._translate(exc, "GetObject (presign)", key) from None
+    url = object_url(prefix, key, parameters)
+    if storage.querystring_auth and (storage.cloudfront_key_id or storage.cloudfront_key):
+        from .cloudfront import signed_url  # private media behind CloudFront
+
+        return signed_url(storage, url, expire)
+    return url
 
 
 def custom_domain_url(url_protocol, custom_domain) -> str:

@@ -3,8 +3,8 @@
 ``INSTALLED_APPS += ["contrib_awsstorage"]`` idiom), so the command that
 runs is Django's, not ours.
 
-The test passes the endpoint, bucket, backend and source folder in
-STOCK_TEST_* variables.
+The test passes the endpoint, bucket, backend, source folder and
+``preload_metadata`` in STOCK_TEST_* variables.
 """
 
 import os
@@ -30,3 +30,4 @@ STORAGES = {
 }
 USE_TZ = os.environ.get("STOCK_TEST_USE_TZ", "1") == "1"
 AWS_IS_GZIPPED = os.environ.get("STOCK_TEST_GZIP") == "1"
+AWS_PRELOAD_METADATA = os.environ.get("STOCK_TEST_PRELOAD") == "1"

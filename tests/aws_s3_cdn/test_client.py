@@ -69,7 +69,7 @@ def test_pickle_round_trip_keeps_settings_and_works(make_storage, bucket):
     storage.bucket  # noqa: B018 - a used storage pickles too
     clone = pickle.loads(pickle.dumps(storage))
     assert clone.bucket_name == bucket and clone.location == "media" and clone.gzip is True
-    assert clone._client is None and clone._entries is None
+    assert clone._client is None and not clone._index.loaded
     assert clone.exists("p.css")
     with clone.open("p.css") as f:
         assert f.read() == b"a{}"

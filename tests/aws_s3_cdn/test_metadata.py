@@ -149,3 +149,36 @@ def test_size_and_exists_without_preload_use_head(storage, counted):
     assert storage.exists("h.txt") and storage.size("h.txt") == 5
     assert not storage.exists("nope.txt")
     assert [m for m, _ in counter.requests] == ["HEAD", "HEAD", "HEAD"]
+
+
+def test_preloaded_listdir_answers_as_the_delimited_listing(make_storage, big_tree, counted):
+    name, _ = big_tree
+    listed = make_storage(bucket_name=name, location="static")
+    preloaded = make_storage(bucket_name=name, location="static", preload_metadata=True)
+    counter = counted(preloaded)
+    for path in ("", "d1", "d1/sub2/", "top0.txt", "missing"):
+        expected = listed.listdir(path)
+        assert preloaded.listdir(path) == (sorted(expected[0]), sorted(expected[1])), path
+    assert counter.count == 2  # the index: 2,000 keys, 2 pages, whatever is asked
+
+
+def test_preloaded_index_follows_multipart_saves_and_streamed_writes(
+    make_storage, s3_client, bucket, counted
+):
+    storage = make_storage(location="m", preload_metadata=True)
+    counter = counted(storage)
+    assert not storage.exists("big.bin")
+    big = b"b" * (5 * 1024 * 1024 + 7)
+    storage.save("big.bin", ContentFile(big))  # s3transfer, two parts
+    with storage.open("streamed.bin", "wb") as handle:  # the file object, part by part
+        for _ in range(3):
+            handle.write(b"s" * (5 * 1024 * 1024))
+    assert storage.size("big.bin") == len(big) and storage.size("streamed.bin") == 15 * 1024 * 1024
+    assert sum(1 for _, url in counter.requests if "list-type=2" in url) == 1
+    head = s3_client.head_object(Bucket=bucket, Key="m/big.bin")
+    assert storage.entries["m/big.bin"]["etag"] == head["ETag"].strip('"')
+    fresh = storage.refresh_entries()
+    assert {k: v["size"] for k, v in fresh.items()} == {
+        "m/big.bin": len(big),
+        "m/streamed.bin": 15 * 1024 * 1024,
+    }

@@ -322,3 +322,36 @@ def test_raised_errors_carry_no_botocore_traceback_but_keep_the_original(s3_sett
     assert "site-packages/botocore" not in shown and "botocore.exceptions" not in shown
     assert "does not exist" in shown
     assert type(err.botocore_error).__module__.startswith("botocore")
+
+
+def test_errors_are_recognised_by_botocores_classes_not_their_names():
+    """botocore's classes (and their subclasses) decide, not a class name:
+    an unrelated exception that happens to share a name is not taken for one."""
+    from botocore.exceptions import (
+        ConnectTimeoutError,
+        IncompleteReadError,
+        NoCredentialsError,
+        ResponseStreamingError,
+    )
+
+    from contrib_awsstorage.s3.errors import error_code
+
+    assert isinstance(
+        translate_client_error(NoCredentialsError(), "GetObject", "b"), S3NoCredentials
+    )
+    timeout = ConnectTimeoutError(endpoint_url="https://s3.example.com")
+    assert isinstance(translate_client_error(timeout, "GetObject", "b"), S3EndpointError)
+    for cut in (
+        IncompleteReadError(actual_bytes=1, expected_bytes=2),
+        ResponseStreamingError(error="reset"),
+        ConnectionResetError("reset by peer"),
+    ):
+        err = translate_client_error(cut, "GetObject", "b", "k")
+        assert type(err) is S3StorageError and "cut off" in str(err), cut
+
+    class EndpointConnectionError(Exception):  # not botocore's
+        response = {"Error": {"Code": "NoSuchBucket"}}
+
+    err = translate_client_error(EndpointConnectionError("elsewhere"), "GetObject", "b", "k")
+    assert type(err) is S3StorageError and not isinstance(err, S3EndpointError)
+    assert "NoSuchBucket" not in str(err) and error_code(EndpointConnectionError()) == ""

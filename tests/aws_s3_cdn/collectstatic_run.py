@@ -1,6 +1,6 @@
 """Run ``collectstatic`` by name (whichever app's command Django picks) and
 print, as one JSON line, which command ran, its output and every request
-the storage's client sent. Used by test_stock_collectstatic in a subprocess."""
+the storage's client sent. Used by test_preload_collectstatic in a subprocess."""
 
 import io
 import json
