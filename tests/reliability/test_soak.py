@@ -115,7 +115,9 @@ def test_soak_sync_big_tree_under_faults(tmp_path, fault_proxy, bucket, s3_clien
     fault_proxy.set_faults(
         ["500", "503", "reset", "stall", "truncate"], rate=0.10, seed=7, stall_seconds=10
     )
-    env = sync_env(bucket, fault_proxy.endpoint_url, tmp_path, RELIABILITY_WORKERS=16, RELIABILITY_ATTEMPTS=8)
+    env = sync_env(
+        bucket, fault_proxy.endpoint_url, tmp_path, RELIABILITY_WORKERS=16, RELIABILITY_ATTEMPTS=8
+    )
     started = time.monotonic()
     proc = run_sync(env, "--json", timeout=900)
     elapsed = time.monotonic() - started
@@ -197,7 +199,9 @@ def test_soak_sync_gzip_under_faults(tmp_path, fault_proxy, bucket, s3_client, c
     fault_proxy.set_faults(
         ["500", "503", "reset", "stall", "truncate"], rate=0.10, seed=8, stall_seconds=10
     )
-    env = sync_env(bucket, fault_proxy.endpoint_url, tmp_path, RELIABILITY_GZIP=1, RELIABILITY_ATTEMPTS=8)
+    env = sync_env(
+        bucket, fault_proxy.endpoint_url, tmp_path, RELIABILITY_GZIP=1, RELIABILITY_ATTEMPTS=8
+    )
     proc = run_sync(env, "--json", timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert remote_files(s3_client, bucket) == files
