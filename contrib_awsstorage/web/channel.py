@@ -5,7 +5,6 @@ from __future__ import annotations
 from twisted.internet import address
 from twisted.web import http
 
-from . import eager
 from .config import DEFAULT_UPSTREAM_IPS, setting
 from .forwarded import TrustedProxies
 
@@ -27,9 +26,6 @@ class HTTPChannelWithXForwardedFor(http.HTTPChannel):
     ``WSGIResource`` (``REMOTE_ADDR``) and the access log read. Trusted
     upstreams come from the site (``Website.trusted_upstreams``).
 
-    Its answers leave in the call that writes them (``eager``), not on
-    the reactor's next turn.
-
     It also refuses what it will not process with a real answer (400, 413,
     414, 431) followed by a lingering close: Twisted either closes without
     a word (over-long lines) or closes with unread input, which makes the
@@ -42,10 +38,6 @@ class HTTPChannelWithXForwardedFor(http.HTTPChannel):
     _linger_call = None
     _body_left = 0
     _deliver_body = None
-
-    def makeConnection(self, transport):
-        eager.install(transport)
-        super().makeConnection(transport)
 
     def allHeadersReceived(self):
         """Enforce ``max_body_size`` (a declared length now, a chunked body as

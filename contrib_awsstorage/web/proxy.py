@@ -24,7 +24,6 @@ from twisted.web.iweb import UNKNOWN_LENGTH, IAgentEndpointFactory, IBodyProduce
 from twisted.web.server import NOT_DONE_YET
 from zope.interface import implementer
 
-from . import eager
 from .config import (
     DEFAULT_BACKEND_POOL_SIZE,
     DEFAULT_PROXY_TIMEOUT,
@@ -124,7 +123,6 @@ class _PromptSending:
             set_no_delay = getattr(transport, "setTcpNoDelay", None)
             if set_no_delay is not None:
                 set_no_delay(True)
-            eager.install(transport)
             return proto
 
         return self._endpoint.connect(factory).addCallback(send_promptly)
