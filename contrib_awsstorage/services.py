@@ -1,16 +1,22 @@
 """Evennia service classes that put ``contrib_awsstorage.webserver`` to work.
 
-Select them in the game's ``settings.py``::
+Select them, and the portal's AMP protocol, in the game's ``settings.py``::
 
     EVENNIA_SERVER_SERVICE_CLASS = "contrib_awsstorage.services.AWSStorageServerService"
     EVENNIA_PORTAL_SERVICE_CLASS = "contrib_awsstorage.services.AWSStoragePortalService"
+    AMP_SERVER_PROTOCOL_CLASS = "contrib_awsstorage.services.HoldingAMPServerProtocol"
 
-They override only ``register_webserver`` - where Evennia builds its own
-site and proxy - and build the same tree from our classes, with the same
-``WEB_PLUGINS_MODULE`` hooks, names and info lines (``/static`` redirects to
-``STATIC_URL`` when that is on S3 or a CDN, see ``static_redirect``).
-Evennia's own ``shutdown()`` then drains through our bounded
-``empty_threadpool()``. Of the web layer, only this module imports Evennia.
+The services override ``register_webserver`` - where Evennia builds its
+own site and proxy - and build the same tree from our classes, with the
+same ``WEB_PLUGINS_MODULE`` hooks, names and info lines (``/static``
+redirects to ``STATIC_URL`` when that is on S3 or a CDN, see
+``static_redirect``). Evennia's own ``shutdown()`` drains through our
+bounded ``empty_threadpool()`` on a reload; the server service's
+``stopService`` drains too, so a stop by signal (Ctrl-C, SIGTERM) waits for
+the requests in flight as well. The AMP protocol tells the portal's proxy
+when the server is about to restart. Everything here uses Evennia's
+documented settings and Twisted's service API; of the web layer, only this
+module imports Evennia.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from .evennia_extra import require_evennia
 require_evennia(__name__)
 
 from django.conf import settings
+from evennia.server.portal.amp_server import AMPServerProtocol
 from evennia.server.portal.service import EvenniaPortalService
 from evennia.server.service import EvenniaServerService
 from twisted.application import internet
@@ -29,7 +36,7 @@ from twisted.logger import Logger
 from . import webserver
 from .web.static_redirect import static_resource
 
-__all__ = ["AWSStorageServerService", "AWSStoragePortalService"]
+__all__ = ["AWSStorageServerService", "AWSStoragePortalService", "HoldingAMPServerProtocol"]
 
 _log = Logger(namespace="contrib_awsstorage.services")
 
@@ -80,51 +87,83 @@ class AWSStorageServerService(EvenniaServerService):
             service.setServiceParent(self)
             self.info_dict["webserver"] += "webserver: %s" % serverport
 
-    def _wrap_sigint_handler(self, *args):
-        """Ctrl-C: drain (bounded), run Evennia's shutdown, stop the reactor.
-
-        Evennia's version also fires the drain Deferred itself after 1 s,
-        cutting the drain short; this one waits for the bound."""
-        from twisted.internet import reactor
-
-        if hasattr(self, "web_root"):
-            d = self.web_root.empty_threadpool()
-        else:
-            d = defer.succeed(None)
-        d.addCallback(lambda _: self.shutdown("reload", _reactor_stopping=True))
-        d.addErrback(lambda f: _log.failure("Shutdown after SIGINT failed", f))
-        d.addBoth(lambda _: reactor.stop())
-        return d
+    def drain_web_requests(self):
+        """Lock the web root and wait (bounded) for the requests Django is
+        working on; a Deferred. Safe to call again: later calls join the
+        same drain."""
+        web_root = getattr(self, "web_root", None)
+        if web_root is None:
+            return defer.succeed([])
+        return web_root.empty_threadpool()
 
     def stopService(self):
-        webserver.set_active_web_root(None)
-        return super().stopService()
+        """Drain the web requests in flight, then stop as Evennia does.
+
+        A reload drains in Evennia's ``shutdown()`` before the reactor
+        stops; a signal (Ctrl-C, SIGTERM) stops the reactor, and Twisted
+        stops the services first and waits for the Deferred returned here.
+        Without this, the web listener and its pool would stop while an
+        answer is still being made."""
+        d = self.drain_web_requests()
+        d.addErrback(lambda f: _log.failure("Draining web requests failed", f))
+        d.addCallback(lambda _: webserver.set_active_web_root(None))
+        d.addCallback(lambda _: super(AWSStorageServerService, self).stopService())
+        return d
 
 
-def _holding_on_restart(amp_protocol_class):
-    """The portal's AMP protocol, telling our proxies when it stops the server
-    (reload, reset, shutdown: every way goes through ``stop_server``), so they
-    hold new web requests from that moment instead of sending them to a
-    server about to go away; a probe ends the hold when a server accepts."""
+#: The value of ``AMP_SERVER_PROTOCOL_CLASS`` that the portal service expects.
+HOLDING_AMP_PROTOCOL_PATH = "contrib_awsstorage.services.HoldingAMPServerProtocol"
 
-    class HoldingAMPServerProtocol(amp_protocol_class):
-        def stop_server(self, mode="shutdown"):
-            for proxy in getattr(self.factory.portal, "web_proxies", ()):
-                proxy.hold.server_going_away()
-            return super().stop_server(mode=mode)
 
-    HoldingAMPServerProtocol.__name__ = "Holding" + amp_protocol_class.__name__
-    return HoldingAMPServerProtocol
+class HoldingAMPServerProtocol(AMPServerProtocol):
+    """The portal's AMP protocol, telling our proxies when it stops the server.
+
+    Every reload, reset and shutdown goes through ``stop_server``; from that
+    moment the proxies hold new web requests instead of sending them to a
+    server about to go away, and a probe ends the hold when a server
+    accepts requests again. Select it with ``AMP_SERVER_PROTOCOL_CLASS``
+    (a game with its own protocol class subclasses this one).
+    """
+
+    def stop_server(self, mode="shutdown"):
+        for proxy in getattr(self.factory.portal, "web_proxies", ()):
+            proxy.hold.server_going_away()
+        return super().stop_server(mode=mode)
+
+
+def _amp_protocol_warning():
+    """None if ``AMP_SERVER_PROTOCOL_CLASS`` holds the web proxy on a reload,
+    else the warning that says what to set."""
+    from evennia.utils.utils import class_from_module
+
+    configured = getattr(settings, "AMP_SERVER_PROTOCOL_CLASS", None)
+    try:
+        protocol = class_from_module(configured)
+    except Exception:  # Evennia itself reports a protocol it cannot import
+        protocol = None
+    if isinstance(protocol, type) and issubclass(protocol, HoldingAMPServerProtocol):
+        return None
+    return (
+        f"WARNING: settings.AMP_SERVER_PROTOCOL_CLASS is {configured!r}; set it to "
+        f"{HOLDING_AMP_PROTOCOL_PATH!r} (or a subclass) so that the web proxy holds "
+        "new requests from the moment a reload begins."
+    )
 
 
 class AWSStoragePortalService(EvenniaPortalService):
-    """Evennia's portal service, with our reverse proxy and site; its AMP
-    link tells the proxy when the server restarts."""
+    """Evennia's portal service, with our reverse proxy and site; with
+    ``HoldingAMPServerProtocol`` its AMP link tells the proxy when the
+    server restarts."""
 
     def register_amp(self):
+        """Evennia's AMP server; warn (log and startup info) when its protocol
+        is not ``HoldingAMPServerProtocol``."""
         super().register_amp()
-        factory = self.getServiceNamed("PortalAMPServer").args[1]
-        factory.protocol = _holding_on_restart(factory.protocol)
+        warning = _amp_protocol_warning()
+        if warning:
+            _log.warn("{warning}", warning=warning)
+            errors = self.info_dict.get("errors") or ""
+            self.info_dict["errors"] = f"{errors}\n{warning}" if errors else warning
 
     def register_webserver(self):
         # Mirrors Evennia's method; only the proxy and site classes differ.

@@ -1,22 +1,28 @@
-"""Twisted resources that serve the Django site from Evennia's processes, without the original's faults.
+"""The Twisted web classes that serve the Django site from Evennia's processes.
 
-Same names and roles as ``evennia.server.webserver``; the differences are
-the point of this module:
+The names and roles are those of ``evennia.server.webserver``, so Evennia's
+settings and user code find them where they always were; they are built
+on Twisted's stock parts (``ThreadPool``, ``WSGIResource``, ``Site``,
+``Agent``) through public APIs. What users get beyond the original:
 
-* a locked thread pool refuses work loudly (``PoolLockedError``) and the web
-  root answers ``503`` + ``Retry-After`` at once, instead of dropping the
-  work and leaving the request hanging until the process dies;
-* ``DjangoWebRoot.empty_threadpool()`` is bounded by a timeout, logs what it
-  gave up on, and exposes live counters (``status()``) for ``@awsstatus``;
-* the client address is decided per request from trusted hops only
-  (``web/forwarded.py``), and no Twisted global is patched on import;
+* a reload drains: ``DjangoWebRoot.empty_threadpool()`` waits for the
+  requests Django is working on, bounded by a timeout, logs what it gave up
+  on, and exposes live counters (``status()``) for ``@awsstatus``;
+* while draining, the server refuses new requests at once and before any
+  Django code runs (503 + ``Retry-After``, marked "unseen"); the locked
+  pool refuses work loudly (``PoolLockedError``) instead of dropping it and
+  leaving the request hanging until the process dies;
+* the portal's proxy holds the requests the server refused unseen, or could
+  not be sent, while the server restarts, and replays them in order once
+  the new server answers; a request that may have reached Django is never
+  sent twice (RFC 9110 section 9.2.2). It keeps persistent connections to
+  the server, answers 502/504 when the server fails, and tells the server
+  who the client was (``X-Forwarded-For``, trusted hops only);
 * requests it will not take (over-long lines, too many headers, a body over
   ``max_body_size``) get 400/413/414/431 and a graceful close, not silence
   or a reset;
-* the portal proxy streams bodies, bridges a server listener being replaced
-  (short bounded retry), answers ``502``/``504`` promptly otherwise, and
-  tells the server who the client was;
-* stopping never joins worker threads on the reactor thread.
+* stopping never joins worker threads on the reactor thread, and closes
+  each connection once its answer is written.
 
 Importing this module reads no settings and imports no Evennia code:
 settings are read when objects are built, with Evennia's defaults.

@@ -160,6 +160,7 @@ AWS_QUERYSTRING_AUTH = False
 # The reload-safe web layer.
 EVENNIA_SERVER_SERVICE_CLASS = "contrib_awsstorage.services.AWSStorageServerService"
 EVENNIA_PORTAL_SERVICE_CLASS = "contrib_awsstorage.services.AWSStoragePortalService"
+AMP_SERVER_PROTOCOL_CLASS = "contrib_awsstorage.services.HoldingAMPServerProtocol"
 AWSSTORAGE_WEB_DRAIN_TIMEOUT = {self.drain_timeout!r}
 
 # Loopback only: this is a demo.

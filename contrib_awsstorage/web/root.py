@@ -1,19 +1,21 @@
 """The server's Django root: counts requests so a reload can drain them,
 and while draining refuses new ones at once, "unseen" (``unseen``), so the
-portal may hold them for the new server."""
+portal may hold them for the new server.
+
+Django itself runs through Twisted's own ``WSGIResource``; the only thing
+added to it is turning a refusal by the locked pool into that 503.
+"""
 
 from __future__ import annotations
 
-import time
-
 from twisted.logger import Logger
 from twisted.web import http, resource
+from twisted.web.wsgi import WSGIResource
 
 from .config import DEFAULT_DRAIN_TIMEOUT, get_reactor, positive_seconds, setting
 from .pool import PoolLockedError
 from .unseen import MARKER, MARKER_VALUE, is_probe, without_marker
 from .waiters import Waiters
-from .wsgi import WSGIResource
 
 _log = Logger(namespace="contrib_awsstorage.webserver")
 
@@ -52,7 +54,8 @@ class _Accepting(resource.Resource):
 
 
 class _DrainAwareWSGIResource(WSGIResource):
-    """WSGIResource that turns a refusal by the locked pool into a 503."""
+    """Twisted's ``WSGIResource``; a refusal by the locked pool becomes the
+    unseen 503 (no Django code ran), not an error page."""
 
     def __init__(self, reactor, pool, application, unavailable):
         super().__init__(reactor, pool, application)
@@ -66,10 +69,13 @@ class _DrainAwareWSGIResource(WSGIResource):
 
 
 class DjangoWebRoot(resource.Resource):
-    """
-    This creates a web root (/) that Django understands by tweaking the way
-    child instances are recognized; it counts every request it hands to
-    Django so a reload can wait for them (``empty_threadpool``).
+    """The server's web root: every path not claimed by a child (``/static``,
+    ``/media``, plugins) goes to Django.
+
+    It counts every request it hands to Django, so that a reload can wait
+    for them (``empty_threadpool``) instead of cutting answers off; while it
+    drains it refuses new requests before Django sees them, so the portal
+    may hold them for the next server.
     """
 
     #: Retry-After seconds on the 503s sent while draining.
@@ -80,7 +86,8 @@ class DjangoWebRoot(resource.Resource):
         Args:
             pool (LockableThreadPool): The twisted threadpool.
             application: WSGI app; Django's ``get_wsgi_application()`` if None.
-            reactor: for tests; the global reactor if None.
+            reactor: the reactor for the drain's timer, the request ages and
+                the WSGI hand-over; the global reactor if None.
             drain_timeout (float): seconds ``empty_threadpool`` waits at most;
                 ``settings.AWSSTORAGE_WEB_DRAIN_TIMEOUT`` (default 30) if None.
         """
@@ -95,7 +102,7 @@ class DjangoWebRoot(resource.Resource):
 
             application = get_wsgi_application()
         application = without_marker(application)  # only this root may say "unseen"
-        self._pending = {}  # request -> monotonic start; insertion order = age order
+        self._pending = {}  # request -> reactor.seconds() at arrival; insertion order = age order
         self._draining = False
         self._drain = None
         self._drain_timer = None
@@ -107,18 +114,17 @@ class DjangoWebRoot(resource.Resource):
     # -- request path --
 
     def getChild(self, path, request):
-        """
-        To make things work we nudge the url tree to make this the root.
-        While draining, refuse it unseen at once; otherwise track the
-        request until it finishes (or its client goes away). The portal's
-        probe is answered here, without Django.
-        """
+        """Hand the whole path to Django (Django's URLconf starts at ``/``,
+        so the segment Twisted consumed goes back), and count the request
+        until it finishes or its client goes away. While draining, refuse
+        it unseen at once. The portal's probe is answered here, without
+        Django."""
         if self._draining:
             return self._unavailable
         if is_probe(request):
             return self._unavailable if getattr(self.pool, "locked", False) else _Accepting()
         request.postpath.insert(0, request.prepath.pop(0))
-        self._pending[request] = time.monotonic()
+        self._pending[request] = self._reactor.seconds()
         request.notifyFinish().addBoth(self._request_done, request)
         return self.wsgi_resource
 
@@ -192,7 +198,7 @@ class DjangoWebRoot(resource.Resource):
     def pending_requests(self):
         """``(method, path, age_seconds)`` per pending request, oldest first.
         Paths without query strings: those may carry secrets."""
-        now = time.monotonic()
+        now = self._reactor.seconds()
         return [
             (
                 req.method.decode("latin-1"),
@@ -208,7 +214,7 @@ class DjangoWebRoot(resource.Resource):
         oldest = None
         if pending:
             try:
-                oldest = time.monotonic() - next(iter(pending.values()))
+                oldest = self._reactor.seconds() - next(iter(pending.values()))
             except (StopIteration, RuntimeError):
                 oldest = None
         pool_status = getattr(self.pool, "status", None)

@@ -1,4 +1,10 @@
-"""The Twisted site and the TCP service that serve the web roots."""
+"""The Twisted site and the TCP service that serve the web roots.
+
+``Website`` is Twisted's ``Site`` with our channel, limits and quiet log;
+it also knows its open connections, so that a stop can close them once
+their answers are written. ``WSGIWebServer`` is the server's TCP service:
+it ties the thread pool's life to the listener's.
+"""
 
 from __future__ import annotations
 
@@ -16,11 +22,15 @@ _log = Logger(namespace="contrib_awsstorage.webserver")
 
 
 class Website(server.Site):
-    """
-    This class will only log http requests if ``DEBUG`` is True, and uses
-    ``HTTPChannelWithXForwardedFor`` explicitly (no global patch). Request
-    bodies declared larger than ``max_body_size`` are refused with 413
-    before they are read; chunked ones as soon as they grow past it.
+    """The site of both the portal's proxy and the server's Django root.
+
+    Its access log is written only with ``DEBUG`` on: a game's web traffic
+    would otherwise fill the log with lines nobody reads. It names its
+    channel (``HTTPChannelWithXForwardedFor``) itself rather than patching
+    Twisted's global factory, so other Twisted sites in the process are
+    untouched. The trusted upstreams and ``max_body_size`` it carries are
+    read by that channel: request bodies declared larger are refused with
+    413 before they are read, chunked ones as soon as they grow past it.
     """
 
     noisy = False
@@ -97,22 +107,26 @@ class Website(server.Site):
             self._all_closed.fire(False)
 
     def logPrefix(self):
-        "How to be named in logs"
+        """Log lines say which of the two processes' sites wrote them."""
         return "Webserver-proxy" if self.is_portal else "Webserver"
 
     def log(self, request):
-        """Conditional logging"""
+        """The access log line, only with ``DEBUG`` on (see the class)."""
         if self.debug:
             super().log(request)
 
 
 class WSGIWebServer(internet.TCPServer):
-    """
-    The TCP service of the server's web site. It starts the thread pool
-    after the service itself started, and stops it off the reactor thread,
-    bounded by ``stop_timeout``, so a request in flight cannot deadlock
-    shutdown; then it closes the open connections once their answers are
-    written (``Website.close_connections``).
+    """The TCP service of the server's web site, owning its thread pool.
+
+    The pool starts once the listener is up (a pool started earlier would
+    hold threads for a service that may never run), and stops when the
+    listener has stopped: off the reactor thread and bounded by
+    ``stop_timeout``, because a worker still writing its answer needs the
+    reactor, and joining it there would deadlock the shutdown. Then the
+    open connections are closed once their answers are written
+    (``Website.close_connections``), so an answer finished just before the
+    stop still reaches its client.
 
     Call it as ``WSGIWebServer(pool, port, site, interface="127.0.0.1")``:
     ``pool`` is the site's ``LockableThreadPool``; the other arguments go to
@@ -120,20 +134,25 @@ class WSGIWebServer(internet.TCPServer):
     ``interface``).
     """
 
+    #: seconds the open connections get to write out what they hold at a stop
+    close_timeout = 2.0
+
     def __init__(self, pool, *args, stop_timeout=5.0, **kwargs):
         """
         Args:
             pool (LockableThreadPool): the thread pool the site's WSGI resource runs on.
             *args: passed on to ``TCPServer``: ``port, factory``.
             stop_timeout (float): seconds ``stopService`` waits for busy workers.
-            **kwargs: passed on to ``TCPServer`` (``backlog``, ``interface``).
+            **kwargs: passed on to ``TCPServer`` (``backlog``, ``interface``, ``reactor``).
         """
         self.pool = pool
         self.stop_timeout = stop_timeout
+        self.site = args[1] if len(args) > 1 else kwargs.get("factory")
         super().__init__(*args, **kwargs)
 
     def startService(self):
-        """Start the pool after the service starts."""
+        """Listen, then start the pool; a failure is logged and the service
+        stops, so the rest of the game still starts."""
         try:
             super().startService()
             if not self.pool.started:
@@ -150,12 +169,8 @@ class WSGIWebServer(internet.TCPServer):
         d.addCallback(lambda _: self._close_connections())
         return d
 
-    #: seconds the open connections get to write out what they hold at a stop
-    close_timeout = 2.0
-
     def _close_connections(self):
-        site = self.args[1] if len(self.args) > 1 else None
-        close = getattr(site, "close_connections", None)
+        close = getattr(self.site, "close_connections", None)
         if close is None:
             return None
         reactor = get_reactor(getattr(self, "reactor", None))

@@ -29,6 +29,8 @@ AWSSTORAGE_WEB_DRAIN_TIMEOUT = 2.0
 WEBSERVER_THREADPOOL_LIMITS = (1, 5)
 EVENNIA_SERVER_SERVICE_CLASS = "contrib_awsstorage.services.AWSStorageServerService"
 EVENNIA_PORTAL_SERVICE_CLASS = "contrib_awsstorage.services.AWSStoragePortalService"
+if not os.environ.get("WEB_TEST_STOCK_AMP"):  # else Evennia's own: the portal warns
+    AMP_SERVER_PROTOCOL_CLASS = "contrib_awsstorage.services.HoldingAMPServerProtocol"
 DEBUG = False
 # No migrated database here: Evennia's session/login middleware would need one.
 MIDDLEWARE = []

@@ -18,6 +18,7 @@ import django
 django.setup()
 
 from django.conf import settings  # noqa: E402
+from evennia.server.portal.amp_server import AMPServerFactory  # noqa: E402
 from evennia.utils.utils import class_from_module  # noqa: E402
 from twisted.internet import reactor  # noqa: E402
 from twisted.internet.threads import blockingCallFromThread  # noqa: E402
@@ -27,6 +28,16 @@ from contrib_awsstorage import webserver  # noqa: E402
 from tests.web.harness import get  # noqa: E402
 
 result = {}
+in_flight = {}
+drain_logs = []
+
+
+def _watch_drain_logs(event):
+    from twisted.logger import formatEvent
+
+    text = formatEvent(event)
+    if "Webserver draining" in text:
+        drain_logs.append(text)
 
 
 class _To:
@@ -49,6 +60,30 @@ def _stop_server_over_amp(amp_factory):
     proto.factory = amp_factory
     proto.send_AdminPortal2Server = lambda *args, **kwargs: None
     proto.stop_server(mode="reload")
+
+
+def _in_flight_at_stop(server_port):
+    """A request still in Django when the reactor is told to stop (as a
+    signal does): the server's stopService must let its answer out first."""
+    answer = {}
+
+    def client():
+        try:
+            code, _, body = get(_To(server_port), "/sleep/?s=0.5", timeout=30)
+            answer["r"] = (code, body.decode())
+        except Exception as exc:
+            answer["r"] = repr(exc)
+
+    t = threading.Thread(target=client, daemon=True)
+    t.start()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if blockingCallFromThread(reactor, lambda: webserver.get_active_web_root().status())[
+            "pending"
+        ]:
+            break
+        time.sleep(0.01)
+    return t, answer
 
 
 def client_steps(proxy_port, portal_service, amp_factory):
@@ -105,6 +140,9 @@ def client_steps(proxy_port, portal_service, amp_factory):
     out["up_after_stop_server"] = blockingCallFromThread(reactor, lambda: proxy.hold.up)
     out["after_stop_server"] = get(portal, "/hello/")[0]
     result.update(out)
+    # a signal stops the reactor with a request in flight
+    in_flight.update(zip(("thread", "answer"), _in_flight_at_stop(settings.WEBSERVER_PORTS[0][1])))
+    drain_logs.clear()
     reactor.callFromThread(reactor.stop)
 
 
@@ -118,9 +156,9 @@ def main():
     portal = portal_cls()
     server.register_webserver()
     portal.register_amp()
-    amp_service = portal.getServiceNamed("PortalAMPServer")
-    amp_factory = amp_service.args[1]
-    amp_service.disownServiceParent()  # built, never listening: no AMP port in this test
+    # built, never listening: no AMP port in this test
+    portal.getServiceNamed("PortalAMPServer").disownServiceParent()
+    amp_factory = AMPServerFactory(portal)  # as Evennia builds it: protocol from settings
     portal.register_webserver()
     root = webserver.get_active_web_root()
     result["classes"] = {
@@ -139,6 +177,7 @@ def main():
         "portal_is_portal": next(iter(portal)).args[1].is_portal,
     }
     result["classes"]["amp_protocol"] = amp_factory.protocol.__name__
+    result["portal_errors"] = portal.info_dict.get("errors") or ""
     result["global_protocol_untouched"] = http.HTTPFactory.protocol.__name__
     result["upstream_webserver_imported"] = "evennia.server.webserver" in sys.modules
     for svc in list(server) + list(portal):
@@ -154,9 +193,16 @@ def main():
         return defer.gatherResults([server.stopService(), portal.stopService()])
 
     reactor.addSystemEventTrigger("before", "shutdown", stop_services)
+    from twisted.logger import globalLogPublisher
+
+    globalLogPublisher.addObserver(_watch_drain_logs)
     reactor.callLater(30, reactor.stop)  # never hang the test
     reactor.run(installSignalHandlers=False)
     result["active_root_after_stop"] = webserver.get_active_web_root() is None
+    if in_flight:
+        in_flight["thread"].join(10)
+        result["in_flight_at_stop"] = in_flight["answer"].get("r")
+        result["drain_logs_at_stop"] = list(drain_logs)
     print("RESULT " + json.dumps(result), flush=True)
 
 

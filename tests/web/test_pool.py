@@ -1,16 +1,15 @@
-"""The web thread pool's own team (``_QueueTeam``) must keep Twisted's
-``ThreadPool`` contract: lazy threads up to ``max``, no lost work, clean stops."""
+"""The web thread pool is Twisted's ``ThreadPool`` plus a lock: lazy threads
+up to ``max``, no lost work, loud refusals when locked or stopped, clean stops."""
 
 from __future__ import annotations
 
 import itertools
 import threading
-import time
 
 import pytest
 from twisted.python.threadpool import ThreadPool
 
-from contrib_awsstorage.web.pool import LockableThreadPool, PoolLockedError, _QueueTeam
+from contrib_awsstorage.web.pool import LockableThreadPool, PoolLockedError
 
 from .harness import in_reactor, wait_for
 
@@ -76,10 +75,6 @@ class Blocking:
         wait_for(lambda: self.done == n, timeout=5, what=f"{n} tasks done")
 
 
-def test_the_pool_uses_our_team():
-    assert isinstance(LockableThreadPool(1, 2)._team, _QueueTeam)
-
-
 def test_threads_start_lazily(make_pool):
     pool = make_pool(minthreads=1, maxthreads=5)
     assert len(_alive(pool)) == 1
@@ -101,6 +96,7 @@ def test_concurrency_reaches_max_and_not_beyond(make_pool):
     for _ in range(6):
         pool.callInThread(tasks)
     tasks.running(3)
+    wait_for(lambda: pool.status()["queued"] == 3, timeout=5, what="3 queued")
     status = pool.status()
     assert (status["busy"], status["idle"], status["queued"], status["workers"]) == (3, 0, 3, 3)
     assert len(_alive(pool)) == 3
@@ -118,8 +114,8 @@ def test_work_submitted_before_start_runs_after_it(make_pool):
     pool.callInThread(order.append, 1)
     pool.callInThread(lambda: (order.append(2), ran.set()))
     assert _alive(pool) == []
-    assert pool.status()["queued"] == 2
-    assert not ran.wait(0.1)  # not before start
+    assert pool.status()["queued"] == 2  # held, not run, not dropped
+    assert order == []
     pool.start()
     assert ran.wait(2)
     wait_for(lambda: len(order) == 2, timeout=2, what="both tasks")
@@ -133,11 +129,12 @@ def test_stop_runs_queued_work_then_joins_every_thread(make_pool):
     for _ in range(5):
         pool.callInThread(tasks)
     tasks.running(2)
-    assert pool.status()["queued"] == 3
+    wait_for(lambda: pool.status()["queued"] == 3, timeout=5, what="3 queued")
     stopped = threading.Event()
     stopper = threading.Thread(target=lambda: (pool.stop(), stopped.set()), daemon=True)
     stopper.start()
-    assert not stopped.wait(0.1)  # it waits for the work
+    wait_for(lambda: pool.joined, timeout=5, what="stop() begun")
+    assert not stopped.is_set()  # it waits for the work
     tasks.gate.set()
     assert stopped.wait(5), "stop() never returned"
     assert tasks.done == 5  # the 3 queued before stop() ran too
@@ -178,7 +175,7 @@ def test_smaller_max_stops_idle_workers_and_the_pool_still_works(make_pool):
     for _ in range(4):
         pool.callInThread(again)
     again.running(2)
-    assert pool.status()["queued"] == 2
+    wait_for(lambda: pool.status()["queued"] == 2, timeout=5, what="2 queued")
     again.gate.set()
     again.finished(4)
     assert again.most == 2
@@ -265,6 +262,7 @@ def test_status_counts_busy_idle_and_queued(make_pool):
     for _ in range(3):
         pool.callInThread(tasks)
     tasks.running(2)
+    wait_for(lambda: pool.status()["queued"] == 2, timeout=5, what="2 queued")
     status = pool.status()
     assert (status["workers"], status["busy"], status["idle"], status["queued"]) == (2, 2, 0, 2)
     pool.lock()
@@ -290,100 +288,3 @@ def test_lock_refuses_and_unlock_accepts(make_pool):
     assert not pool.locked
     pool.callInThread(ran.set)
     assert ran.wait(2)
-
-
-def test_a_burst_of_quick_work_is_done_by_the_awake_worker(make_pool):
-    """Workers are woken only when the awake ones do not take the work:
-    with the GIL, more awake workers only take turns, and the reactor
-    waits behind them."""
-    pool = make_pool(minthreads=4, maxthreads=8)
-    pool._team.wake_after = 5.0  # the watchdog cannot step in during this test
-    wait_for(lambda: len(pool._team._sleepers) == 4, timeout=5, what="the 4 workers asleep")
-    threads = []
-    done = threading.Event()
-
-    def quick(n):
-        threads.append(threading.current_thread())
-        if n == 199:
-            done.set()
-
-    for n in range(200):
-        pool.callInThread(quick, n)
-    assert done.wait(5)
-    assert len(threads) == 200
-    assert len(set(threads)) == 1, f"{len(set(threads))} workers woken for quick work"
-
-
-def test_a_blocked_worker_gets_help_once_work_has_waited(make_pool):
-    pool = make_pool(minthreads=1, maxthreads=4)
-    pool._team.wake_after = 0.2
-    tasks = Blocking(make_pool)
-    pool.callInThread(tasks)
-    tasks.running(1)
-    ran = threading.Event()
-    when = []
-    start = time.monotonic()
-    pool.callInThread(lambda: (when.append(time.monotonic() - start), ran.set()))
-    assert ran.wait(5), "queued work waited behind a blocked worker"
-    assert when[0] >= 0.2  # not before the watchdog's wait: the busy worker might have come back
-    assert pool.status()["workers"] == 2
-    tasks.gate.set()
-    tasks.finished(1)
-
-
-def test_many_blocked_tasks_wake_as_many_workers_at_once(make_pool):
-    pool = make_pool(minthreads=1, maxthreads=6)
-    pool._team.wake_after = 0.05
-    tasks = Blocking(make_pool)
-    for _ in range(6):
-        pool.callInThread(tasks)
-    tasks.running(6)  # one watchdog round wakes (or starts) one worker per waiting task
-    assert pool.status()["queued"] == 0
-    tasks.gate.set()
-    tasks.finished(6)
-
-
-def test_stop_while_the_watchdog_starts_a_worker_joins_every_thread(make_pool):
-    """The watchdog starts workers from its own thread; ``stop`` must join
-    every thread the pool made, none caught between made and started."""
-    starting = threading.Event()
-
-    class SlowStart(threading.Thread):
-        def start(self):
-            starting.set()
-            time.sleep(0.2)  # a wide window between "made" and "started"
-            super().start()
-
-    class Pool(LockableThreadPool):
-        threadFactory = staticmethod(lambda *a, **kw: SlowStart(*a, daemon=True, **kw))
-
-    pool = Pool(1, 3, name=f"test-pool-{next(_names)}")
-    pool.start()
-    wait_for(
-        lambda: pool.workers == 1 and len(pool._team._sleepers) == 1,
-        timeout=5,
-        what="the first worker asleep",
-    )
-    pool._team.wake_after = 0.01
-    tasks = Blocking(make_pool)
-    pool.callInThread(tasks)
-    tasks.running(1)
-    starting.clear()
-    ran = threading.Event()
-    pool.callInThread(ran.set)  # waits behind a blocked worker: the watchdog starts one
-    assert starting.wait(5)
-    errors = []
-
-    def stop():
-        try:
-            pool.stop()
-        except Exception as exc:  # "cannot join thread before it is started"
-            errors.append(exc)
-
-    stopper = threading.Thread(target=stop, daemon=True)
-    stopper.start()
-    tasks.gate.set()
-    stopper.join(10)
-    assert not stopper.is_alive() and errors == []
-    assert ran.is_set()  # queued before the stop: done
-    assert _alive(pool) == []

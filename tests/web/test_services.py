@@ -86,11 +86,24 @@ def test_services_build_and_drain_with_our_classes(tmp_path):
     assert r["slow"] == [200, "slept"]
     assert r["drained"] is True and r["drain_result"] == []
     assert r["active_root_after_stop"] is True
+    assert r["portal_errors"] == ""  # the AMP protocol is ours: no warning
+    # the reactor stopped (as on Ctrl-C or SIGTERM) while Django was still
+    # answering: the server's stopService drained before the listener went
+    assert r["in_flight_at_stop"] == [200, "slept"]
+    assert [m for m in r["drain_logs_at_stop"] if "1 request(s)" in m], r["drain_logs_at_stop"]
 
 
-def test_remote_static_url_redirects_static(tmp_path):
-    """STATIC_URL on S3/a CDN: the game's /static answers with a redirect there."""
-    _, r = _run(tmp_path, WEB_TEST_STATIC_URL="https://cdn.example.com/static/")
+def test_remote_static_url_redirects_static_and_the_stock_amp_protocol_is_named(tmp_path):
+    """STATIC_URL on S3/a CDN: the game's /static answers with a redirect there.
+    With Evennia's own AMP protocol the portal still works, and its startup
+    info says which setting to change."""
+    _, r = _run(
+        tmp_path, WEB_TEST_STATIC_URL="https://cdn.example.com/static/", WEB_TEST_STOCK_AMP="1"
+    )
+    assert "AMP_SERVER_PROTOCOL_CLASS" in r["portal_errors"]
+    assert "contrib_awsstorage.services.HoldingAMPServerProtocol" in r["portal_errors"]
+    assert r["classes"]["amp_protocol"] == "AMPServerProtocol"
+    assert r["after_stop_server"] == 200
     assert r["classes"]["static"] == "StaticRedirect"
     assert r["static"][0] == 302
     assert r["static_location"] == "https://cdn.example.com/static/app.css"
