@@ -175,11 +175,28 @@ def test_documented_classes_exist():
         assert attr in names, dotted
 
 
+def test_the_bucket_is_set_up_with_s3_setup():
+    """The README's bucket section is built around s3_setup, whose options it names;
+    the JSON blocks stay only as the reference of what it does."""
+    from django.core.management import load_command_class
+
+    section = README.split("## Set up the bucket", 1)[1].split("\n## ", 1)[0]
+    parser = load_command_class("contrib_awsstorage", "s3_setup").create_parser(
+        "evennia", "s3_setup"
+    )
+    known = set(re.findall(r"(--[a-z][a-z-]+)", parser.format_help()))
+    named = set(re.findall(r"(--[a-z][a-z-]+)", section))
+    assert {"--apply", "--profile", "--cloudfront", "--json", "--origin"} <= named
+    assert named <= known, named - known
+    assert section.index("evennia s3_setup") < section.index("```json")
+    assert "stock_collectstatic" not in README
+
+
 def test_commands_the_readme_lists_exist():
     commands = PACKAGE / "management" / "commands"
     section = README.split("## Commands", 1)[1].split("\n## ", 1)[0]
     names = re.findall(r"^\| `(\w+)`", section, re.M)
-    assert names == ["collectstatic", "s3_migrate_static", "s3_check"], names
+    assert names == ["collectstatic", "s3_setup", "s3_migrate_static", "s3_check"], names
     for name in names:
         assert (commands / f"{name}.py").exists(), name
     assert "| `@awsstatus` |" in section

@@ -13,7 +13,7 @@ import uuid
 from ..s3.keys import STATE_DIR as PROBE_DIR
 from .errors import client_error_types, error_code
 from .http import request
-from .results import FAIL, OK, SKIP, CheckResult
+from .results import FAIL, OK, RUN_S3_SETUP, SKIP, CheckResult
 
 RAW_TIMEOUT = 3.0  # the unsigned reachability / anonymous GET requests
 
@@ -173,9 +173,10 @@ class ProbeObjectSteps:
                 "public",
                 FAIL,
                 f"anonymous GET {url} -> HTTP 403: browsers cannot load these files.",
-                f"add a bucket policy allowing s3:GetObject to Principal '*' on {resource} "
-                "(and allow public bucket policies in Block Public Access), or use signed "
-                "URLs (querystring_auth True) for private files.",
+                f"{RUN_S3_SETUP}: it adds the public-read bucket policy for this prefix "
+                f"and allows it in Block Public Access. Or by hand: a bucket policy allowing "
+                f"s3:GetObject to Principal '*' on {resource}; or use signed URLs "
+                "(querystring_auth True) for private files.",
             )
             return
         self._add(

@@ -18,7 +18,7 @@ from .credentials import chain_credentials
 from .errors import client_error_types, error_code
 from .http import request
 from .probe_object import RAW_TIMEOUT, ProbeObjectSteps
-from .results import FAIL, OK, SKIP, WARN, CheckResult
+from .results import FAIL, OK, RUN_S3_SETUP, SKIP, WARN, CheckResult
 
 CLOCK_WARN_SECONDS = 60  # presigned URLs and caches start to misbehave
 CLOCK_FAIL_SECONDS = 15 * 60  # S3 rejects requests: RequestTimeTooSkewed
@@ -91,7 +91,10 @@ class TargetProbe(ProbeObjectSteps):
             exc, operation, self.bucket, key, region=self.client.meta.region_name
         )
         if isinstance(err, S3StorageError):
-            self._add(check, FAIL, scrub(err.summary), scrub(err.fix), err.code)
+            fix = scrub(err.fix)
+            if err.code == "NoSuchBucket":
+                fix = f"{RUN_S3_SETUP} to create and set it up; or {fix}"
+            self._add(check, FAIL, scrub(err.summary), fix, err.code)
         else:
             self._add(check, FAIL, scrub(err), "run with the storage's debug logging.")
         return err
@@ -321,7 +324,8 @@ class TargetProbe(ProbeObjectSteps):
                 f"AWS_DEFAULT_ACL = {acl!r} but bucket '{self.bucket}' has ACLs disabled "
                 "(Object Ownership: BucketOwnerEnforced): every upload fails with "
                 "AccessControlListNotSupported.",
-                "set AWS_DEFAULT_ACL = None (and grant public read with a bucket policy).",
+                f"set AWS_DEFAULT_ACL = None, then {RUN_S3_SETUP}: it grants public read "
+                "with a bucket policy instead of ACLs.",
                 "AccessControlListNotSupported",
             )
             return
@@ -352,14 +356,13 @@ def sync_result(record: dict | None, alias: str) -> CheckResult:
 
     command = "s3_migrate_static" if alias == "staticfiles" else "s3_migrate_static --source media"
     if not record:
-        status = WARN if alias == "staticfiles" else OK
-        return CheckResult(
-            "sync",
-            status,
-            "no sync recorded yet.",
-            f"run 'evennia collectstatic' or 'evennia {command}'." if status == WARN else "",
-            alias,
+        # Not a problem (a new bucket, say, right after s3_setup): a note, not a warning.
+        note = (
+            " Static files go up with 'evennia collectstatic' (or 'evennia s3_migrate_static')."
+            if alias == "staticfiles"
+            else ""
         )
+        return CheckResult("sync", OK, f"no sync recorded yet.{note}", "", alias)
     when = record.get("finished_at") or record.get("started_at") or "an unknown time"
     counts = ", ".join(
         f"{record.get(k, 0)} {k}" for k in ("uploaded", "unchanged", "deleted", "failed")

@@ -15,6 +15,10 @@ FAIL = "FAIL"
 SKIP = "SKIP"
 STATUSES = (OK, WARN, FAIL, SKIP)
 
+# The command that sets the bucket up (provision/): fix lines about the bucket
+# itself (missing, public read, ACLs) point at it first.
+RUN_S3_SETUP = "run 'evennia s3_setup --apply' (or 'manage.py s3_setup --apply') with admin keys"
+
 
 @dataclass(frozen=True)
 class CheckResult:

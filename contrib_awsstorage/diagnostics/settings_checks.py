@@ -432,7 +432,8 @@ def _static_url_results(values: dict, alias: str) -> list[CheckResult]:
                 "static files get signed, expiring URLs (querystring_auth is True): browsers "
                 "and CDNs cannot cache them and cached pages break after expiry.",
                 "use S3StaticStorage / S3ManifestStaticStorage for STORAGES['staticfiles'] "
-                "(or OPTIONS {'querystring_auth': False}) with a public-read bucket policy.",
+                "(or OPTIONS {'querystring_auth': False}) with a public-read bucket policy "
+                "('evennia s3_setup --apply' writes it).",
                 alias,
                 "W004",
             )

@@ -146,14 +146,17 @@ def collect(
     progress=None,
     invalidate: bool = True,
     wait: bool = False,
+    options: SyncOptions | None = None,
 ) -> CollectResult:
     """Collect the finders' files into ``storage`` (one of ours) by syncing.
 
     ``clear`` (Django's --clear) re-uploads everything and deletes every
     other key under the prefix, but only after all uploads succeeded.
+    ``options`` replaces the sync options those arguments make (another
+    command, such as ``s3_migrate_static``, syncing the finders its own way).
     """
     found, duplicates = find_static_files(list(ignore_patterns))
-    options = SyncOptions(
+    options = options or SyncOptions(
         delete=clear,
         force=clear,
         dry_run=dry_run,

@@ -45,6 +45,7 @@ def test_missing_bucket(run_check, storages):
     ((status, line, fix),) = run.lines("bucket")
     assert status == "FAIL" and "does not exist" in line
     assert "AWS_STORAGE_BUCKET_NAME" in fix
+    assert "run 'evennia s3_setup --apply' (or 'manage.py s3_setup --apply')" in fix
     assert run.status("list") == run.status("write") == "SKIP"
 
 
@@ -111,7 +112,7 @@ def test_acl_with_bucket_owner_enforced(run_check, storages, bucket, s3_client):
     assert run.code == 1
     ((status, line, fix),) = run.lines("acl")
     assert status == "FAIL" and "BucketOwnerEnforced" in line and "'public-read'" in line
-    assert "set AWS_DEFAULT_ACL = None" in fix
+    assert "set AWS_DEFAULT_ACL = None" in fix and "'evennia s3_setup --apply'" in fix
 
 
 def test_acl_ok_when_no_acl_is_sent(run_check, storages, bucket, s3_client):
@@ -128,6 +129,7 @@ def test_private_bucket_fails_anonymous_get(run_check, storages, bucket):
     ((status, line, fix),) = run.lines("public")
     assert status == "FAIL" and "HTTP 403" in line
     assert f"arn:aws:s3:::{bucket}/static/*" in fix and "s3:GetObject" in fix
+    assert "run 'evennia s3_setup --apply' (or 'manage.py s3_setup --apply')" in fix
 
 
 def test_dead_custom_domain_fails_anonymous_get(run_check, public_bucket, dead_endpoint):
@@ -264,8 +266,9 @@ def test_last_sync_with_failures(run_check, public_bucket):
     assert "s3_migrate_static" in fix
 
 
-def test_never_synced_static_is_a_warning(run_check, public_bucket):
+def test_never_synced_static_is_a_note_not_a_warning(run_check, public_bucket):
+    # a new bucket (right after s3_setup, say) has nothing wrong with it
     run = run_check("--no-write")
     ((status, line, fix),) = run.lines("sync")
-    assert status == "WARN" and "no sync recorded" in line
-    assert "collectstatic" in fix
+    assert status == "OK" and "no sync recorded" in line and fix == ""
+    assert "collectstatic" in line

@@ -86,9 +86,10 @@ def test_media_source_goes_to_the_default_storage(s3_settings, tmp_path, s3_clie
 
 
 def test_bad_configuration_exits_2_with_the_fix(static_settings):
+    folder = static_settings.STATIC_ROOT
     static_settings.STATIC_ROOT = None
     with pytest.raises(CommandError) as info:
-        run()
+        run("--source", "static")
     assert (
         info.value.returncode == 2
         and "STATIC_ROOT" in str(info.value)
@@ -97,9 +98,97 @@ def test_bad_configuration_exits_2_with_the_fix(static_settings):
     with pytest.raises(CommandError) as info:
         run("--source", "/no/such/folder")
     assert info.value.returncode == 2
+    assert "--source /no/such/folder is not an existing folder. Fix:" in str(info.value)
+    with pytest.raises(CommandError) as info:
+        run("--source", folder, "-i", "*.css")
+    assert info.value.returncode == 2 and "--source finders" in str(info.value)
     with pytest.raises(CommandError) as info:
         run("--source", "static", "--workers", "0")
     assert info.value.returncode == 2
+
+
+FINDER_ASSETS = {
+    **small_tree(4),
+    "css/site.css": 'body { background: url("../img/bg.png"); }\n',
+    "img/bg.png": b"\x89PNG-background",
+    ".hidden.css": "h{}",  # collectstatic's default ignores: '.*'
+    "backup.css~": "old",  # and '*~'
+    "skip/me.js": "skip",
+}
+FOUND = {name for name in FINDER_ASSETS if name not in {".hidden.css", "backup.css~"}}
+
+
+@pytest.fixture
+def finders_settings(s3_settings, tmp_path):
+    """A game whose collectstatic goes straight to S3: STATIC_ROOT is never written."""
+    s3_settings.AWS_LOCATION = "static"
+    s3_settings.STATIC_ROOT = str(tmp_path / "never_written")
+    s3_settings.STATICFILES_FINDERS = ["django.contrib.staticfiles.finders.FileSystemFinder"]
+    s3_settings.STATICFILES_DIRS = [write_tree(tmp_path / "assets", FINDER_ASSETS)]
+    s3_settings.STORAGES = {
+        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+        "staticfiles": {"BACKEND": "contrib_awsstorage.aws_s3_cdn.S3StaticStorage"},
+    }
+    return s3_settings
+
+
+def test_without_a_static_root_folder_it_syncs_what_collectstatic_would_collect(
+    finders_settings, s3_client, bucket
+):
+    out, err = run("--dry-run", "-v", "2")
+    assert "Source: the staticfiles finders (STATIC_ROOT " in out and "is not a folder" in out
+    assert {line.removeprefix("would upload ") for line in out.splitlines()} >= FOUND
+    assert ".hidden.css" not in out and "backup.css~" not in out
+    assert f"would have uploaded {len(FOUND)}, unchanged 0" in out
+    assert keys(s3_client, bucket) == {} and err == ""
+
+    summary = json.loads(run("--json")[0])
+    assert summary["uploaded"] == len(FOUND) and summary["source"].startswith(
+        "the staticfiles finders"
+    )
+    assert {f"static/{name}" for name in FOUND} <= set(keys(s3_client, bucket))
+    assert "static/.hidden.css" not in keys(s3_client, bucket)
+    again = json.loads(run("--json")[0])
+    assert again["uploaded"] == 0 and again["unchanged"] == len(FOUND)
+
+
+def test_finders_honour_ignore_patterns_and_delete_as_collectstatic(
+    finders_settings, s3_client, bucket
+):
+    finders_settings.STATIC_ROOT = None
+    s3_client.put_object(Bucket=bucket, Key="static/stale.css", Body=b"x")
+    out, _ = run("--source", "finders", "-i", "skip", "--no-default-ignore", "--delete", "-v", "2")
+    assert "Source: the staticfiles finders." in out
+    found = set(keys(s3_client, bucket))
+    assert "static/skip/me.js" not in found and "static/stale.css" not in found
+    assert {"static/.hidden.css", "static/backup.css~", "static/css/site.css"} <= found
+
+
+def test_finders_with_a_manifest_storage_hash_as_collectstatic(finders_settings, s3_client, bucket):
+    finders_settings.STORAGES["staticfiles"]["BACKEND"] = (
+        "contrib_awsstorage.aws_s3_cdn.S3ManifestStaticStorage"
+    )
+    assert json.loads(run("--json")[0])["failed"] == 0
+    found = set(keys(s3_client, bucket))
+    manifest = json.loads(
+        s3_client.get_object(Bucket=bucket, Key="static/staticfiles.json")["Body"].read()
+    )
+    hashed = manifest["paths"]["css/site.css"]
+    assert hashed != "css/site.css" and f"static/{hashed}" in found
+
+
+def test_finders_that_find_nothing_never_delete_everything(finders_settings, s3_client, bucket):
+    finders_settings.STATICFILES_DIRS = []
+    s3_client.put_object(Bucket=bucket, Key="static/kept.css", Body=b"x")
+    with pytest.raises(CommandError) as info:
+        run("--delete")
+    assert info.value.returncode == 2 and "STATICFILES_DIRS" in str(info.value)
+    assert "static/kept.css" in keys(s3_client, bucket)
+
+
+def test_an_existing_static_root_stays_the_default_source(static_settings):
+    out, _ = run()
+    assert f"Source: STATIC_ROOT ({static_settings.STATIC_ROOT})." in out
 
 
 def _subprocess(args, env_extra, stderr=subprocess.PIPE):

@@ -1,8 +1,13 @@
-"""``s3_migrate_static``: a fast, incremental, parallel sync of a local folder to S3.
+"""``s3_migrate_static``: a fast, incremental, parallel sync of local static files to S3.
 
 A thin shell over :mod:`contrib_awsstorage.sync`: it picks the source and the
 storage, shows progress, prints the summary and maps the outcome to an exit
 status (0 success, 1 some file failed, 2 bad configuration).
+
+A game whose ``collectstatic`` goes straight to S3 never writes
+``STATIC_ROOT``; without ``--source`` the command then syncs what
+``collectstatic`` would collect (Django's staticfiles finders, through
+:func:`contrib_awsstorage.sync.collect.collect`, the same code path).
 """
 
 from __future__ import annotations
@@ -10,7 +15,9 @@ from __future__ import annotations
 import gc
 import json
 import os
+from dataclasses import dataclass
 
+from django.apps import apps
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.files.storage import storages
@@ -19,8 +26,21 @@ from django.core.management.base import BaseCommand, CommandError
 from contrib_awsstorage.humanize import human_bytes
 from contrib_awsstorage.s3.errors import S3AccessDenied, S3ConfigurationError, S3StorageError
 from contrib_awsstorage.sync import SyncOptions, check_sync_storage, sync_directory
+from contrib_awsstorage.sync.collect import PostProcessError, collect, find_static_files
 
 EXIT_FAILED, EXIT_CONFIG = 1, 2
+FINDERS = "finders"
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where the files come from: a local ``folder``, or the staticfiles
+    finders when ``folder`` is None; ``alias`` is the storage they go to and
+    ``label`` says which source was used, for the output."""
+
+    folder: str | None
+    alias: str
+    label: str
 
 
 def add_invalidation_arguments(parser):
@@ -90,8 +110,9 @@ class FrozenHeapMixin:
 
 class Command(FrozenHeapMixin, BaseCommand):
     help = (
-        "Sync static files (STATIC_ROOT) or uploads (MEDIA_ROOT) to S3: only changed files "
-        "are uploaded, in parallel; prints a summary."
+        "Sync static files (STATIC_ROOT, or what collectstatic would collect when there is "
+        "no STATIC_ROOT folder) or uploads (MEDIA_ROOT) to S3: only changed files are "
+        "uploaded, in parallel; prints a summary."
     )
     # The sync validates what it needs itself and exits 2 with the fix; other
     # apps' system check errors must not turn a bad setting into exit 1.
@@ -100,11 +121,29 @@ class Command(FrozenHeapMixin, BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument(
             "--source",
-            default="static",
-            metavar="static|media|PATH",
-            help="'static' (STATIC_ROOT → the staticfiles storage, the default), "
-            "'media' (MEDIA_ROOT → the default storage) or a folder "
-            "(→ the staticfiles storage).",
+            default=None,
+            metavar="static|finders|media|PATH",
+            help="'static' (STATIC_ROOT → the staticfiles storage), 'finders' (what "
+            "collectstatic would collect → the staticfiles storage), 'media' (MEDIA_ROOT → "
+            "the default storage) or a folder (→ the staticfiles storage). Default: "
+            "STATIC_ROOT if it is an existing folder, else the finders.",
+        )
+        parser.add_argument(
+            "-i",
+            "--ignore",
+            action="append",
+            default=[],
+            dest="ignore_patterns",
+            metavar="PATTERN",
+            help="With the finders: ignore files, directories or paths matching this "
+            "glob-style pattern (as collectstatic). Use multiple times to ignore more.",
+        )
+        parser.add_argument(
+            "--no-default-ignore",
+            action="store_false",
+            dest="use_default_ignore_patterns",
+            help="With the finders: don't ignore the common private glob-style patterns "
+            "(as collectstatic).",
         )
         parser.add_argument("--dry-run", action="store_true", help="Plan only; change nothing.")
         parser.add_argument(
@@ -132,8 +171,16 @@ class Command(FrozenHeapMixin, BaseCommand):
         parser.add_argument("--no-progress", action="store_true", help="No progress bar.")
         add_invalidation_arguments(parser)
 
-    def _source(self, source: str):
-        """``(folder, storage alias)`` for --source, or CommandError(2) naming the setting."""
+    def _source(self, source: str | None) -> Source:
+        """The :class:`Source` for --source, or CommandError(2) naming the setting and the fix."""
+        if source is None:
+            root = getattr(settings, "STATIC_ROOT", None)
+            if root and os.path.isdir(os.fspath(root)):
+                return Source(os.fspath(root), "staticfiles", f"STATIC_ROOT ({os.fspath(root)})")
+            why = f"STATIC_ROOT ({os.fspath(root)}) is not a folder" if root else "no STATIC_ROOT"
+            return Source(None, "staticfiles", f"the staticfiles finders ({why})")
+        if source == FINDERS:
+            return Source(None, "staticfiles", "the staticfiles finders")
         if source in ("static", "media"):
             setting, alias = (
                 ("STATIC_ROOT", "staticfiles") if source == "static" else ("MEDIA_ROOT", "default")
@@ -142,7 +189,12 @@ class Command(FrozenHeapMixin, BaseCommand):
             if not root:
                 raise CommandError(
                     f"{setting} is not set, so --source {source} has no folder to sync. "
-                    f"Fix: set {setting} in your settings, or pass --source PATH.",
+                    f"Fix: set {setting} in your settings, or pass --source PATH"
+                    + (
+                        " (or leave --source out to sync the finders)."
+                        if alias != "default"
+                        else "."
+                    ),
                     returncode=EXIT_CONFIG,
                 )
         else:
@@ -150,22 +202,38 @@ class Command(FrozenHeapMixin, BaseCommand):
         root = os.fspath(root)
         if not os.path.isdir(root):
             what = f"{setting} ({root})" if setting else f"--source {root}"
-            fix = (
-                "run 'collectstatic' with a local storage first or point STATIC_ROOT at your files"
-                if setting == "STATIC_ROOT"
-                else "give an existing folder"
-            )
+            fix = {
+                "STATIC_ROOT": "leave --source out (or pass --source finders) to sync what "
+                "collectstatic would collect, or point STATIC_ROOT at your files",
+                "MEDIA_ROOT": "point MEDIA_ROOT at your uploads",
+            }.get(setting, "give an existing folder, or 'static', 'finders' or 'media'")
             raise CommandError(
                 f"{what} is not an existing folder. Fix: {fix}.", returncode=EXIT_CONFIG
             )
-        return root, alias
+        return Source(root, alias, f"{setting} ({root})" if setting else root)
+
+    def _ignore_patterns(self, options, source: Source) -> list[str]:
+        """collectstatic's ignore patterns (its defaults unless --no-default-ignore)."""
+        if source.folder is not None:
+            if options["ignore_patterns"] or not options["use_default_ignore_patterns"]:
+                raise CommandError(
+                    f"--ignore and --no-default-ignore apply to the finders only, not to "
+                    f"{source.label}. Fix: drop them, or pass --source finders.",
+                    returncode=EXIT_CONFIG,
+                )
+            return []
+        patterns = list(options["ignore_patterns"])
+        if options["use_default_ignore_patterns"]:
+            patterns += apps.get_app_config("staticfiles").ignore_patterns
+        return sorted({os.path.normpath(p) for p in patterns})
 
     def handle(self, *args, **options):
         if options["workers"] is not None and options["workers"] < 1:
             raise CommandError("--workers must be at least 1.", returncode=EXIT_CONFIG)
-        root, alias = self._source(options["source"])
+        source = self._source(options["source"])
+        ignore_patterns = self._ignore_patterns(options, source)
         try:
-            storage = check_sync_storage(storages[alias], alias)
+            storage = check_sync_storage(storages[source.alias], source.alias)
         except ImproperlyConfigured as exc:
             raise CommandError(str(exc), returncode=EXIT_CONFIG) from exc
 
@@ -186,23 +254,34 @@ class Command(FrozenHeapMixin, BaseCommand):
             workers=options["workers"],
             on_plan=on_plan,
             command="s3_migrate_static",
-            source=options["source"],
+            source=options["source"] or ("static" if source.folder else FINDERS),
             invalidate=not options["no_invalidate"],
             wait=options["wait"],
         )
+        duplicates = []
         try:
-            report = sync_directory(storage, root, sync_options, progress)
+            if source.folder is not None:
+                report = sync_directory(storage, source.folder, sync_options, progress)
+            else:
+                report, duplicates = self._sync_finders(
+                    storage, ignore_patterns, sync_options, progress
+                )
         except (S3ConfigurationError, S3AccessDenied, ImproperlyConfigured) as exc:
             raise CommandError(str(exc), returncode=EXIT_CONFIG) from exc
-        except S3StorageError as exc:
+        except (S3StorageError, PostProcessError) as exc:
             raise CommandError(str(exc), returncode=EXIT_FAILED) from exc
         finally:
             if state["bar"] is not None:
                 state["bar"].close()
 
         if options["json"]:
-            self.stdout.write(json.dumps(report.summary(), sort_keys=True))
+            summary = {**report.summary(), "source": source.label}
+            self.stdout.write(json.dumps(summary, sort_keys=True))
         else:
+            self.stdout.write(f"Source: {source.label}.")
+            if options["verbosity"] >= 2:
+                for name in duplicates:
+                    self.stdout.write(f"ignored {name}: an earlier finder has the same path")
             self._print_summary(report, storage, options)
         if report.failures:
             raise CommandError(
@@ -213,6 +292,25 @@ class Command(FrozenHeapMixin, BaseCommand):
         failed = invalidation_failure(report)
         if failed:
             raise CommandError(failed, returncode=EXIT_FAILED)
+
+    def _sync_finders(self, storage, ignore_patterns, sync_options, progress):
+        """Sync what collectstatic would collect, through collectstatic's own
+        :func:`collect` (a manifest storage is hashed locally, as there)."""
+        if sync_options.delete and not find_static_files(ignore_patterns)[0]:
+            raise CommandError(
+                "the staticfiles finders found no files, so --delete would remove every "
+                "static file in the bucket. Fix: check STATICFILES_DIRS, STATICFILES_FINDERS "
+                "and INSTALLED_APPS, or pass --source PATH.",
+                returncode=EXIT_CONFIG,
+            )
+        result = collect(
+            storage,
+            ignore_patterns=ignore_patterns,
+            dry_run=sync_options.dry_run,
+            progress=progress,
+            options=sync_options,
+        )
+        return result.report, result.duplicates
 
     def _print_summary(self, report, storage, options):
         for name, error in report.failures:
