@@ -15,7 +15,6 @@ the source checksum our storage keeps in the object metadata.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from dataclasses import dataclass, field
@@ -24,6 +23,7 @@ from ..s3.errors import error_code
 from ..s3.keys import STATE_DIR
 from ..s3.listing import list_page
 from ..s3.objects import SOURCE_MD5_METADATA_KEY
+from ..s3.transfer import expected_etag
 from .hashcache import md5_file
 
 __all__ = [
@@ -136,15 +136,10 @@ def manifest_hashed_names(
 
 
 def body_etag(body: bytes, threshold: int, chunksize: int) -> str:
-    """The ETag S3 gives ``body`` when we upload it: MD5 up to ``threshold``
-    bytes, else the multipart form ``md5-of-part-md5s-N``."""
-    if len(body) <= threshold:
-        return hashlib.md5(body, usedforsecurity=False).hexdigest()
-    parts = [
-        hashlib.md5(body[i : i + chunksize], usedforsecurity=False).digest()
-        for i in range(0, len(body), chunksize)
-    ]
-    return f"{hashlib.md5(b''.join(parts), usedforsecurity=False).hexdigest()}-{len(parts)}"
+    """The ETag S3 gives ``body`` when the sync uploads it: MD5 below
+    ``threshold`` bytes, else the multipart form ``md5-of-part-md5s-N`` with
+    the part size s3transfer really uses (``s3.transfer.expected_etag``)."""
+    return expected_etag(body, threshold, chunksize)
 
 
 def decide(
