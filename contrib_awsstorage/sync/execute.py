@@ -14,11 +14,11 @@ from datetime import UTC, datetime, timedelta
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from ..media_types import IMMUTABLE_CACHE_CONTROL
 from ..s3.errors import error_code, translate_client_error
 from ..s3.objects import SOURCE_MD5_METADATA_KEY
 from ..s3.transfer import DEFAULT_PART_WORKERS
 from ..s3.transfer import upload as transfer_upload
+from ..s3.uploads import metadata_params
 from .plan import FileDecision, StateEntry, body_etag
 
 __all__ = ["Uploader"]
@@ -52,10 +52,8 @@ class Uploader:
         """Write one file with the storage's headers; return its new state and size."""
         with open(decision.local.path, "rb") as handle:
             data = handle.read()
-        body, params = self.storage.prepare_upload(decision.local.name, data)
-        params = dict(params)
-        if decision.local.name in self.immutable_names:
-            params["CacheControl"] = IMMUTABLE_CACHE_CONTROL
+        name = decision.local.name
+        body, params = self.storage.prepare_upload(name, data, hashed=name in self.immutable_names)
         if len(body) >= self.threshold:  # s3transfer's own rule
             etag = self._multipart(decision.key, body, params)
         else:
@@ -63,7 +61,28 @@ class Uploader:
                 Bucket=self.bucket, Key=decision.key, Body=body, **params
             )
             etag = response["ETag"].strip('"')
-        return StateEntry(decision.md5, etag, len(body)), len(body)
+        return StateEntry(decision.md5, etag, len(body), decision.meta), len(body)
+
+    def retag(self, decision: FileDecision, remote) -> StateEntry:
+        """Give the object the headers the settings ask for now, in place: a
+        CopyObject onto itself (MetadataDirective REPLACE, the source checksum
+        kept), only while it still holds the bytes we checked (CopySourceIfMatch)."""
+        name = decision.local.name
+        params = metadata_params(self.storage, name, hashed=name in self.immutable_names)
+        params["Metadata"] = {
+            **(params.get("Metadata") or {}),
+            SOURCE_MD5_METADATA_KEY: decision.md5,
+        }
+        response = self.client.copy_object(
+            Bucket=self.bucket,
+            Key=decision.key,
+            CopySource={"Bucket": self.bucket, "Key": decision.key},
+            CopySourceIfMatch=f'"{remote.etag}"',
+            MetadataDirective="REPLACE",
+            **params,
+        )
+        etag = response["CopyObjectResult"]["ETag"].strip('"')
+        return StateEntry(decision.md5, etag, remote.size, decision.meta)
 
     def _multipart(self, key: str, body: bytes, params: dict) -> str:
         """Upload ``body`` in parts through s3transfer; return the ETag S3 gives it."""

@@ -11,6 +11,15 @@ Without a trusted entry the plan compares the ETag with the one the upload
 would produce (plain MD5, or AWS's multipart form), and only for gzipped or
 multipart objects written by someone else falls back to one HEAD to read
 the source checksum our storage keeps in the object metadata.
+
+Each manifest entry also holds a fingerprint of the headers the settings
+give the object (``s3.uploads.metadata_fingerprint``: Cache-Control,
+Content-Type, Content-Disposition, Content-Encoding, ...). When the bytes
+are the same but the fingerprint differs, the object is re-tagged in place
+(CopyObject onto itself, ``RETAG``), with no upload. An object whose
+fingerprint is not known (a manifest written before fingerprints existed, or
+an object settled by its ETag or a HEAD) is re-tagged once: nothing proves
+its headers match, and one CopyObject costs less than a wrong Cache-Control.
 """
 
 from __future__ import annotations
@@ -24,6 +33,7 @@ from ..s3.keys import STATE_DIR
 from ..s3.listing import list_page
 from ..s3.objects import SOURCE_MD5_METADATA_KEY
 from ..s3.transfer import expected_etag
+from ..s3.uploads import metadata_fingerprint, metadata_params
 from .hashcache import md5_file
 
 __all__ = [
@@ -44,13 +54,14 @@ __all__ = [
     "read_state",
     "state_document",
     "is_state_key",
+    "object_fingerprint",
     "SOURCE_MD5_METADATA_KEY",
 ]
 
 MANIFEST_NAME = STATE_DIR + "sync-manifest.json"
 STATE_VERSION = 1
 
-UPLOAD, UNCHANGED, VERIFY = "upload", "unchanged", "verify"
+UPLOAD, UNCHANGED, VERIFY, RETAG = "upload", "unchanged", "verify", "retag"
 
 
 @dataclass(frozen=True)
@@ -78,6 +89,7 @@ class StateEntry:
     md5: str
     etag: str
     size: int
+    meta: str = ""  # metadata fingerprint ("": written before fingerprints, or not known)
 
 
 @dataclass
@@ -85,8 +97,9 @@ class FileDecision:
     local: LocalFile
     key: str
     md5: str
-    action: str  # UPLOAD / UNCHANGED / VERIFY (VERIFY: resolved by the planner)
+    action: str  # UPLOAD / UNCHANGED / RETAG / VERIFY (VERIFY: resolved by the planner)
     reason: str
+    meta: str = ""  # the metadata fingerprint the settings give it now
 
 
 @dataclass
@@ -97,6 +110,7 @@ class Plan:
     prefix: str
     uploads: list[FileDecision] = field(default_factory=list)
     unchanged: list[FileDecision] = field(default_factory=list)
+    retags: list[FileDecision] = field(default_factory=list)  # same bytes, new headers
     deletes: list[str] = field(default_factory=list)  # keys
     remote: dict[str, Remote] = field(default_factory=dict)
     state: dict[str, StateEntry] = field(default_factory=dict)
@@ -142,16 +156,30 @@ def body_etag(body: bytes, threshold: int, chunksize: int) -> str:
     return expected_etag(body, threshold, chunksize)
 
 
+def object_fingerprint(storage, name: str, hashed: bool = False) -> str:
+    """The metadata fingerprint the settings give storage name ``name`` now."""
+    return metadata_fingerprint(metadata_params(storage, name, hashed=hashed))
+
+
 def decide(
-    md5: str, remote: Remote | None, entry: StateEntry | None, force: bool
+    md5: str,
+    remote: Remote | None,
+    entry: StateEntry | None,
+    force: bool,
+    meta: str | None = None,
 ) -> tuple[str, str]:
-    """``(action, reason)`` for one file from what is known without a request."""
+    """``(action, reason)`` for one file from what is known without a request
+    (``meta``: the metadata fingerprint it should carry; None: not compared)."""
     if force:
         return UPLOAD, "forced"
     if remote is None:
         return UPLOAD, "new"
     if entry is not None and entry.etag == remote.etag and entry.size == remote.size:
-        return (UNCHANGED, "manifest") if entry.md5 == md5 else (UPLOAD, "changed")
+        if entry.md5 != md5:
+            return UPLOAD, "changed"
+        if meta is not None and entry.meta != meta:
+            return RETAG, "metadata changed" if entry.meta else "metadata not known"
+        return UNCHANGED, "manifest"
     return VERIFY, "unknown remote object"
 
 
@@ -244,7 +272,8 @@ def state_entries(document) -> dict[str, StateEntry]:
         if document.get("version") != STATE_VERSION:
             return {}
         return {
-            k: StateEntry(str(v[0]), str(v[1]), int(v[2])) for k, v in document["entries"].items()
+            k: StateEntry(str(v[0]), str(v[1]), int(v[2]), str(v[3]) if len(v) > 3 else "")
+            for k, v in document["entries"].items()
         }
     except (KeyError, TypeError, ValueError, IndexError, AttributeError):
         return {}
@@ -253,7 +282,7 @@ def state_entries(document) -> dict[str, StateEntry]:
 def state_document(entries: dict[str, StateEntry]) -> bytes:
     data = {
         "version": STATE_VERSION,
-        "entries": {k: [e.md5, e.etag, e.size] for k, e in sorted(entries.items())},
+        "entries": {k: [e.md5, e.etag, e.size, e.meta] for k, e in sorted(entries.items())},
     }
     return json.dumps(data, separators=(",", ":")).encode()
 
@@ -267,20 +296,25 @@ def first_pass(
     force: bool,
     md5s: dict[str, str] | None = None,
     keys: dict[str, str] | None = None,
+    hashed: frozenset[str] = frozenset(),
 ) -> Plan:
     """Classify every local file with no request at all (``md5s`` and ``keys``:
-    checksums and S3 keys already computed, by name)."""
+    checksums and S3 keys already computed, by name; ``hashed``: names a static
+    manifest lists, which get the immutable Cache-Control)."""
     plan = Plan(prefix=dest.prefix, remote=remote, state=state)
     md5s, keys = md5s or {}, keys or {}
     for name, path in sorted(files.items()):
         key = keys.get(name) or dest.storage.key_for(name)
         local = LocalFile(name, path, os.path.getsize(path))
         md5 = md5s.get(name) or md5_file(path)
-        action, reason = decide(md5, remote.get(key), state.get(key), force)
-        decision = FileDecision(local, key, md5, action, reason)
+        meta = object_fingerprint(dest.storage, name, name in hashed)
+        action, reason = decide(md5, remote.get(key), state.get(key), force, meta)
+        decision = FileDecision(local, key, md5, action, reason, meta)
         if action == UNCHANGED:
             plan.unchanged.append(decision)
             plan.confirmed[key] = state[key]
+        elif action == RETAG:
+            plan.retags.append(decision)
         elif action == UPLOAD:
             plan.uploads.append(decision)
         else:
@@ -305,19 +339,20 @@ def resolve_unknown(dest, plan: Plan) -> list[FileDecision]:
             len(body) == remote.size
             and body_etag(body, dest.threshold, dest.chunksize) == remote.etag
         ):
-            settle_unchanged(plan, decision, remote)
+            settle_same_bytes(plan, decision)
         elif "-" in remote.etag or params.get("ContentEncoding"):
             need_head.append(decision)
         else:
             decision.action, decision.reason = UPLOAD, "changed"
-    plan.uploads = [d for d in plan.uploads if d.action != UNCHANGED]
+    plan.uploads = [d for d in plan.uploads if d.action == UPLOAD or d.action == VERIFY]
     return need_head
 
 
-def settle_unchanged(plan: Plan, decision: FileDecision, remote: Remote) -> None:
-    decision.action, decision.reason = UNCHANGED, "checksum"
-    plan.unchanged.append(decision)
-    plan.confirmed[decision.key] = StateEntry(decision.md5, remote.etag, remote.size)
+def settle_same_bytes(plan: Plan, decision: FileDecision) -> None:
+    """The object holds the file's bytes, but no fingerprint says which headers
+    it carries: re-tag it once (see the module docstring)."""
+    decision.action, decision.reason = RETAG, "metadata not known"
+    plan.retags.append(decision)
 
 
 def stale_keys(plan: Plan, local_keys: set[str]) -> list[str]:
