@@ -22,6 +22,7 @@ from .transfer import DEFAULT_PART_WORKERS, expected_etag, upload
 
 __all__ = [
     "copy_object_parameters",
+    "gzips_body",
     "is_static_storage",
     "metadata_fingerprint",
     "metadata_params",
@@ -88,12 +89,13 @@ def metadata_params(storage, name, content_type=None, *, hashed=False) -> dict:
     ContentEncoding of the parameters' own): every header the settings give
     ``name``, known without reading its bytes."""
     params = upload_params(storage, name, content_type, hashed=hashed)
-    if _gzips(storage, params):
+    if gzips_body(storage, params):
         params["ContentEncoding"] = "gzip"
     return params
 
 
-def _gzips(storage, params) -> bool:
+def gzips_body(storage, params) -> bool:
+    """True when the body of an upload with ``params`` (``upload_params``) is gzipped."""
     bare = params["ContentType"].split(";")[0].strip()
     return storage.gzip and bare in storage.gzip_content_types and "ContentEncoding" not in params
 
@@ -116,7 +118,7 @@ def prepare_upload(storage, name, data, content_type=None, *, hashed=False) -> t
     data = force_bytes(data)
     params = upload_params(storage, name, content_type, hashed=hashed)
     body = data
-    if _gzips(storage, params):
+    if gzips_body(storage, params):
         body, params["ContentEncoding"] = gzip_bytes(data), "gzip"
     metadata = dict(params.get("Metadata") or {})
     metadata[SOURCE_MD5_METADATA_KEY] = hashlib.md5(data).hexdigest()

@@ -341,11 +341,11 @@ class SyncRun:
         storage keeps in their metadata matches (one HEAD each)."""
         if not need_head:
             return
-        futures = {self.pool.submit(self.uploader.head_source_md5, d.key): d for d in need_head}
+        futures = {self.pool.submit(self.uploader.head_source, d.key): d for d in need_head}
         for future in as_completed(futures):
             decision = futures[future]
-            try:
-                same = future.result() == decision.md5
+            try:  # same source, and gzipped exactly when we would gzip it
+                same = future.result() == (decision.md5, decision.meta.startswith("z"))
             except (ClientError, BotoCoreError):
                 same = False  # cannot tell: uploading is always correct
             if same:

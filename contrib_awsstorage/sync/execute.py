@@ -128,10 +128,12 @@ class Uploader:
                     aborted.append(upload["Key"])
         return aborted
 
-    def head_source_md5(self, key: str) -> str | None:
-        """The source checksum our storage stored in the object's metadata."""
+    def head_source(self, key: str) -> tuple[str | None, bool]:
+        """The source checksum our storage stored in the object's metadata, and
+        whether its body is gzipped."""
         head = self.client.head_object(Bucket=self.bucket, Key=key)
-        return (head.get("Metadata") or {}).get(SOURCE_MD5_METADATA_KEY)
+        md5 = (head.get("Metadata") or {}).get(SOURCE_MD5_METADATA_KEY)
+        return md5, head.get("ContentEncoding") == "gzip"
 
     def delete(self, keys: list[str]) -> tuple[list[str], list[tuple[str, str]]]:
         """DeleteObjects in batches of 1,000; ``(deleted keys, [(key, error)])``, never raises

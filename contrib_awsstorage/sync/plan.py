@@ -33,7 +33,7 @@ from ..s3.keys import STATE_DIR
 from ..s3.listing import list_page
 from ..s3.objects import SOURCE_MD5_METADATA_KEY
 from ..s3.transfer import expected_etag
-from ..s3.uploads import metadata_fingerprint, metadata_params
+from ..s3.uploads import gzips_body, metadata_fingerprint, upload_params
 from .hashcache import md5_file
 
 __all__ = [
@@ -157,8 +157,14 @@ def body_etag(body: bytes, threshold: int, chunksize: int) -> str:
 
 
 def object_fingerprint(storage, name: str, hashed: bool = False) -> str:
-    """The metadata fingerprint the settings give storage name ``name`` now."""
-    return metadata_fingerprint(metadata_params(storage, name, hashed=hashed))
+    """The metadata fingerprint the settings give storage name ``name`` now.
+    Its first character says whether the body is gzipped (``z``) or not
+    (``p``): a change there is new bytes, never a re-tag."""
+    params = upload_params(storage, name, hashed=hashed)
+    gzipped = gzips_body(storage, params)
+    if gzipped:
+        params["ContentEncoding"] = "gzip"
+    return ("z" if gzipped else "p") + metadata_fingerprint(params)
 
 
 def decide(
@@ -177,9 +183,13 @@ def decide(
     if entry is not None and entry.etag == remote.etag and entry.size == remote.size:
         if entry.md5 != md5:
             return UPLOAD, "changed"
-        if meta is not None and entry.meta != meta:
-            return RETAG, "metadata changed" if entry.meta else "metadata not known"
-        return UNCHANGED, "manifest"
+        if meta is None or entry.meta == meta:
+            return UNCHANGED, "manifest"
+        if not entry.meta:  # written before fingerprints: are its bytes what we would send?
+            return VERIFY, "metadata not known"
+        if entry.meta[0] != meta[0]:
+            return UPLOAD, "encoding changed"  # gzip switched: other bytes
+        return RETAG, "metadata changed"
     return VERIFY, "unknown remote object"
 
 
