@@ -214,3 +214,18 @@ def test_gzip_switch_is_new_bytes_not_a_retag(make_storage, tmp_path, hashed_nam
     sync_directory(make_storage(location="static"), root)
     report = sync_directory(make_storage(location="static", gzip=True), root)
     assert report.uploaded == [name] and report.metadata_updated == []
+
+
+def test_s3_migrate_static_summary_counts_metadata_updated(s3_settings, tmp_path):
+    s3_settings.AWS_LOCATION = "static"
+    s3_settings.STATIC_ROOT = write_tree(tmp_path / "static_root", small_tree(3))
+    s3_settings.STORAGES = {
+        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+        "staticfiles": {"BACKEND": "contrib_awsstorage.aws_s3_cdn.S3StaticStorage"},
+    }
+    call_command("s3_migrate_static", stdout=io.StringIO())
+    s3_settings.AWS_S3_OBJECT_PARAMETERS = {"CacheControl": "no-cache"}
+    s3_settings.STORAGES = {**s3_settings.STORAGES}  # rebuilt with the new settings
+    out = io.StringIO()
+    call_command("s3_migrate_static", stdout=out)
+    assert "uploaded 0, unchanged 0, metadata updated 3, deleted 0" in out.getvalue()
