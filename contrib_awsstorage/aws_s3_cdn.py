@@ -246,9 +246,9 @@ class S3Boto3Storage(Storage):
         """PutObject / CreateMultipartUpload arguments for ``name`` (no body, no MD5)."""
         return uploads.upload_params(self, name, content_type)
 
-    def prepare_upload(self, name, data, content_type=None):
+    def prepare_upload(self, name, data, content_type=None, *, hashed=False):
         """``(body, params)``: exactly what ``save()`` (and the sync) send for ``name``."""
-        return uploads.prepare_upload(self, name, data, content_type)
+        return uploads.prepare_upload(self, name, data, content_type, hashed=hashed)
 
     def _upload(self, name, key, data, content_type=None):
         """Send ``data`` as ``key`` (``uploads.send``: s3transfer), then note it in the index."""

@@ -41,6 +41,6 @@ AWS_S3_SYNC_CACHE_DIR = _os.path.join(
     _tempfile.gettempdir(), f"contrib-awsstorage-tests-{_os.getpid()}"
 )
 
-# The suite counts the full sync's requests through botocore; the boto3-free
-# no-op answer (sync/quick.py) has its own tests, which turn it on.
+# The suite counts the full sync's requests; the quick no-op answer (sync/quick.py,
+# which reads on the storage's own boto3 client) has its own tests, which turn it on.
 AWS_S3_SYNC_QUICK_NOOP = False

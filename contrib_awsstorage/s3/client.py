@@ -63,9 +63,10 @@ def client_config(storage):
 def create_client(storage):
     """A new boto3 S3 client for ``storage``'s options; clear errors, never a secret.
 
-    boto3 is imported here, with the first client (``credentials.session_for``),
-    not when the storage module is: importing settings stays cheap, which
-    Evennia's launcher does on every reload.
+    boto3 (the session, ``credentials.session_for``) is imported with the first
+    client; botocore, whose exceptions and Config every S3 path uses, comes
+    with the storage module. The sync, its quick no-op path and the storage
+    all send their requests on this one client.
     """
     if storage.access_key and not storage.secret_key and not storage.session_profile:
         raise S3ConfigurationError(

@@ -8,8 +8,7 @@ unless scrubbed, so signatures, tokens and keys cannot leak.
 
 Errors are recognised by botocore's exception classes and, for answers from
 S3, by the error code in ``ClientError.response["Error"]["Code"]``. The
-classes are imported with the first error, not with this module: the app's
-system checks use ``scrub`` in projects that never load boto3.
+class table is built once, with the first error to translate.
 """
 
 from __future__ import annotations

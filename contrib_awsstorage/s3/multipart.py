@@ -7,18 +7,15 @@ so the file object sends each full buffer as the next part itself, through
 and bills, the parts of an upload nobody completes or aborts.
 
 Bodies already whole (``save()``, the sync) go through s3transfer instead
-(``s3/transfer.py``). ``upload_in_parts`` stays only until the sync engine
-calls ``transfer.upload``.
+(``s3/transfer.py``).
 """
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
-
 from .errors import S3StorageError
 from .transfer import DEFAULT_PART_WORKERS, MIN_PART_SIZE
 
-__all__ = ["DEFAULT_PART_WORKERS", "MIN_PART_SIZE", "StreamedUpload", "upload_in_parts"]
+__all__ = ["DEFAULT_PART_WORKERS", "MIN_PART_SIZE", "StreamedUpload"]
 
 
 class StreamedUpload:
@@ -70,47 +67,3 @@ class StreamedUpload:
             self._call("AbortMultipartUpload", Key=self.key, UploadId=upload_id)
         except S3StorageError:
             pass
-
-
-def upload_in_parts(
-    call, key: str, body: bytes, params: dict, part_size: int, workers: int = DEFAULT_PART_WORKERS
-) -> dict:
-    """Create, send and complete a multipart upload of ``body`` (parts on
-    ``workers`` threads); abort it on any failure. Returns the
-    CompleteMultipartUpload response. Kept for the sync engine until it
-    calls ``transfer.upload``."""
-    upload_id = call("CreateMultipartUpload", Key=key, **params)["UploadId"]
-    view = memoryview(body)
-    starts = list(range(0, len(body), part_size))
-
-    def send(number: int) -> dict:
-        start = starts[number - 1]
-        response = call(
-            "UploadPart",
-            Key=key,
-            UploadId=upload_id,
-            PartNumber=number,
-            Body=bytes(view[start : start + part_size]),
-        )
-        return {"PartNumber": number, "ETag": response["ETag"]}
-
-    try:
-        numbers = range(1, len(starts) + 1)
-        if workers <= 1 or len(starts) == 1:
-            parts = [send(n) for n in numbers]
-        else:
-            pool = ThreadPoolExecutor(max_workers=min(workers, len(starts)))
-            try:
-                futures = [pool.submit(send, n) for n in numbers]
-                parts = [future.result() for future in futures]
-            finally:
-                pool.shutdown(cancel_futures=True)  # after a failure: start no more parts
-        return call(
-            "CompleteMultipartUpload", Key=key, UploadId=upload_id, MultipartUpload={"Parts": parts}
-        )
-    except BaseException:
-        try:
-            call("AbortMultipartUpload", Key=key, UploadId=upload_id)
-        except Exception:  # noqa: BLE001 - the error that made us abort is the one to report
-            pass
-        raise

@@ -9,17 +9,27 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 
 from botocore.exceptions import BotoCoreError, ClientError
 from django.utils.encoding import force_bytes
 
-from ..media_types import guess_content_type
+from ..media_types import guess_content_type, static_cache_control
 from .client import require_bucket_name
 from .errors import S3ConfigurationError
 from .objects import SOURCE_MD5_METADATA_KEY, gzip_bytes
 from .transfer import DEFAULT_PART_WORKERS, expected_etag, upload
 
-__all__ = ["copy_object_parameters", "prepare_upload", "send", "upload_params"]
+__all__ = [
+    "copy_object_parameters",
+    "gzips_body",
+    "is_static_storage",
+    "metadata_fingerprint",
+    "metadata_params",
+    "prepare_upload",
+    "send",
+    "upload_params",
+]
 
 
 def copy_object_parameters(parameters) -> dict:
@@ -41,12 +51,25 @@ def _content_type_header(name, content_type, default_type) -> str:
     return f"{bare}; charset=utf-8"
 
 
-def upload_params(storage, name, content_type=None) -> dict:
+def is_static_storage(storage) -> bool:
+    """True when ``storage`` holds static files, which carry their caching: its
+    URLs are unsigned (``querystring_auth`` False, as S3StaticStorage and
+    S3ManifestStaticStorage set), so anyone, a CDN too, may cache what it
+    serves. A storage with signed URLs (media, private files) gets no
+    Cache-Control: a shared cache must not keep a private file."""
+    return not getattr(storage, "querystring_auth", True)
+
+
+def upload_params(storage, name, content_type=None, *, hashed=False) -> dict:
     """PutObject / CreateMultipartUpload arguments for storage name ``name``
     (no body, no checksum): the storage's per-file parameters
-    (``get_object_parameters``), then Content-Type, ACL, encryption and
-    storage class from the options, where the parameters do not set them."""
+    (``get_object_parameters``), then Cache-Control (static storages:
+    ``media_types.static_cache_control``; ``hashed``: a static manifest lists
+    the name), Content-Type, ACL, encryption and storage class from the
+    options, where the parameters do not set them."""
     params = storage.get_object_parameters(name)
+    if "CacheControl" not in params and is_static_storage(storage):
+        params["CacheControl"] = static_cache_control(name, hashed)
     if "ContentType" not in params:
         params["ContentType"] = _content_type_header(
             name, content_type, storage.default_content_type
@@ -60,23 +83,43 @@ def upload_params(storage, name, content_type=None) -> dict:
     return params
 
 
-def prepare_upload(storage, name, data, content_type=None) -> tuple[bytes, dict]:
+def metadata_params(storage, name, content_type=None, *, hashed=False) -> dict:
+    """``upload_params`` plus ``ContentEncoding: gzip`` when the body will be
+    gzipped (``gzip`` on, the type in ``gzip_content_types``, no
+    ContentEncoding of the parameters' own): every header the settings give
+    ``name``, known without reading its bytes."""
+    params = upload_params(storage, name, content_type, hashed=hashed)
+    if gzips_body(storage, params):
+        params["ContentEncoding"] = "gzip"
+    return params
+
+
+def gzips_body(storage, params) -> bool:
+    """True when the body of an upload with ``params`` (``upload_params``) is gzipped."""
+    bare = params["ContentType"].split(";")[0].strip()
+    return storage.gzip and bare in storage.gzip_content_types and "ContentEncoding" not in params
+
+
+def metadata_fingerprint(params: dict) -> str:
+    """A short digest of ``metadata_params``: the sync records it per object
+    and sets the headers in place (CopyObject) when it changes."""
+    text = json.dumps(params, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()[:16]
+
+
+def prepare_upload(storage, name, data, content_type=None, *, hashed=False) -> tuple[bytes, dict]:
     """``(body, params)``: exactly what to send for ``name``.
 
-    The body is ``data`` gzipped (deterministically) when ``gzip`` is on, the
-    type is in ``gzip_content_types`` and the parameters set no
-    ContentEncoding of their own. ``params`` carry
+    The body is ``data`` gzipped (deterministically) when ``metadata_params``
+    says ContentEncoding gzip. ``params`` carry
     ``Metadata[SOURCE_MD5_METADATA_KEY]``, the MD5 of the original bytes:
     an ETag cannot say whether a gzipped or multipart object holds a file.
     """
     data = force_bytes(data)
-    params = upload_params(storage, name, content_type)
-    bare = params["ContentType"].split(";")[0].strip()
-    if storage.gzip and bare in storage.gzip_content_types and "ContentEncoding" not in params:
-        body = gzip_bytes(data)
-        params["ContentEncoding"] = "gzip"
-    else:
-        body = data
+    params = upload_params(storage, name, content_type, hashed=hashed)
+    body = data
+    if gzips_body(storage, params):
+        body, params["ContentEncoding"] = gzip_bytes(data), "gzip"
     metadata = dict(params.get("Metadata") or {})
     metadata[SOURCE_MD5_METADATA_KEY] = hashlib.md5(data).hexdigest()
     params["Metadata"] = metadata

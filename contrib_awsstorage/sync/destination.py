@@ -13,7 +13,7 @@ import os
 from dataclasses import dataclass
 
 from ..s3.keys import prefix_of
-from ..s3.multipart import DEFAULT_PART_WORKERS, MIN_PART_SIZE
+from ..s3.transfer import DEFAULT_PART_WORKERS, MIN_PART_SIZE
 from .hashcache import default_cache_dir
 
 __all__ = [

@@ -43,7 +43,7 @@ from .generations import Retention
 from .hashcache import LocalHashes
 from .plan import (
     MANIFEST_NAME,
-    UNCHANGED,
+    RETAG,
     FileDecision,
     Plan,
     first_pass,
@@ -51,7 +51,7 @@ from .plan import (
     manifest_hashed_names,
     read_state,
     resolve_unknown,
-    settle_unchanged,
+    settle_same_bytes,
     stale_keys,
     state_document,
     submit_listing,
@@ -237,6 +237,7 @@ class SyncRun:
                     new_state = dict(plan.confirmed)
                     last = set(options.last_names)
                     self.upload([d for d in plan.uploads if d.local.name not in last], new_state)
+                    self.retag(plan, new_state)
                     self.upload_last([d for d in plan.uploads if d.local.name in last], new_state)
                     self.delete()
                     self.record_state(plan, new_state)
@@ -311,7 +312,14 @@ class SyncRun:
             key = self.dest.prefix + MANIFEST_NAME
             raise translate_client_error(exc, "GetObject", storage.bucket_name, key) from None
         plan = first_pass(
-            self.dest, self.files, remote, state, force=options.force, md5s=md5s, keys=self.keys
+            self.dest,
+            self.files,
+            remote,
+            state,
+            force=options.force,
+            md5s=md5s,
+            keys=self.keys,
+            hashed=options.immutable_names,
         )
         self._verify(plan, resolve_unknown(self.dest, plan))
         if not options.dry_run:
@@ -324,6 +332,7 @@ class SyncRun:
             options.on_plan(len(plan.uploads), len(report.stale) if options.delete else 0)
         if options.dry_run:
             report.uploaded = [d.local.name for d in plan.uploads]
+            report.metadata_updated = [d.local.name for d in plan.retags]
             report.deleted = list(report.stale) if options.delete else []
         return plan
 
@@ -332,18 +341,18 @@ class SyncRun:
         storage keeps in their metadata matches (one HEAD each)."""
         if not need_head:
             return
-        futures = {self.pool.submit(self.uploader.head_source_md5, d.key): d for d in need_head}
+        futures = {self.pool.submit(self.uploader.head_source, d.key): d for d in need_head}
         for future in as_completed(futures):
             decision = futures[future]
-            try:
-                same = future.result() == decision.md5
+            try:  # same source, and gzipped exactly when we would gzip it
+                same = future.result() == (decision.md5, decision.meta.startswith("z"))
             except (ClientError, BotoCoreError):
                 same = False  # cannot tell: uploading is always correct
             if same:
-                settle_unchanged(plan, decision, plan.remote[decision.key])
+                settle_same_bytes(plan, decision)
             else:
                 decision.action, decision.reason = "upload", "changed"
-        plan.uploads = [d for d in plan.uploads if d.action != UNCHANGED]
+        plan.uploads = [d for d in plan.uploads if d.action != RETAG]
 
     # -- phase 4 and 5: the uploads -----------------------------------------------
     def upload(self, decisions: list[FileDecision], new_state: dict) -> None:
@@ -366,6 +375,29 @@ class SyncRun:
                     self.report.uploaded.append(decision.local.name)
                     self.report.bytes += size
                 outcome = "uploaded"
+            if self.progress:
+                self.progress(decision.local.name, outcome)
+
+    def retag(self, plan: Plan, new_state: dict) -> None:
+        """Set the headers of objects whose bytes are right but whose metadata the
+        settings changed: one CopyObject onto itself each, no upload."""
+        futures = {
+            self.pool.submit(self.uploader.retag, d, plan.remote[d.key]): d for d in plan.retags
+        }
+        for future in as_completed(futures):
+            decision = futures[future]
+            try:
+                entry = future.result()
+            except Exception as exc:  # noqa: BLE001 - recorded per file, the run goes on
+                error = _error_text(exc, "CopyObject", self.storage, decision.key)
+                with self._lock:
+                    self.report.failures.append((decision.local.name, error))
+                outcome = "failed"
+            else:
+                with self._lock:
+                    new_state[decision.key] = entry
+                    self.report.metadata_updated.append(decision.local.name)
+                outcome = "metadata updated"
             if self.progress:
                 self.progress(decision.local.name, outcome)
 

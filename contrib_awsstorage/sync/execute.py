@@ -1,23 +1,24 @@
 """The sync's S3 writes: one file up, stale keys deleted, open uploads aborted.
 
-Every object is written with one atomic PutObject or, above the multipart
-threshold, a multipart upload that is aborted on any failure, so S3 never
-holds a half-written object or an orphaned upload we started. Retries are
-botocore's own (the client's retry mode, ``s3/client.py``); nothing here
-retries on top of them.
+Every object is written with one atomic PutObject or, from the multipart
+threshold up, a multipart upload through s3transfer (``s3/transfer.py``),
+which aborts it on any failure, so S3 never holds a half-written object or
+an orphaned upload we started. Retries are botocore's own (the client's
+retry mode, ``s3/client.py``); nothing here retries on top of them.
 """
 
 from __future__ import annotations
 
+import io
 from datetime import UTC, datetime, timedelta
 
-from botocore import xform_name
 from botocore.exceptions import BotoCoreError, ClientError
 
-from ..media_types import IMMUTABLE_CACHE_CONTROL
 from ..s3.errors import error_code, translate_client_error
-from ..s3.multipart import DEFAULT_PART_WORKERS, upload_in_parts
 from ..s3.objects import SOURCE_MD5_METADATA_KEY
+from ..s3.transfer import DEFAULT_PART_WORKERS
+from ..s3.transfer import upload as transfer_upload
+from ..s3.uploads import metadata_params
 from .plan import FileDecision, StateEntry, body_etag
 
 __all__ = ["Uploader"]
@@ -51,39 +52,61 @@ class Uploader:
         """Write one file with the storage's headers; return its new state and size."""
         with open(decision.local.path, "rb") as handle:
             data = handle.read()
-        body, params = self.storage.prepare_upload(decision.local.name, data)
-        params = dict(params)
-        if decision.local.name in self.immutable_names:
-            params["CacheControl"] = IMMUTABLE_CACHE_CONTROL
-        if len(body) > self.threshold:
+        name = decision.local.name
+        body, params = self.storage.prepare_upload(name, data, hashed=name in self.immutable_names)
+        if len(body) >= self.threshold:  # s3transfer's own rule
             etag = self._multipart(decision.key, body, params)
         else:
             response = self.client.put_object(
                 Bucket=self.bucket, Key=decision.key, Body=body, **params
             )
             etag = response["ETag"].strip('"')
-        return StateEntry(decision.md5, etag, len(body)), len(body)
+        return StateEntry(decision.md5, etag, len(body), decision.meta), len(body)
+
+    def retag(self, decision: FileDecision, remote) -> StateEntry:
+        """Give the object the headers the settings ask for now, in place: a
+        CopyObject onto itself (MetadataDirective REPLACE, the source checksum
+        kept), only while it still holds the bytes we checked (CopySourceIfMatch)."""
+        name = decision.local.name
+        params = metadata_params(self.storage, name, hashed=name in self.immutable_names)
+        params["Metadata"] = {
+            **(params.get("Metadata") or {}),
+            SOURCE_MD5_METADATA_KEY: decision.md5,
+        }
+        response = self.client.copy_object(
+            Bucket=self.bucket,
+            Key=decision.key,
+            CopySource={"Bucket": self.bucket, "Key": decision.key},
+            CopySourceIfMatch=f'"{remote.etag}"',
+            MetadataDirective="REPLACE",
+            **params,
+        )
+        etag = response["CopyObjectResult"]["ETag"].strip('"')
+        return StateEntry(decision.md5, etag, remote.size, decision.meta)
 
     def _multipart(self, key: str, body: bytes, params: dict) -> str:
+        """Upload ``body`` in parts through s3transfer; return the ETag S3 gives it."""
         expected = body_etag(body, self.threshold, self.chunksize)
-
-        def call(operation, **kwargs):
-            method = getattr(self.client, xform_name(operation))
-            try:
-                return method(Bucket=self.bucket, **kwargs)
-            except ClientError as exc:
-                # botocore retried a Complete whose first try did succeed (its answer
-                # was lost): the upload is gone because the object is there.
-                if operation == "CompleteMultipartUpload" and error_code(exc) == "NoSuchUpload":
-                    head = self.client.head_object(Bucket=self.bucket, Key=key)
-                    if head["ETag"].strip('"') == expected:
-                        return {"ETag": head["ETag"]}
+        try:
+            transfer_upload(
+                self.client,
+                self.bucket,
+                key,
+                io.BytesIO(body),
+                params,
+                threshold=self.threshold,
+                chunksize=self.chunksize,
+                workers=self.part_workers,
+            )
+        except ClientError as exc:
+            # botocore retried a Complete whose first try did succeed (its answer
+            # was lost): the upload is gone because the object is there.
+            if error_code(exc) != "NoSuchUpload":
                 raise
-
-        response = upload_in_parts(
-            call, key, body, params, self.chunksize, workers=self.part_workers
-        )
-        return response["ETag"].strip('"')
+            head = self.client.head_object(Bucket=self.bucket, Key=key)
+            if head["ETag"].strip('"') != expected:
+                raise
+        return expected
 
     def abort(self, key: str, upload_id: str) -> None:
         try:
@@ -105,10 +128,12 @@ class Uploader:
                     aborted.append(upload["Key"])
         return aborted
 
-    def head_source_md5(self, key: str) -> str | None:
-        """The source checksum our storage stored in the object's metadata."""
+    def head_source(self, key: str) -> tuple[str | None, bool]:
+        """The source checksum our storage stored in the object's metadata, and
+        whether its body is gzipped."""
         head = self.client.head_object(Bucket=self.bucket, Key=key)
-        return (head.get("Metadata") or {}).get(SOURCE_MD5_METADATA_KEY)
+        md5 = (head.get("Metadata") or {}).get(SOURCE_MD5_METADATA_KEY)
+        return md5, head.get("ContentEncoding") == "gzip"
 
     def delete(self, keys: list[str]) -> tuple[list[str], list[tuple[str, str]]]:
         """DeleteObjects in batches of 1,000; ``(deleted keys, [(key, error)])``, never raises

@@ -127,7 +127,8 @@ def collapse(
 
 
 def changed_keys(plan, report, immutable_names=()) -> list[str]:
-    """Keys this sync replaced with other bytes or deleted, hashed names left out."""
+    """Keys this sync replaced with other bytes, re-tagged (new headers) or
+    deleted, hashed names left out."""
     uploaded, immutable = set(report.uploaded), set(immutable_names)
     keys = []
     for decision in plan.uploads:
@@ -142,6 +143,12 @@ def changed_keys(plan, report, immutable_names=()) -> list[str]:
         ):
             continue  # re-sent (--force) with the same bytes
         keys.append(decision.key)
+    retagged = set(report.metadata_updated)
+    keys.extend(
+        d.key
+        for d in plan.retags
+        if d.local.name in retagged and d.local.name not in immutable and not looks_hashed(d.key)
+    )
     hashed_sync = bool(immutable)
     keys.extend(k for k in report.deleted if not (hashed_sync and looks_hashed(k)))
     return keys

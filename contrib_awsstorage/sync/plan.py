@@ -11,11 +11,19 @@ Without a trusted entry the plan compares the ETag with the one the upload
 would produce (plain MD5, or AWS's multipart form), and only for gzipped or
 multipart objects written by someone else falls back to one HEAD to read
 the source checksum our storage keeps in the object metadata.
+
+Each manifest entry also holds a fingerprint of the headers the settings
+give the object (``s3.uploads.metadata_fingerprint``: Cache-Control,
+Content-Type, Content-Disposition, Content-Encoding, ...). When the bytes
+are the same but the fingerprint differs, the object is re-tagged in place
+(CopyObject onto itself, ``RETAG``), with no upload. An object whose
+fingerprint is not known (a manifest written before fingerprints existed, or
+an object settled by its ETag or a HEAD) is re-tagged once: nothing proves
+its headers match, and one CopyObject costs less than a wrong Cache-Control.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from dataclasses import dataclass, field
@@ -24,6 +32,8 @@ from ..s3.errors import error_code
 from ..s3.keys import STATE_DIR
 from ..s3.listing import list_page
 from ..s3.objects import SOURCE_MD5_METADATA_KEY
+from ..s3.transfer import expected_etag
+from ..s3.uploads import gzips_body, metadata_fingerprint, upload_params
 from .hashcache import md5_file
 
 __all__ = [
@@ -44,13 +54,14 @@ __all__ = [
     "read_state",
     "state_document",
     "is_state_key",
+    "object_fingerprint",
     "SOURCE_MD5_METADATA_KEY",
 ]
 
 MANIFEST_NAME = STATE_DIR + "sync-manifest.json"
 STATE_VERSION = 1
 
-UPLOAD, UNCHANGED, VERIFY = "upload", "unchanged", "verify"
+UPLOAD, UNCHANGED, VERIFY, RETAG = "upload", "unchanged", "verify", "retag"
 
 
 @dataclass(frozen=True)
@@ -78,6 +89,7 @@ class StateEntry:
     md5: str
     etag: str
     size: int
+    meta: str = ""  # metadata fingerprint ("": written before fingerprints, or not known)
 
 
 @dataclass
@@ -85,8 +97,9 @@ class FileDecision:
     local: LocalFile
     key: str
     md5: str
-    action: str  # UPLOAD / UNCHANGED / VERIFY (VERIFY: resolved by the planner)
+    action: str  # UPLOAD / UNCHANGED / RETAG / VERIFY (VERIFY: resolved by the planner)
     reason: str
+    meta: str = ""  # the metadata fingerprint the settings give it now
 
 
 @dataclass
@@ -97,6 +110,7 @@ class Plan:
     prefix: str
     uploads: list[FileDecision] = field(default_factory=list)
     unchanged: list[FileDecision] = field(default_factory=list)
+    retags: list[FileDecision] = field(default_factory=list)  # same bytes, new headers
     deletes: list[str] = field(default_factory=list)  # keys
     remote: dict[str, Remote] = field(default_factory=dict)
     state: dict[str, StateEntry] = field(default_factory=dict)
@@ -136,27 +150,46 @@ def manifest_hashed_names(
 
 
 def body_etag(body: bytes, threshold: int, chunksize: int) -> str:
-    """The ETag S3 gives ``body`` when we upload it: MD5 up to ``threshold``
-    bytes, else the multipart form ``md5-of-part-md5s-N``."""
-    if len(body) <= threshold:
-        return hashlib.md5(body, usedforsecurity=False).hexdigest()
-    parts = [
-        hashlib.md5(body[i : i + chunksize], usedforsecurity=False).digest()
-        for i in range(0, len(body), chunksize)
-    ]
-    return f"{hashlib.md5(b''.join(parts), usedforsecurity=False).hexdigest()}-{len(parts)}"
+    """The ETag S3 gives ``body`` when the sync uploads it: MD5 below
+    ``threshold`` bytes, else the multipart form ``md5-of-part-md5s-N`` with
+    the part size s3transfer really uses (``s3.transfer.expected_etag``)."""
+    return expected_etag(body, threshold, chunksize)
+
+
+def object_fingerprint(storage, name: str, hashed: bool = False) -> str:
+    """The metadata fingerprint the settings give storage name ``name`` now.
+    Its first character says whether the body is gzipped (``z``) or not
+    (``p``): a change there is new bytes, never a re-tag."""
+    params = upload_params(storage, name, hashed=hashed)
+    gzipped = gzips_body(storage, params)
+    if gzipped:
+        params["ContentEncoding"] = "gzip"
+    return ("z" if gzipped else "p") + metadata_fingerprint(params)
 
 
 def decide(
-    md5: str, remote: Remote | None, entry: StateEntry | None, force: bool
+    md5: str,
+    remote: Remote | None,
+    entry: StateEntry | None,
+    force: bool,
+    meta: str | None = None,
 ) -> tuple[str, str]:
-    """``(action, reason)`` for one file from what is known without a request."""
+    """``(action, reason)`` for one file from what is known without a request
+    (``meta``: the metadata fingerprint it should carry; None: not compared)."""
     if force:
         return UPLOAD, "forced"
     if remote is None:
         return UPLOAD, "new"
     if entry is not None and entry.etag == remote.etag and entry.size == remote.size:
-        return (UNCHANGED, "manifest") if entry.md5 == md5 else (UPLOAD, "changed")
+        if entry.md5 != md5:
+            return UPLOAD, "changed"
+        if meta is None or entry.meta == meta:
+            return UNCHANGED, "manifest"
+        if not entry.meta:  # written before fingerprints: are its bytes what we would send?
+            return VERIFY, "metadata not known"
+        if entry.meta[0] != meta[0]:
+            return UPLOAD, "encoding changed"  # gzip switched: other bytes
+        return RETAG, "metadata changed"
     return VERIFY, "unknown remote object"
 
 
@@ -249,7 +282,8 @@ def state_entries(document) -> dict[str, StateEntry]:
         if document.get("version") != STATE_VERSION:
             return {}
         return {
-            k: StateEntry(str(v[0]), str(v[1]), int(v[2])) for k, v in document["entries"].items()
+            k: StateEntry(str(v[0]), str(v[1]), int(v[2]), str(v[3]) if len(v) > 3 else "")
+            for k, v in document["entries"].items()
         }
     except (KeyError, TypeError, ValueError, IndexError, AttributeError):
         return {}
@@ -258,7 +292,7 @@ def state_entries(document) -> dict[str, StateEntry]:
 def state_document(entries: dict[str, StateEntry]) -> bytes:
     data = {
         "version": STATE_VERSION,
-        "entries": {k: [e.md5, e.etag, e.size] for k, e in sorted(entries.items())},
+        "entries": {k: [e.md5, e.etag, e.size, e.meta] for k, e in sorted(entries.items())},
     }
     return json.dumps(data, separators=(",", ":")).encode()
 
@@ -272,20 +306,25 @@ def first_pass(
     force: bool,
     md5s: dict[str, str] | None = None,
     keys: dict[str, str] | None = None,
+    hashed: frozenset[str] = frozenset(),
 ) -> Plan:
     """Classify every local file with no request at all (``md5s`` and ``keys``:
-    checksums and S3 keys already computed, by name)."""
+    checksums and S3 keys already computed, by name; ``hashed``: names a static
+    manifest lists, which get the immutable Cache-Control)."""
     plan = Plan(prefix=dest.prefix, remote=remote, state=state)
     md5s, keys = md5s or {}, keys or {}
     for name, path in sorted(files.items()):
         key = keys.get(name) or dest.storage.key_for(name)
         local = LocalFile(name, path, os.path.getsize(path))
         md5 = md5s.get(name) or md5_file(path)
-        action, reason = decide(md5, remote.get(key), state.get(key), force)
-        decision = FileDecision(local, key, md5, action, reason)
+        meta = object_fingerprint(dest.storage, name, name in hashed)
+        action, reason = decide(md5, remote.get(key), state.get(key), force, meta)
+        decision = FileDecision(local, key, md5, action, reason, meta)
         if action == UNCHANGED:
             plan.unchanged.append(decision)
             plan.confirmed[key] = state[key]
+        elif action == RETAG:
+            plan.retags.append(decision)
         elif action == UPLOAD:
             plan.uploads.append(decision)
         else:
@@ -310,19 +349,20 @@ def resolve_unknown(dest, plan: Plan) -> list[FileDecision]:
             len(body) == remote.size
             and body_etag(body, dest.threshold, dest.chunksize) == remote.etag
         ):
-            settle_unchanged(plan, decision, remote)
+            settle_same_bytes(plan, decision)
         elif "-" in remote.etag or params.get("ContentEncoding"):
             need_head.append(decision)
         else:
             decision.action, decision.reason = UPLOAD, "changed"
-    plan.uploads = [d for d in plan.uploads if d.action != UNCHANGED]
+    plan.uploads = [d for d in plan.uploads if d.action == UPLOAD or d.action == VERIFY]
     return need_head
 
 
-def settle_unchanged(plan: Plan, decision: FileDecision, remote: Remote) -> None:
-    decision.action, decision.reason = UNCHANGED, "checksum"
-    plan.unchanged.append(decision)
-    plan.confirmed[decision.key] = StateEntry(decision.md5, remote.etag, remote.size)
+def settle_same_bytes(plan: Plan, decision: FileDecision) -> None:
+    """The object holds the file's bytes, but no fingerprint says which headers
+    it carries: re-tag it once (see the module docstring)."""
+    decision.action, decision.reason = RETAG, "metadata not known"
+    plan.retags.append(decision)
 
 
 def stale_keys(plan: Plan, local_keys: set[str]) -> list[str]:

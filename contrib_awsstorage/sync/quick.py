@@ -30,7 +30,15 @@ from botocore.exceptions import BotoCoreError, ClientError
 from ..s3.errors import S3StorageError, error_code
 from ..s3.keys import prefix_of
 from ..s3.listing import list_page
-from .plan import MANIFEST_NAME, UNCHANGED, Remote, decide, is_state_key, state_entries
+from .plan import (
+    MANIFEST_NAME,
+    UNCHANGED,
+    Remote,
+    decide,
+    is_state_key,
+    object_fingerprint,
+    state_entries,
+)
 from .record import read_last_run, state_key
 
 __all__ = ["try_noop"]
@@ -92,7 +100,9 @@ def try_noop(
         return False
     for name in names:
         key = keys[name]
-        if decide(md5s[name], remote.get(key), entries.get(key), False)[0] != UNCHANGED:
+        # Headers the settings changed (a new fingerprint) need the full sync's re-tag.
+        meta = object_fingerprint(storage, name)
+        if decide(md5s[name], remote.get(key), entries.get(key), False, meta)[0] != UNCHANGED:
             return False
     local = set(keys.values())
     stale = sorted(

@@ -13,6 +13,7 @@ class SyncReport:
 
     dry_run: bool = False
     uploaded: list[str] = field(default_factory=list)
+    metadata_updated: list[str] = field(default_factory=list)  # same bytes, headers set in place
     unchanged: int = 0
     deleted: list[str] = field(default_factory=list)
     failures: list[tuple[str, str]] = field(default_factory=list)
@@ -35,6 +36,7 @@ class SyncReport:
         """The JSON summary: uploaded / unchanged / deleted / failed, bytes, seconds, requests."""
         return {
             "uploaded": len(self.uploaded),
+            "metadata_updated": len(self.metadata_updated),
             "unchanged": self.unchanged,
             "deleted": len(self.deleted),
             "failed": len(self.failures),

@@ -20,7 +20,12 @@ from email.utils import formatdate, parsedate_to_datetime
 from twisted.web import http, pages, static
 from twisted.web.server import NOT_DONE_YET
 
-from ..media_types import IMMUTABLE_CACHE_CONTROL, content_type_for
+from ..media_types import (
+    HASHED_NAME_PATTERN,
+    IMMUTABLE_CACHE_CONTROL,
+    STATIC_CACHE_CONTROL,
+    content_type_for,
+)
 
 __all__ = ["PrivateStaticRoot", "DEFAULT_CACHE_CONTROL", "content_type_for"]
 
@@ -28,9 +33,9 @@ __all__ = ["PrivateStaticRoot", "DEFAULT_CACHE_CONTROL", "content_type_for"]
 #: overrides only the keys it names. RFC 9111 section 5.2; RFC 8246 (immutable).
 DEFAULT_CACHE_CONTROL = {
     # names with a content hash (Django's ManifestStaticFilesStorage adds 12 hex)
-    "hashed_pattern": r"\.[0-9a-f]{12}\.[A-Za-z0-9]+$",
+    "hashed_pattern": HASHED_NAME_PATTERN,
     "hashed": IMMUTABLE_CACHE_CONTROL,
-    "default": "public, max-age=300",
+    "default": STATIC_CACHE_CONTROL,
 }
 
 _FORBIDDEN_BYTES = re.compile(rb"[\x00-\x1f\x7f/\\]")

@@ -276,3 +276,22 @@ def test_pending_paths_survive_a_failed_sync(cdn_settings, cf, dist, s3_client, 
     reset_storages(cdn_settings)
     retry = migrate()
     assert retry["uploaded"] == 0 and retry["invalidation"]["paths"] == ["/static/index.txt"]
+
+
+def test_metadata_changed_paths_are_invalidated_plain_names_only(cdn_settings, cf, dist, tmp_path):
+    """New AWS_S3_OBJECT_PARAMETERS: the objects are re-tagged in place and their
+    plain names invalidated like changed files; a hashed name never is."""
+    write_tree(cdn_settings.STATIC_ROOT, {"css/site.0123456789ab.css": "body{}"})
+    migrate()
+    cdn_settings.AWS_S3_OBJECT_PARAMETERS = {"CacheControl": "public, max-age=60"}
+    reset_storages(cdn_settings)
+
+    summary = migrate()
+
+    assert summary["uploaded"] == 0 and summary["metadata_updated"] == len(TREE) + 1
+    paths = [p for batch in invalidations(cf, dist) for p in batch]
+    assert paths == summary["invalidation"]["paths"] and paths
+    assert not any("0123456789ab" in p for p in paths)
+    covered = {p.rstrip("*") for p in paths}
+    assert all(any(f"/static/{n}".startswith(c) for c in covered) for n in TREE)
+    assert migrate()["invalidation"] is None  # and the next run is a no-op

@@ -126,3 +126,22 @@ def test_a_noop_reload_writes_nothing(s3_server, bucket, tmp_path, s3_client):
     write_tree(tmp_path / "assets", {"css/style0.css": "changed"})
     changed = _run(["-m", "django", "collectstatic", "--noinput", "-v", "1"], env)
     assert changed.returncode == 0 and "1 static file copied" in changed.stdout
+
+
+def test_new_object_parameters_take_the_full_sync(
+    quick, make_storage, tmp_path, counted, s3_client, bucket
+):
+    """Same bytes, new headers from the settings: the quick path steps aside and
+    the full sync re-tags every object in place."""
+    root = write_tree(tmp_path / "root", small_tree(4))
+    sync_directory(make_storage(location="static"), root)
+    storage = make_storage(location="static", object_parameters={"CacheControl": "no-cache"})
+    counter = counted(storage)
+
+    report = sync_directory(storage, root)
+
+    assert wrote_record(counter, bucket) and report.uploaded == []
+    assert len(report.metadata_updated) == 4
+    key = "static/" + sorted(small_tree(4))[0]
+    assert s3_client.head_object(Bucket=bucket, Key=key)["CacheControl"] == "no-cache"
+    assert sync_directory(storage, root).requests == 3  # a no-op again, answered quickly

@@ -326,6 +326,7 @@ class Command(FrozenHeapMixin, BaseCommand):
         target = f"s3://{storage.bucket_name}/{storage.location or ''}".rstrip("/")
         self.stdout.write(
             f"{verb} uploaded {len(report.uploaded)}, unchanged {report.unchanged}, "
+            f"{f'metadata updated {n}, ' if (n := len(report.metadata_updated)) else ''}"
             f"deleted {len(report.deleted)}, failed {len(report.failures)} "
             f"({human_bytes(report.bytes)}, {report.seconds:.2f} s, {report.requests} requests) "
             f"to {target}."
