@@ -41,7 +41,7 @@ IMMUTABLE_CACHE_CONTROL = "public, max-age=31536000, immutable"
 STATIC_CACHE_CONTROL = "public, max-age=300"
 
 #: A content hash in the name, as Django's ManifestStaticFilesStorage writes it (12 hex).
-HASHED_NAME_PATTERN = r"\.[0-9a-f]{12}\.[A-Za-z0-9]+$"
+HASHED_NAME_PATTERN = r"\.[0-9a-f]{12}(\.[^/.]+)?$"
 _HASHED = re.compile(HASHED_NAME_PATTERN)
 
 

@@ -25,10 +25,11 @@ last-run record as pending and the next sync sends them again.
 from __future__ import annotations
 
 import posixpath
-import re
 import time
 import uuid
 from urllib.parse import quote, urlsplit
+
+from ..media_types import looks_hashed
 
 __all__ = [
     "MAX_PATHS",
@@ -51,12 +52,6 @@ WAIT_SECONDS = 15 * 60
 PENDING = ("failed", "pending")
 
 # Django's hashed names: name.<12 hex of the MD5>.ext (HashedFilesMixin.hashed_name)
-_HASHED_RE = re.compile(r"\.[0-9a-f]{12}(\.[^/.]+)?$")
-
-
-def looks_hashed(key: str) -> bool:
-    """True for a key named like Django's hashed static files (``app.3f2a1b9c0d4e.css``)."""
-    return bool(_HASHED_RE.search(key))
 
 
 def _domain_path(storage) -> str:

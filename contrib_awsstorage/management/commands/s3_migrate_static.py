@@ -155,7 +155,7 @@ class Command(FrozenHeapMixin, BaseCommand):
         parser.add_argument(
             "--force",
             action="store_true",
-            help="Upload every file even if unchanged (e.g. after changing headers).",
+            help="Upload every file even if unchanged (headers changed in the settings need no --force: the sync re-tags them in place).",
         )
         parser.add_argument(
             "--workers",
