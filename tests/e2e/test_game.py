@@ -107,7 +107,6 @@ def test_reload_drains_slow_request_and_comes_back(game):
     # the portal holds what the restarting server has not seen: no 502, no 503
     assert during and all(s == 200 for s in during), during
     game.wait_until_up(timeout=60)
-    assert time.monotonic() - started < 90
     assert get(game.website_url)[0] == 200
 
 
