@@ -359,47 +359,51 @@ class SyncRun:
         """Send ``decisions`` on the pool, largest first (a big file started last
         would run on alone at the end); one file's failure never stops the others."""
         decisions = sorted(decisions, key=lambda d: d.local.size, reverse=True)
-        futures = {self.pool.submit(self.uploader.upload, d): d for d in decisions}
-        for future in as_completed(futures):
-            decision = futures[future]
-            try:
-                entry, size = future.result()
-            except Exception as exc:  # noqa: BLE001 - recorded per file, the run goes on
-                error = _error_text(exc, "PutObject", self.storage, decision.key)
-                with self._lock:
-                    self.report.failures.append((decision.local.name, error))
-                outcome = "failed"
-            else:
-                with self._lock:
-                    new_state[decision.key] = entry
-                    self.report.uploaded.append(decision.local.name)
-                    self.report.bytes += size
-                outcome = "uploaded"
-            if self.progress:
-                self.progress(decision.local.name, outcome)
+
+        def uploaded(decision, result):
+            entry, size = result
+            new_state[decision.key] = entry
+            self.report.uploaded.append(decision.local.name)
+            self.report.bytes += size
+
+        self._each_on_pool(self.uploader.upload, decisions, "PutObject", uploaded, "uploaded")
 
     def retag(self, plan: Plan, new_state: dict) -> None:
         """Set the headers of objects whose bytes are right but whose metadata the
         settings changed: one CopyObject onto itself each, no upload."""
-        futures = {
-            self.pool.submit(self.uploader.retag, d, plan.remote[d.key]): d for d in plan.retags
-        }
+
+        def retagged(decision, entry):
+            new_state[decision.key] = entry
+            self.report.metadata_updated.append(decision.local.name)
+
+        self._each_on_pool(
+            lambda d: self.uploader.retag(d, plan.remote[d.key]),
+            plan.retags,
+            "CopyObject",
+            retagged,
+            "metadata updated",
+        )
+
+    def _each_on_pool(self, work, decisions, operation, on_success, outcome) -> None:
+        """Run ``work(decision)`` for each decision on the pool; ``on_success`` notes
+        a result (under the run's lock), a failure is recorded per file and the
+        run goes on; progress hears of each."""
+        futures = {self.pool.submit(work, d): d for d in decisions}
         for future in as_completed(futures):
             decision = futures[future]
             try:
-                entry = future.result()
+                result = future.result()
             except Exception as exc:  # noqa: BLE001 - recorded per file, the run goes on
-                error = _error_text(exc, "CopyObject", self.storage, decision.key)
+                error = _error_text(exc, operation, self.storage, decision.key)
                 with self._lock:
                     self.report.failures.append((decision.local.name, error))
-                outcome = "failed"
+                said = "failed"
             else:
                 with self._lock:
-                    new_state[decision.key] = entry
-                    self.report.metadata_updated.append(decision.local.name)
-                outcome = "metadata updated"
+                    on_success(decision, result)
+                said = outcome
             if self.progress:
-                self.progress(decision.local.name, outcome)
+                self.progress(decision.local.name, said)
 
     def upload_last(self, decisions: list[FileDecision], new_state: dict) -> None:
         """The last names (the static manifest), only once every other file is up:
