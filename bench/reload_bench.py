@@ -40,7 +40,7 @@ sys.path.insert(0, str(ROOT))
 
 from contrib_awsstorage.embedded_s3 import DEFAULT_CREDENTIALS, DEFAULT_REGION, EmbeddedS3  # noqa: E402
 from demo import webclient_vendor  # noqa: E402
-from demo.evennia_game import DemoGame, Ports, S3Target  # noqa: E402
+from demo.evennia_game import DemoGame, Ports, S3Target, loopback_settings  # noqa: E402
 
 BUCKET = "reload-bench"
 _VANILLA_MARK = "# added by bench/reload_bench.py"
@@ -61,15 +61,7 @@ class VanillaGame(DemoGame):
         p = self.ports
         return f"""
 {_VANILLA_MARK}: loopback ports only
-TELNET_PORTS = [{p.telnet}]
-TELNET_INTERFACES = ["127.0.0.1"]
-WEBSERVER_PORTS = [({p.web}, {p.server_web})]
-WEBSERVER_INTERFACES = ["127.0.0.1"]
-WEBSOCKET_CLIENT_PORT = {p.websocket}
-WEBSOCKET_CLIENT_INTERFACE = "127.0.0.1"
-WEBSOCKET_CLIENT_URL = "ws://127.0.0.1:{p.websocket}"
-AMP_PORT = {p.amp}
-"""
+{loopback_settings(p)}"""
 
 
 def timed_reload(game: DemoGame) -> tuple[float, float]:

@@ -99,6 +99,19 @@ class S3Target:
 
 
 @dataclass
+def loopback_settings(p) -> str:
+    """Evennia's port settings for ports ``p`` (a ``Ports``), every one on loopback."""
+    return f"""TELNET_PORTS = [{p.telnet}]
+TELNET_INTERFACES = ["127.0.0.1"]
+WEBSERVER_PORTS = [({p.web}, {p.server_web})]
+WEBSERVER_INTERFACES = ["127.0.0.1"]
+WEBSOCKET_CLIENT_PORT = {p.websocket}
+WEBSOCKET_CLIENT_INTERFACE = "127.0.0.1"
+WEBSOCKET_CLIENT_URL = "ws://127.0.0.1:{p.websocket}"
+AMP_PORT = {p.amp}
+"""
+
+
 class DemoGame:
     game_dir: Path
     s3: S3Target
@@ -164,15 +177,7 @@ AMP_SERVER_PROTOCOL_CLASS = "contrib_awsstorage.services.HoldingAMPServerProtoco
 AWSSTORAGE_WEB_DRAIN_TIMEOUT = {self.drain_timeout!r}
 
 # Loopback only: this is a demo.
-TELNET_PORTS = [{p.telnet}]
-TELNET_INTERFACES = ["127.0.0.1"]
-WEBSERVER_PORTS = [({p.web}, {p.server_web})]
-WEBSERVER_INTERFACES = ["127.0.0.1"]
-WEBSOCKET_CLIENT_PORT = {p.websocket}
-WEBSOCKET_CLIENT_INTERFACE = "127.0.0.1"
-WEBSOCKET_CLIENT_URL = "ws://127.0.0.1:{p.websocket}"
-AMP_PORT = {p.amp}
-SERVERNAME = "contrib_awsstorage demo"
+{loopback_settings(p)}SERVERNAME = "contrib_awsstorage demo"
 {self.extra_settings}
 '''
 
