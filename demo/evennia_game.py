@@ -98,7 +98,6 @@ class S3Target:
         return f"https://{self.bucket}.s3.{self.region}.amazonaws.com"
 
 
-@dataclass
 def loopback_settings(p) -> str:
     """Evennia's port settings for ports ``p`` (a ``Ports``), every one on loopback."""
     return f"""TELNET_PORTS = [{p.telnet}]
@@ -112,6 +111,7 @@ AMP_PORT = {p.amp}
 """
 
 
+@dataclass
 class DemoGame:
     game_dir: Path
     s3: S3Target
