@@ -58,6 +58,10 @@ CONTENDERS = {
         "Django collectstatic + ours (app after staticfiles)",
         "ours-collectstatic",
     ),
+    "ours-listed-second-preload": (
+        "Django collectstatic + ours (app after staticfiles, AWS_PRELOAD_METADATA)",
+        "ours-collectstatic",
+    ),
     "django-storages": ("Django collectstatic + django-storages", "ours-collectstatic"),
     "collectfasta": ("Collectfasta", "ours-collectstatic"),
     "aws-cli": ("aws s3 sync", "ours-sync"),
@@ -88,6 +92,10 @@ SETTINGS = {
     "bench_ours_second": """
         from bench_ours import *
         INSTALLED_APPS = ["django.contrib.staticfiles", "contrib_awsstorage"]  # Evennia's += idiom
+        """,
+    "bench_ours_second_preload": """
+        from bench_ours_second import *
+        AWS_PRELOAD_METADATA = True  # the documented fast path for Django's own collectstatic
         """,
     "bench_djstorages": """
         from bench_common import *
@@ -264,6 +272,7 @@ SETTINGS_MODULE = {
     "ours-sync": "bench_ours",
     "ours-collectstatic": "bench_ours",
     "ours-listed-second": "bench_ours_second",
+    "ours-listed-second-preload": "bench_ours_second_preload",
     "django-storages": "bench_djstorages",
     "collectfasta": "bench_collectfasta",
 }
