@@ -65,14 +65,20 @@ class Uploader:
 
     def retag(self, decision: FileDecision, remote) -> StateEntry:
         """Give the object the headers the settings ask for now, in place: a
-        CopyObject onto itself (MetadataDirective REPLACE, the source checksum
-        kept), only while it still holds the bytes we checked (CopySourceIfMatch)."""
+        CopyObject onto itself (MetadataDirective REPLACE), only while it still
+        holds the bytes we checked (CopySourceIfMatch).
+
+        A multipart object's checksum is one of its parts' checksums; the copy is
+        one whole object, so it asks for a whole-object checksum (CRC32), unless
+        the client sends checksums only when required (stores that refuse them)."""
         name = decision.local.name
         params = metadata_params(self.storage, name, hashed=name in self.immutable_names)
         params["Metadata"] = {
             **(params.get("Metadata") or {}),
             SOURCE_MD5_METADATA_KEY: decision.md5,
         }
+        if self.client.meta.config.request_checksum_calculation != "when_required":
+            params.setdefault("ChecksumAlgorithm", "CRC32")
         response = self.client.copy_object(
             Bucket=self.bucket,
             Key=decision.key,
