@@ -229,3 +229,22 @@ def test_s3_migrate_static_summary_counts_metadata_updated(s3_settings, tmp_path
     out = io.StringIO()
     call_command("s3_migrate_static", stdout=out)
     assert "uploaded 0, unchanged 0, metadata updated 3, deleted 0" in out.getvalue()
+
+
+def test_a_retagged_multipart_object_reads_back_with_its_checksum(
+    make_storage, tmp_path, s3_client, bucket
+):
+    """A multipart object re-tagged in place is one whole object: a reader that
+    checks the stored checksum (botocore does by default) still gets its bytes."""
+    big = bytes(range(256)) * (6 * 1024 * 4)  # 6 MiB: multipart at a 5 MiB threshold
+    root = tmp_path / "src"
+    (root / "big").mkdir(parents=True)
+    (root / "big" / "asset.bin").write_bytes(big)
+    storage = make_storage(location="static")
+    options = SyncOptions(multipart_threshold=5 * 1024 * 1024)
+    sync_directory(storage, str(root), options)
+    assert "-" in s3_client.head_object(Bucket=bucket, Key="static/big/asset.bin")["ETag"]
+    storage = make_storage(location="static", object_parameters={"CacheControl": "max-age=60"})
+    assert sync_directory(storage, str(root), options).metadata_updated == ["big/asset.bin"]
+    got = s3_client.get_object(Bucket=bucket, Key="static/big/asset.bin", ChecksumMode="ENABLED")
+    assert got["Body"].read() == big and got["CacheControl"] == "max-age=60"
