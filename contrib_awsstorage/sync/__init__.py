@@ -6,9 +6,8 @@ writes; ``plan`` decides what to send from one listing of the prefix;
 ``execute`` uploads and deletes; ``collect`` feeds it Django's finders;
 ``record`` keeps the last-run record in the bucket; ``generations`` keeps old
 hashed files for cached pages; ``invalidate`` tells CloudFront what changed;
-``hashcache`` remembers local checksums between runs; ``quick`` tells
-"nothing to do" before the full sync starts. Neither Evennia nor
-Twisted is imported here.
+``hashcache`` remembers local checksums between runs; ``timings`` says how
+long each phase took. Neither Evennia nor Twisted is imported here.
 """
 
 from .engine import (

@@ -4,13 +4,14 @@
 ``{storage name: local path}`` mapping) under the storage's prefix, the way
 the storage itself would have written them. One run is a :class:`SyncRun`,
 whose methods are its phases, in the order :meth:`SyncRun.run` calls them:
-list the remote side, scan the local side, plan, upload, upload the last
-names, delete, record the state, invalidate, clean up, record the run. They
-share one thread pool. A resync with nothing to do costs a fixed handful of
-requests (the listing, the sync manifest, the stale-multipart listing and
-the last-run record), whatever the number of files. The commands
-(``s3_migrate_static``, our ``collectstatic``) are thin over this module; it
-imports Django and the storage layer, never Evennia or Twisted.
+read the remote side, scan the local side, plan, upload (the sync manifest
+meanwhile), delete, record the state, invalidate, clean up, record the run.
+They share one thread pool, and each one's wall time goes into the report's
+``timings`` (``timings.py``). A resync with nothing to do costs three reads
+(the listing, the sync manifest, the last-run record), whatever the number
+of files, and writes nothing. The commands (``s3_migrate_static``, our
+``collectstatic``) are thin over this module; it imports Django and the
+storage layer, never Evennia or Twisted.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
@@ -46,6 +47,7 @@ from .plan import (
     RETAG,
     FileDecision,
     Plan,
+    StateEntry,
     first_pass,
     gather_listing,
     manifest_hashed_names,
@@ -58,6 +60,7 @@ from .plan import (
     walk_tree,
 )
 from .report import SyncReport
+from .timings import Timings
 
 __all__ = [
     "sync",
@@ -95,6 +98,8 @@ class SyncOptions:
     ``on_plan(uploads, deletes)`` is called once, before any write. With a
     CloudFront distribution, what changed is invalidated unless
     ``invalidate`` is false (``wait``: until the invalidation completed).
+    ``start_up``: the seconds the process took to reach the sync (a command
+    run as a program knows them, ``timings.process_age``), for the timings.
     """
 
     delete: bool = False
@@ -110,6 +115,7 @@ class SyncOptions:
     on_plan: Callable[[int, int], None] | None = None
     invalidate: bool = True
     wait: bool = False
+    start_up: float | None = None
 
     def __post_init__(self):
         for name in ("last_names", "immutable_names"):
@@ -162,6 +168,17 @@ def sync_directory(
     return sync(storage, files, replace(options, **changes), progress)
 
 
+@dataclass(frozen=True)
+class RemoteReads:
+    """The reads a plan needs, on the wire together: the listing's ranges, the
+    sync manifest (None with ``force``) and the last-run record (None when
+    nothing needs it)."""
+
+    listing: list[Future]
+    state: Future | None
+    record: Future | None
+
+
 class _RequestCounter:
     """Counts the requests the shared client sends while a sync runs."""
 
@@ -196,9 +213,27 @@ def _error_text(exc: BaseException, operation: str, storage, key: str | None) ->
 class SyncRun:
     """One run of :func:`sync`: its phases, one method each, on one thread pool.
 
-    The pool (``workers`` threads) carries the listing's ranges, the local
-    hashing, the HEADs of the plan and the uploads; no task waits on another,
-    so one pool cannot deadlock. ``report`` is filled as the phases go.
+    The pool (``workers`` threads) carries the remote reads, the local
+    hashing, the HEADs of the plan, the uploads and the writes of the state;
+    no task waits on another, so one pool cannot deadlock. ``report`` is
+    filled as the phases go, ``report.timings`` with each phase's wall time.
+
+    A small deploy's floor is the process start, one round of reads, one
+    round of uploads and the record; the run keeps to it:
+
+    - the reads (listing, sync manifest, last-run record) go out together,
+      first, and the files are hashed while they are on the wire; when they
+      show nothing to do, the run ends there, with no write;
+    - the new sync manifest is written while the files upload, when the
+      ETags the uploads will get are known beforehand (plain bodies under
+      the multipart threshold: the MD5 of the file). That is safe because
+      no run trusts an entry the listing does not confirm (``plan.decide``
+      compares ETag and size), so a run killed in between converges; when
+      the uploads end otherwise than predicted, the manifest is written
+      again with what happened;
+    - stale multipart uploads are looked for during the uploads, and the
+      manifest history (``generations.py``) only when a static manifest
+      changes, also during the uploads.
     """
 
     def __init__(self, storage, files: dict[str, str], options: SyncOptions, progress=None):
@@ -206,18 +241,18 @@ class SyncRun:
         self.dest = Destination.of(
             storage, workers=options.workers, multipart_threshold=options.multipart_threshold
         )
+        self.timings = Timings(options.start_up)
         self.report = SyncReport(dry_run=options.dry_run, started_at=_now())
         self.keys = {name: storage.key_for(name) for name in files}
         self.cdn_on = bool(getattr(storage, "cloudfront_distribution_id", None))
         self.pool: ThreadPoolExecutor | None = None
+        self.history: Future | None = None  # the manifest history, read during the uploads
+        self.early: tuple[Future, dict] | None = None  # the manifest written during the uploads
         self._lock = threading.Lock()  # the report and the new state, written from the pool
 
     # -- the sequence -----------------------------------------------------------
     def run(self) -> SyncReport:
         started = time.monotonic()
-        if self.quick_noop():
-            self.report.finished_at = _now()
-            return self.report
         options, report = self.options, self.report
         self.retention = Retention(self.storage, self.files, options.last_names)
         self.uploader = Uploader(
@@ -228,106 +263,112 @@ class SyncRun:
             part_workers=self.dest.part_workers,
         )
         self.pool = ThreadPoolExecutor(self.dest.workers, thread_name_prefix="contrib-s3-sync")
+        noop = False
         try:
             with _RequestCounter(self.dest.client) as counter:
-                listing, state, pending = self.list_remote()
+                reads = self.read_remote()
                 md5s, hashes = self.scan_local()
-                plan = self.plan(listing, state, md5s, hashes)
-                if not options.dry_run:
-                    new_state = dict(plan.confirmed)
-                    last = set(options.last_names)
-                    self.upload([d for d in plan.uploads if d.local.name not in last], new_state)
-                    self.retag(plan, new_state)
-                    self.upload_last([d for d in plan.uploads if d.local.name in last], new_state)
+                plan = self.plan(reads, md5s, hashes)
+                noop = plan is None
+                if not noop and not options.dry_run:
+                    housekeeping = self.pool.submit(self.housekeeping, plan)
+                    self.timings.until_done("housekeeping", [housekeeping])
+                    new_state = self.upload_all(plan)
                     self.delete()
                     self.record_state(plan, new_state)
-                self.invalidate(plan, pending)
-                if not options.dry_run:
-                    self.housekeeping()
+                    with self.timings.phase("retention"):
+                        self.retention.after(self.report)
+                if not noop:
+                    self.invalidate(plan, reads.record)
+                if not noop and not options.dry_run:
+                    housekeeping.result()
                 report.requests = counter.count
         finally:
             self.pool.shutdown(wait=True, cancel_futures=True)
         report.seconds = time.monotonic() - started
         report.finished_at = _now()
-        if not options.dry_run:
-            self.record_run()
+        report.timings = self.timings.as_dict()
+        if not (noop or options.dry_run):
+            with self.timings.phase("record"):
+                self.record_run()
+            report.timings = self.timings.as_dict()
         return report
 
-    # -- phase 0: the fast answer ---------------------------------------------------
-    def quick_noop(self) -> bool:
-        """True when the no-op fast path (sync/quick.py) settled the run (``report`` filled)."""
-        options, report = self.options, self.report
-        if options.dry_run or options.force or not self.dest.quick_noop:
-            return False
-        from .quick import try_noop
-
-        quick_hashes = LocalHashes(self.dest.cache_path)
-        if not try_noop(
-            self.storage,
-            self.files,
-            dict(self.keys),
-            quick_hashes,
-            delete=options.delete,
-            report=report,
-        ):
-            return False
-        quick_hashes.save()
-        if options.on_plan:
-            options.on_plan(0, 0)
-        return True
-
     # -- phase 1: the remote side -------------------------------------------------
-    def list_remote(self):
-        """Start the listing of the prefix (on the wire first: the server's time
-        per key is a no-op run's critical path), the sync manifest and the paths
-        an earlier run could not invalidate; return their futures."""
+    def read_remote(self) -> RemoteReads:
+        """Send the reads a plan needs, all at once, before the local files are
+        hashed: the listing of the prefix (the server's time per key is a no-op
+        run's critical path), the sync manifest, and the last-run record (is
+        the last run good? what did it leave to invalidate?)."""
+        options = self.options
         listing = submit_listing(self.dest, self.keys.values(), self.pool)
-        state = None if self.options.force else self.pool.submit(read_state, self.dest)
-        pending = None
-        if self.cdn_on and not self.options.dry_run:
-            pending = self.pool.submit(cdn.pending_paths, self.storage)
-        return listing, state, pending
+        state = None if options.force else self.pool.submit(read_state, self.dest)
+        wants_record = (self.dest.quick_noop and not options.force) or self.cdn_on
+        record = self.pool.submit(self._last_run) if wants_record and not options.dry_run else None
+        self.timings.until_done("listing", [f for f in (*listing, state, record) if f])
+        return RemoteReads(listing, state, record)
+
+    def _last_run(self) -> dict | None:
+        """The last-run record; None when there is none or it cannot be read
+        (then the run cannot end early, and nothing is known to re-invalidate)."""
+        try:
+            return syncrecord.read_last_run(self.storage)
+        except S3StorageError:
+            return None
 
     # -- phase 2: the local side --------------------------------------------------
     def scan_local(self) -> tuple[dict[str, str], LocalHashes]:
-        """Every local file's MD5, hashed on the pool while the listing is out
+        """Every local file's MD5, hashed on the pool while the reads are out
         (from the checksum cache while a file's stat is unchanged)."""
-        hashes = LocalHashes(self.dest.cache_path)
-        names = sorted(self.files)
-        digests = self.pool.map(hashes.md5, [self.files[n] for n in names])
-        return dict(zip(names, digests)), hashes
+        with self.timings.phase("scan"):
+            hashes = LocalHashes(self.dest.cache_path)
+            names = sorted(self.files)
+            digests = self.pool.map(hashes.md5, [self.files[n] for n in names])
+            return dict(zip(names, digests)), hashes
 
     # -- phase 3: the plan --------------------------------------------------------
-    def plan(self, listing, state_future, md5s: dict[str, str], hashes: LocalHashes) -> Plan:
-        """Decide each file by content (plan.py), settle unknown objects with a
-        HEAD each, and fill the report's counts; ``on_plan`` is told the work."""
+    def plan(self, reads: RemoteReads, md5s: dict[str, str], hashes: LocalHashes) -> Plan | None:
+        """Decide each file by content (plan.py); None when there is nothing to
+        do (``report`` then says so, and nothing is written). Otherwise settle
+        unknown objects with a HEAD each and fill the report's counts;
+        ``on_plan`` is told the work either way."""
         options, report, storage = self.options, self.report, self.storage
         try:
-            remote = gather_listing(listing)
+            remote = gather_listing(reads.listing)
         except (ClientError, BotoCoreError) as exc:
             raise translate_client_error(exc, "ListObjectsV2", storage.bucket_name) from None
         try:
-            state = state_future.result() if state_future else {}
+            state = reads.state.result() if reads.state else {}
         except (ClientError, BotoCoreError) as exc:
             key = self.dest.prefix + MANIFEST_NAME
             raise translate_client_error(exc, "GetObject", storage.bucket_name, key) from None
-        plan = first_pass(
-            self.dest,
-            self.files,
-            remote,
-            state,
-            force=options.force,
-            md5s=md5s,
-            keys=self.keys,
-            hashed=options.immutable_names,
-        )
-        self._verify(plan, resolve_unknown(self.dest, plan))
-        if not options.dry_run:
-            hashes.save()
-        report.hashed = hashes.misses
-        report.unchanged = len(plan.unchanged)
-        stale = stale_keys(plan, set(self.keys.values()))
-        report.stale, report.kept = self.retention.before(plan, stale, options.delete)
+        with self.timings.phase("plan"):
+            plan = first_pass(
+                self.dest,
+                self.files,
+                remote,
+                state,
+                force=options.force,
+                md5s=md5s,
+                keys=self.keys,
+                hashed=options.immutable_names,
+            )
+            stale = stale_keys(plan, set(self.keys.values()))
+            if not options.dry_run:
+                hashes.save()
+            report.hashed = hashes.misses
+            report.unchanged = len(plan.unchanged)
+            if self.nothing_to_do(plan, stale, reads.record):
+                report.stale = stale
+                if options.on_plan:
+                    options.on_plan(0, 0)
+                return None
+            self._verify(plan, resolve_unknown(self.dest, plan))
+            report.unchanged = len(plan.unchanged)
+            report.stale, report.kept = self.retention.before(plan, stale, options.delete)
+            if not options.dry_run and self.retention.wants_history(plan):
+                self.history = self.pool.submit(self.retention.load, plan)
+                self.timings.until_done("retention", [self.history])
         if options.on_plan:
             options.on_plan(len(plan.uploads), len(report.stale) if options.delete else 0)
         if options.dry_run:
@@ -335,6 +376,29 @@ class SyncRun:
             report.metadata_updated = [d.local.name for d in plan.retags]
             report.deleted = list(report.stale) if options.delete else []
         return plan
+
+    def nothing_to_do(self, plan: Plan, stale: list[str], record_future) -> bool:
+        """True when the run can end before any write: every file is unchanged by
+        the manifest's rules, no header to set, nothing stale that ``delete``
+        would remove, and the last run was good with no invalidation left
+        pending (``AWS_S3_SYNC_QUICK_NOOP``; the record stays as it is: it
+        describes the last run that did something).
+
+        Why it is kept: Evennia's launcher runs ``collectstatic`` before every
+        reload, and most reloads change no static file. ``bench/reload_bench.py``
+        shows the reload no slower than a vanilla game's with this, not without
+        (the full no-op also lists open multipart uploads and writes the record)."""
+        options = self.options
+        if options.dry_run or options.force or not self.dest.quick_noop or record_future is None:
+            return False
+        if plan.uploads or plan.retags or (options.delete and stale):
+            return False
+        last = record_future.result()
+        return (
+            isinstance(last, dict)
+            and bool(last.get("ok"))
+            and (last.get("invalidation") or {}).get("status") not in cdn.PENDING
+        )
 
     def _verify(self, plan: Plan, need_head: list[FileDecision]) -> None:
         """Objects another writer made: unchanged if the source checksum our
@@ -355,6 +419,39 @@ class SyncRun:
         plan.uploads = [d for d in plan.uploads if d.action != RETAG]
 
     # -- phase 4 and 5: the uploads -----------------------------------------------
+    def upload_all(self, plan: Plan) -> dict:
+        """Upload, re-tag, then upload the last names, and return the state the
+        writes made; the sync manifest goes up meanwhile (``self.early``) when
+        its entries can be known beforehand."""
+        new_state = dict(plan.confirmed)
+        predicted = self.predicted_state(plan)
+        if predicted is not None and predicted != plan.state:
+            self.early = (self.pool.submit(self._put_state, predicted), predicted)
+        last = set(self.options.last_names)
+        with self.timings.phase("uploads"):
+            self.upload([d for d in plan.uploads if d.local.name not in last], new_state)
+            self.retag(plan, new_state)
+            self.upload_last([d for d in plan.uploads if d.local.name in last], new_state)
+        return new_state
+
+    def predicted_state(self, plan: Plan) -> dict | None:
+        """The sync manifest this run leaves if every write succeeds, when it can
+        be known before the writes: each upload is a plain body under the
+        multipart threshold (S3's ETag is then the MD5 of the file) and each
+        re-tag copies a single-part object (its ETag stays). None otherwise."""
+        new_state = dict(plan.confirmed)
+        for d in plan.uploads:
+            if d.meta.startswith("z") or d.local.size >= self.dest.threshold:
+                return None
+            new_state[d.key] = StateEntry(d.md5, d.md5, d.local.size, d.meta)
+        for d in plan.retags:
+            remote = plan.remote[d.key]
+            if "-" in remote.etag:
+                return None
+            new_state[d.key] = StateEntry(d.md5, remote.etag, remote.size, d.meta)
+        going = set(self.report.stale) if self.options.delete else set()
+        return self._with_kept_entries(plan, new_state, going)
+
     def upload(self, decisions: list[FileDecision], new_state: dict) -> None:
         """Send ``decisions`` on the pool, largest first (a big file started last
         would run on alone at the end); one file's failure never stops the others."""
@@ -408,9 +505,15 @@ class SyncRun:
     def upload_last(self, decisions: list[FileDecision], new_state: dict) -> None:
         """The last names (the static manifest), only once every other file is up:
         it refers to them."""
-        if self.report.failures:
+        held_back = LAST_NAME_HELD_BACK if self.report.failures else None
+        if decisions and held_back is None and self.history is not None:
+            try:  # a manifest goes up only once its generation can be recorded
+                self.history.result()
+            except S3StorageError as exc:
+                held_back = f"not uploaded: the manifest history could not be read: {exc}"
+        if held_back:
             for decision in decisions:
-                self.report.failures.append((decision.local.name, LAST_NAME_HELD_BACK))
+                self.report.failures.append((decision.local.name, held_back))
         else:
             self.upload(decisions, new_state)
 
@@ -421,7 +524,8 @@ class SyncRun:
         report = self.report
         if not (self.options.delete and report.stale and not report.failures):
             return
-        deleted, failed = self.uploader.delete(report.stale)
+        with self.timings.phase("deletes"):
+            deleted, failed = self.uploader.delete(report.stale)
         report.deleted = deleted
         report.failures.extend(failed)
         if self.progress:
@@ -430,67 +534,87 @@ class SyncRun:
 
     # -- phase 7: the state -------------------------------------------------------
     def record_state(self, plan: Plan, new_state: dict) -> None:
-        """Write the sync manifest (source MD5, ETag and size of each key) when it
-        changed, and append the deployed static manifest to the generations."""
-        report = self.report
-        deleted = set(report.deleted)
-        # Keep trusted entries for remote objects we neither own locally nor deleted.
+        """Make the sync manifest (source MD5, ETag and size of each key) say what
+        the writes did: unless the early write already said exactly that, write it."""
+        final = self._with_kept_entries(plan, new_state, set(self.report.deleted))
+        written = plan.state
+        if self.early is not None and self.early[0].result() is None:
+            written = self.early[1]
+        if final != written:
+            error = self._put_state(final)
+            if error:
+                self.report.failures.append((MANIFEST_NAME, error))
+
+    @staticmethod
+    def _with_kept_entries(plan: Plan, new_state: dict, deleted: set) -> dict:
+        """``new_state`` plus the trusted entries of remote objects we neither
+        own locally nor deleted (another writer's files stay known)."""
+        state = dict(new_state)
         for key, entry in plan.state.items():
             remote = plan.remote.get(key)
             if (
-                key not in new_state
+                key not in state
                 and key not in deleted
                 and remote is not None
                 and (remote.etag, remote.size) == (entry.etag, entry.size)
             ):
-                new_state[key] = entry
-        if new_state != plan.state:
-            key = self.dest.prefix + MANIFEST_NAME
+                state[key] = entry
+        return state
+
+    def _put_state(self, entries: dict) -> str | None:
+        """Write the sync manifest; the error text when that failed, else None."""
+        key = self.dest.prefix + MANIFEST_NAME
+        with self.timings.phase("state_write"):
             try:
                 self.dest.client.put_object(
                     Bucket=self.dest.bucket,
                     Key=key,
-                    Body=state_document(new_state),
+                    Body=state_document(entries),
                     ContentType="application/json",
                     CacheControl="no-store",
                 )
             except (ClientError, BotoCoreError) as exc:
-                report.failures.append(
-                    (MANIFEST_NAME, _error_text(exc, "PutObject", self.storage, key))
-                )
-        self.retention.after(report)
+                return _error_text(exc, "PutObject", self.storage, key)
+        return None
 
     # -- phase 8: the CDN ---------------------------------------------------------
-    def invalidate(self, plan: Plan, pending) -> None:
+    def invalidate(self, plan: Plan, record_future) -> None:
         """Invalidate at CloudFront the plain-named keys that changed or went away,
         with the paths an earlier run left pending (sync/invalidate.py)."""
         if not self.cdn_on:
             return
         options = self.options
-        self.report.invalidation = cdn.run(
-            self.storage,
-            cdn.changed_keys(plan, self.report, options.immutable_names),
-            pending.result() if pending else (),
-            send=options.invalidate,
-            wait=options.wait,
-            dry_run=options.dry_run,
-            sync_ok=self.report.ok,
-        )
+        pending = () if options.dry_run else cdn.pending_in(record_future.result())
+        with self.timings.phase("invalidation"):
+            self.report.invalidation = cdn.run(
+                self.storage,
+                cdn.changed_keys(plan, self.report, options.immutable_names),
+                pending,
+                send=options.invalidate,
+                wait=options.wait,
+                dry_run=options.dry_run,
+                sync_ok=self.report.ok,
+            )
 
     # -- phase 9: housekeeping ----------------------------------------------------
-    def housekeeping(self) -> None:
+    def housekeeping(self, plan: Plan) -> None:
         """Abort the multipart uploads a killed run left open under the prefix.
-        Run after our own uploads finished, so it can never take one of ours
-        for stale (moto dates every open upload 2010; a skewed clock could too)."""
+        Runs during the uploads, so it leaves alone the keys this run uploads:
+        one of our own uploads in progress must never be taken for stale
+        (moto dates every open upload 2010; a skewed clock could too). A stale
+        upload of such a key is aborted by a later run."""
         try:
             self.uploader.abort_stale_multipart(
-                self.dest.prefix, self.options.stale_multipart_seconds
+                self.dest.prefix,
+                self.options.stale_multipart_seconds,
+                skip_keys={d.key for d in plan.uploads},
             )
         except (ClientError, BotoCoreError) as exc:
-            self.report.warnings.append(
-                "could not clean up old multipart uploads: "
-                + _error_text(exc, "ListMultipartUploads", self.storage, None)
-            )
+            with self._lock:
+                self.report.warnings.append(
+                    "could not clean up old multipart uploads: "
+                    + _error_text(exc, "ListMultipartUploads", self.storage, None)
+                )
 
     # -- phase 10: the record -----------------------------------------------------
     def record_run(self) -> None:
@@ -511,6 +635,7 @@ class SyncRun:
             failures=summary["failures"][:MAX_RECORDED_FAILURES],
             host=socket.gethostname(),
             invalidation=summary["invalidation"],
+            timings=self.timings.as_dict(),
         )
         try:
             syncrecord.write_last_run(self.storage, record)

@@ -121,15 +121,18 @@ class Uploader:
             if error_code(exc) != "NoSuchUpload":
                 raise
 
-    def abort_stale_multipart(self, prefix: str, older_than: float) -> list[str]:
+    def abort_stale_multipart(
+        self, prefix: str, older_than: float, skip_keys=frozenset()
+    ) -> list[str]:
         """Abort multipart uploads under ``prefix`` started more than ``older_than``
-        seconds ago (left by a killed sync); return their keys."""
+        seconds ago (left by a killed sync), but none of ``skip_keys`` (keys
+        being uploaded now); return their keys."""
         cutoff = datetime.now(UTC) - timedelta(seconds=older_than)
         aborted = []
         paginator = self.client.get_paginator("list_multipart_uploads")
         for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
             for upload in page.get("Uploads", ()):
-                if upload["Initiated"] <= cutoff:
+                if upload["Initiated"] <= cutoff and upload["Key"] not in skip_keys:
                     self.abort(upload["Key"], upload["UploadId"])
                     aborted.append(upload["Key"])
         return aborted

@@ -9,7 +9,8 @@ refer to, and hashed keys younger than ``AWS_S3_SYNC_KEEP_SECONDS``
 The bucket only ever holds the newest ``staticfiles.json``, so the engine
 keeps the history itself: ``.contrib_awsstorage/generations.json`` under the
 prefix lists the keys of each recent manifest. It is read and written only
-by runs that upload a new manifest or delete: a no-op sync costs nothing here.
+by runs that upload a new manifest (during their uploads) or delete: a run
+that changes no manifest costs nothing here.
 """
 
 from __future__ import annotations
@@ -101,7 +102,10 @@ class Retention:
         except BotoCoreError as exc:
             raise translate_client_error(exc, "GetObject", bucket, key) from None
 
-    def _load(self, plan) -> list[dict]:
+    def load(self, plan) -> list[dict]:
+        """The history in the bucket (read once; S3StorageError when it cannot be
+        read). The sync reads it during its uploads when a new manifest goes up
+        (:meth:`wants_history`), and before them when it must decide deletes."""
         if self.history is None:
             history = []
             body = self._get(state_key(self.storage, GENERATIONS_NAME))
@@ -138,17 +142,21 @@ class Retention:
         return generations[-self.generations :]
 
     # -- before the uploads ----------------------------------------------------
+    def wants_history(self, plan) -> bool:
+        """Whether this run uploads a new static manifest, whose generation
+        :meth:`after` will record (so the history must be read first)."""
+        return (
+            self.local is not None
+            and self.history is None
+            and any(d.local.name == self.manifest_name for d in plan.uploads)
+        )
+
     def before(self, plan, stale: list[str], delete: bool) -> tuple[list[str], list[str]]:
-        """``(keys to delete, hashed keys kept for cached pages)`` out of ``stale``.
-        Also reads the history when this run will write a new generation."""
-        if not self.local:
+        """``(keys to delete, hashed keys kept for cached pages)`` out of ``stale``;
+        reads the history only when it must decide deletes."""
+        if not (self.local and delete and stale):
             return stale, []
-        manifest_changes = any(d.local.name == self.manifest_name for d in plan.uploads)
-        if not (manifest_changes or (delete and stale)):
-            return stale, []
-        self._load(plan)
-        if not (delete and stale):
-            return stale, []
+        self.load(plan)
         known = set().union(*(set(g["keys"]) for g in self.history)) if self.history else set()
         referenced = set().union(*(set(g["keys"]) for g in self._kept_generations()))
         hashed = [k for k in stale if k in known or looks_hashed(k)]

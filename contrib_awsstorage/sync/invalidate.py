@@ -39,6 +39,7 @@ __all__ = [
     "root_path",
     "collapse",
     "changed_keys",
+    "pending_in",
     "pending_paths",
     "run",
     "looks_hashed",
@@ -149,18 +150,24 @@ def changed_keys(plan, report, immutable_names=()) -> list[str]:
     return keys
 
 
-def pending_paths(storage) -> list[str]:
-    """Paths an earlier run could not invalidate (from the last-run record)."""
-    from .record import read_last_run
-
-    try:
-        record = read_last_run(storage) or {}
-    except Exception:  # noqa: BLE001 - an unreadable record: nothing known to retry
-        return []
-    invalidation = record.get("invalidation")
+def pending_in(record) -> list[str]:
+    """Paths an earlier run could not invalidate, from its last-run record (a
+    dict, or None when there is none or it could not be read)."""
+    invalidation = record.get("invalidation") if isinstance(record, dict) else None
     if isinstance(invalidation, dict) and invalidation.get("status") in PENDING:
         return [p for p in invalidation.get("paths") or () if isinstance(p, str)]
     return []
+
+
+def pending_paths(storage) -> list[str]:
+    """Paths an earlier run could not invalidate (read from the last-run record)."""
+    from .record import read_last_run
+
+    try:
+        record = read_last_run(storage)
+    except Exception:  # noqa: BLE001 - an unreadable record: nothing known to retry
+        return []
+    return pending_in(record)
 
 
 def _wait(client, dist_id: str, invalidation_id: str, timeout: float, sleep=time.sleep) -> str:

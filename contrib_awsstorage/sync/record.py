@@ -7,13 +7,14 @@ JSON object under the storage's location prefix, in the engine's own
 state folder (``.contrib_awsstorage/``), which sync and ``--delete`` never
 touch.
 
-Record keys (all present): ``version``, ``command``, ``source``,
-``started_at``/``finished_at`` (ISO 8601 UTC), ``duration_seconds``,
+Record keys (all present; ``timings`` in records written since it came):
+``version``, ``command``, ``source``, ``started_at``/``finished_at`` (ISO 8601 UTC), ``duration_seconds``,
 ``ok``, ``uploaded``, ``unchanged``, ``deleted``, ``failed``, ``bytes``,
 ``requests``, ``failures`` (up to 20 ``{"name", "error"}``), ``host``,
 ``invalidation`` (the CloudFront invalidation, ``{"id", "paths", "status"}``
-or ``None``; ``failed``/``pending`` ones are sent again by the next run).
-A run with nothing to do leaves the record as it is (``sync/quick.py``).
+or ``None``; ``failed``/``pending`` ones are sent again by the next run),
+``timings`` (seconds per phase, ``sync/timings.py``; the record's own write
+is not in it). A run with nothing to do leaves the record as it is.
 """
 
 from __future__ import annotations

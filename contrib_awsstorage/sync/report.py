@@ -27,6 +27,7 @@ class SyncReport:
     hashed: int = 0  # local files read for their checksum (the others came from the cache)
     kept: list[str] = field(default_factory=list)  # stale hashed keys kept for cached pages
     invalidation: dict | None = None  # the CloudFront invalidation (sync/invalidate.py)
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per phase (timings.py)
 
     @property
     def ok(self) -> bool:
@@ -50,4 +51,5 @@ class SyncReport:
             "warnings": list(self.warnings),
             "kept": len(self.kept),
             "invalidation": self.invalidation,
+            "timings": dict(self.timings),
         }

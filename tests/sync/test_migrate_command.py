@@ -19,7 +19,16 @@ from django.core.management.base import CommandError
 from .helpers import keys, small_tree, write_tree
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-SUMMARY_KEYS = {"uploaded", "unchanged", "deleted", "failed", "bytes", "seconds", "requests"}
+SUMMARY_KEYS = {
+    "uploaded",
+    "unchanged",
+    "deleted",
+    "failed",
+    "bytes",
+    "seconds",
+    "requests",
+    "timings",
+}
 
 
 @pytest.fixture
@@ -44,6 +53,7 @@ def test_json_summary_has_the_documented_keys(static_settings, s3_client, bucket
     summary = json.loads(out)
     assert SUMMARY_KEYS <= set(summary)
     assert summary["uploaded"] == 10 and summary["failed"] == 0 and summary["requests"] > 0
+    assert summary["timings"]["uploads"] > 0 and summary["timings"]["start_up"] == 0  # in-process
     assert err == ""  # no progress bar with --json
     again = json.loads(run("--json")[0])
     assert again["uploaded"] == 0 and again["unchanged"] == 10
@@ -227,6 +237,8 @@ def test_exit_codes_of_the_real_command(s3_server, bucket, tmp_path):
     ok = _subprocess(["--json"], base)
     assert ok.returncode == 0, ok.stderr
     assert json.loads(ok.stdout)["unchanged"] == 1
+    # run as a program, the command knows its own start-up (interpreter, imports, Django)
+    assert json.loads(ok.stdout)["timings"]["start_up"] > 0
 
     missing = _subprocess(["--json"], {**base, "SYNC_TEST_BUCKET": "no-such-bucket-here"})
     assert missing.returncode == 2

@@ -27,6 +27,7 @@ from contrib_awsstorage.humanize import human_bytes
 from contrib_awsstorage.s3.errors import S3AccessDenied, S3ConfigurationError, S3StorageError
 from contrib_awsstorage.sync import SyncOptions, check_sync_storage, sync_directory
 from contrib_awsstorage.sync.collect import PostProcessError, collect, find_static_files
+from contrib_awsstorage.sync.timings import process_age
 
 EXIT_FAILED, EXIT_CONFIG = 1, 2
 FINDERS = "finders"
@@ -98,9 +99,17 @@ class FrozenHeapMixin:
     """Run as a program (``manage.py``/``evennia``, not ``call_command``), the
     command freezes the heap it starts with (Django, boto3 models) so the
     garbage collector neither rescans it during the sync nor at exit: that
-    rescan is about half a second of a no-op run's wall time."""
+    rescan is about half a second of a no-op run's wall time. Only then is
+    the process's age its start-up (``start_up()``, for the sync's timings)."""
+
+    as_program = False
+
+    def start_up(self) -> float | None:
+        """Seconds from the process start to now, when run as a program."""
+        return process_age() if self.as_program else None
 
     def run_from_argv(self, argv):
+        self.as_program = True
         gc.freeze()
         try:
             return super().run_from_argv(argv)
@@ -257,6 +266,7 @@ class Command(FrozenHeapMixin, BaseCommand):
             source=options["source"] or ("static" if source.folder else FINDERS),
             invalidate=not options["no_invalidate"],
             wait=options["wait"],
+            start_up=self.start_up(),
         )
         duplicates = []
         try:
