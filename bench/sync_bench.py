@@ -133,7 +133,7 @@ SETTINGS = {
         INSTALLED_APPS = ["contrib_awsstorage", "django.contrib.staticfiles"]
         AWS_STORAGE_BUCKET_NAME, AWS_S3_ENDPOINT_URL, AWS_LOCATION = BUCKET, ENDPOINT, LOCATION
         AWS_S3_REGION_NAME, AWS_S3_ADDRESSING_STYLE, AWS_DEFAULT_ACL = "us-east-1", "path", None
-        AWS_S3_SYNC_CACHE_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "hash-cache")
+        AWS_S3_SYNC_CACHE_DIR = os.environ["BENCH_HASH_CACHE"]
         STORAGES = {"default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
                     "staticfiles": {"BACKEND": "contrib_awsstorage.aws_s3_cdn.S3StaticStorage"}}
         """,
@@ -538,6 +538,9 @@ def bench_tree(name, source, contenders, proxy, env_base, workdir, s3_client, re
                 if scenario == "cold":
                     bucket = f"bench-{name}-{contender}-{len(runs)}"
                     s3_client.create_bucket(Bucket=bucket)
+                    # a fresh machine: our checksum cache starts empty too (rclone
+                    # hashes every run, s5cmd never does)
+                    shutil.rmtree(env_base["BENCH_HASH_CACHE"], ignore_errors=True)
                 elif scenario == "touched":
                     touch_all(tree)
                 elif scenario == "1% changed":
@@ -754,6 +757,7 @@ def main(argv=None) -> int:
             "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
             "AWS_EC2_METADATA_DISABLED": "true",
             "BENCH_ENDPOINT": proxy.url,
+            "BENCH_HASH_CACHE": os.path.join(settings_dir, "hash-cache"),
             "PYTHONPATH": os.pathsep.join([settings_dir, ROOT]),
             **rclone_env(proxy.url),
         }

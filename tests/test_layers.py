@@ -117,6 +117,7 @@ RULES = {
     ),
     "web": (("evennia", "boto3", "botocore", "s3transfer"), ["contrib_awsstorage.webserver"]),
     "sync": (("evennia", "twisted"), []),
+    "provision": (("evennia", "twisted"), []),
     "diagnostics": (
         ("evennia", "twisted"),
         ["contrib_awsstorage.checks", "contrib_awsstorage.humanize"],
