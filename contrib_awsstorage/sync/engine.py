@@ -282,6 +282,9 @@ class SyncRun:
                     self.invalidate(plan, reads.record)
                 if not noop and not options.dry_run:
                     housekeeping.result()
+                    if self._multipart_keys(plan):
+                        with self.timings.phase("housekeeping"):
+                            self.housekeeping(plan, after_uploads=True)
                 report.requests = counter.count
         finally:
             self.pool.shutdown(wait=True, cancel_futures=True)
@@ -597,17 +600,20 @@ class SyncRun:
             )
 
     # -- phase 9: housekeeping ----------------------------------------------------
-    def housekeeping(self, plan: Plan) -> None:
+    def housekeeping(self, plan: Plan, after_uploads: bool = False) -> None:
         """Abort the multipart uploads a killed run left open under the prefix.
-        Runs during the uploads, so it leaves alone the keys this run uploads:
-        one of our own uploads in progress must never be taken for stale
-        (moto dates every open upload 2010; a skewed clock could too). A stale
-        upload of such a key is aborted by a later run."""
+
+        During the uploads it leaves alone the keys this run may upload in
+        parts: one of our own uploads in progress must never be taken for
+        stale (moto dates every open upload 2010; a skewed clock could too).
+        A run that did upload in parts sweeps again once its uploads are done
+        (``after_uploads``): an upload whose CreateMultipartUpload answer was
+        lost, and so was tried again, is left open by this very run."""
         try:
             self.uploader.abort_stale_multipart(
                 self.dest.prefix,
                 self.options.stale_multipart_seconds,
-                skip_keys={d.key for d in plan.uploads},
+                skip_keys=() if after_uploads else self._multipart_keys(plan),
             )
         except (ClientError, BotoCoreError) as exc:
             with self._lock:
@@ -615,6 +621,11 @@ class SyncRun:
                     "could not clean up old multipart uploads: "
                     + _error_text(exc, "ListMultipartUploads", self.storage, None)
                 )
+
+    def _multipart_keys(self, plan: Plan) -> set[str]:
+        """Keys this run may upload in parts (half the threshold: a gzipped body
+        is not the size of its file)."""
+        return {d.key for d in plan.uploads if d.local.size >= self.dest.threshold // 2}
 
     # -- phase 10: the record -----------------------------------------------------
     def record_run(self) -> None:
