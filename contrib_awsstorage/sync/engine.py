@@ -248,6 +248,7 @@ class SyncRun:
         self.pool: ThreadPoolExecutor | None = None
         self.history: Future | None = None  # the manifest history, read during the uploads
         self.early: tuple[Future, dict] | None = None  # the manifest written during the uploads
+        self.sweep: Future | None = None  # the housekeeping started with the uploads
         self._lock = threading.Lock()  # the report and the new state, written from the pool
 
     # -- the sequence -----------------------------------------------------------
@@ -263,39 +264,38 @@ class SyncRun:
             part_workers=self.dest.part_workers,
         )
         self.pool = ThreadPoolExecutor(self.dest.workers, thread_name_prefix="contrib-s3-sync")
-        noop = False
         try:
             with _RequestCounter(self.dest.client) as counter:
                 reads = self.read_remote()
                 md5s, hashes = self.scan_local()
                 plan = self.plan(reads, md5s, hashes)
-                noop = plan is None
-                if not noop and not options.dry_run:
-                    housekeeping = self.pool.submit(self.housekeeping, plan)
-                    self.timings.until_done("housekeeping", [housekeeping])
-                    new_state = self.upload_all(plan)
-                    self.delete()
-                    self.record_state(plan, new_state)
-                    with self.timings.phase("retention"):
-                        self.retention.after(self.report)
-                if not noop:
+                if plan is not None and not options.dry_run:
+                    self.write(plan)
+                if plan is not None:
                     self.invalidate(plan, reads.record)
-                if not noop and not options.dry_run:
-                    housekeeping.result()
-                    if self._multipart_keys(plan):
-                        with self.timings.phase("housekeeping"):
-                            self.housekeeping(plan, after_uploads=True)
+                    self.finish_housekeeping(plan)
                 report.requests = counter.count
         finally:
             self.pool.shutdown(wait=True, cancel_futures=True)
         report.seconds = time.monotonic() - started
         report.finished_at = _now()
         report.timings = self.timings.as_dict()
-        if not (noop or options.dry_run):
+        if plan is not None and not options.dry_run:
             with self.timings.phase("record"):
                 self.record_run()
             report.timings = self.timings.as_dict()
         return report
+
+    def write(self, plan: Plan) -> None:
+        """The run's writes: the uploads (the sync manifest and the housekeeping
+        meanwhile), the deletes, the sync manifest as it ended, the history."""
+        self.sweep = self.pool.submit(self.housekeeping, plan)
+        self.timings.until_done("housekeeping", [self.sweep])
+        new_state = self.upload_all(plan)
+        self.delete()
+        self.record_state(plan, new_state)
+        with self.timings.phase("retention"):
+            self.retention.after(self.report)
 
     # -- phase 1: the remote side -------------------------------------------------
     def read_remote(self) -> RemoteReads:
@@ -621,6 +621,16 @@ class SyncRun:
                     "could not clean up old multipart uploads: "
                     + _error_text(exc, "ListMultipartUploads", self.storage, None)
                 )
+
+    def finish_housekeeping(self, plan: Plan) -> None:
+        """Wait for the sweep made during the uploads, and sweep once more when
+        this run uploaded in parts."""
+        if self.sweep is None:
+            return
+        self.sweep.result()
+        if self._multipart_keys(plan):
+            with self.timings.phase("housekeeping"):
+                self.housekeeping(plan, after_uploads=True)
 
     def _multipart_keys(self, plan: Plan) -> set[str]:
         """Keys this run may upload in parts (half the threshold: a gzipped body
