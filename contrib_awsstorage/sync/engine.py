@@ -264,8 +264,10 @@ class SyncRun:
             part_workers=self.dest.part_workers,
         )
         self.pool = ThreadPoolExecutor(self.dest.workers, thread_name_prefix="contrib-s3-sync")
+        with self.timings.phase("client"):
+            client = self.dest.client  # built on first use: boto3's import and models
         try:
-            with _RequestCounter(self.dest.client) as counter:
+            with _RequestCounter(client) as counter:
                 reads = self.read_remote()
                 md5s, hashes = self.scan_local()
                 plan = self.plan(reads, md5s, hashes)

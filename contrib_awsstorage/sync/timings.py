@@ -6,8 +6,10 @@ the first moment it was at work to the last, and the spans do not add up to
 the run's total. A phase that did not run reports 0.
 
 ``start_up`` is the time the process took to reach the sync: interpreter,
-Django and boto3 imports, settings. Only a command run as a program knows it
+Django, settings, the command. Only a command run as a program knows it
 (:func:`process_age`); a sync called in a long-lived process reports 0.
+``client`` is the storage's boto3 client being built, boto3's import
+included, when this run is its first use.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ __all__ = ["PHASES", "Timings", "process_age"]
 #: The phases, in the order a run reaches them.
 PHASES = (
     "start_up",
+    "client",
     "scan",
     "listing",
     "plan",

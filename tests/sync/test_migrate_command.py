@@ -238,7 +238,8 @@ def test_exit_codes_of_the_real_command(s3_server, bucket, tmp_path):
     assert ok.returncode == 0, ok.stderr
     assert json.loads(ok.stdout)["unchanged"] == 1
     # run as a program, the command knows its own start-up (interpreter, imports, Django)
-    assert json.loads(ok.stdout)["timings"]["start_up"] > 0
+    timings = json.loads(ok.stdout)["timings"]
+    assert timings["start_up"] > 0 and timings["client"] > 0  # a new process builds its client
 
     missing = _subprocess(["--json"], {**base, "SYNC_TEST_BUCKET": "no-such-bucket-here"})
     assert missing.returncode == 2
