@@ -21,15 +21,12 @@ def chain_credentials(storage) -> tuple[str | None, str]:
     Only called when no key is configured explicitly; may ask the instance
     metadata service, which botocore bounds to about a second.
     """
-    import boto3
+    import botocore.session
     from botocore.exceptions import BotoCoreError
 
     profile = getattr(storage, "session_profile", None)
     try:
-        session = (
-            boto3.session.Session(profile_name=profile) if profile else boto3.session.Session()
-        )
-        creds = session.get_credentials()
+        creds = botocore.session.Session(profile=profile or None).get_credentials()
     except BotoCoreError as exc:  # ProfileNotFound, a broken config file...
         return (
             None,

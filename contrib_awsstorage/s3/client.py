@@ -61,12 +61,12 @@ def client_config(storage):
 
 
 def create_client(storage):
-    """A new boto3 S3 client for ``storage``'s options; clear errors, never a secret.
+    """A new S3 client for ``storage``'s options; clear errors, never a secret.
 
-    boto3 (the session, ``credentials.session_for``) is imported with the first
-    client; botocore, whose exceptions and Config every S3 path uses, comes
-    with the storage module. The sync, its quick no-op path and the storage
-    all send their requests on this one client.
+    botocore's session (``credentials.session_for``) and its S3 model load
+    with the first client; botocore's exceptions and Config, which every S3
+    path uses, come with the storage module. The sync and the storage send
+    all their requests on this one client.
     """
     if storage.access_key and not storage.secret_key and not storage.session_profile:
         raise S3ConfigurationError(
@@ -85,7 +85,7 @@ def create_client(storage):
         )
     try:
         session = session_for(storage)
-        client = session.client(
+        client = session.create_client(
             "s3",
             region_name=storage.region_name,
             use_ssl=storage.use_ssl,

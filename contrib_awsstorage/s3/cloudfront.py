@@ -60,21 +60,13 @@ def _setting_name(storage, attr: str, default: str) -> str:
 def cloudfront_client(
     storage, *, connect_timeout: float = 5, read_timeout: float = 20, attempts: int = 3
 ):
-    """A boto3 CloudFront client with the storage's credentials (short timeouts:
+    """A CloudFront client with the storage's credentials (short timeouts:
     an unreachable CloudFront must not hold up a deploy or a reload)."""
-    import boto3.session
     from botocore.config import Config
 
-    if storage.session_profile:
-        session = boto3.session.Session(profile_name=storage.session_profile)
-    elif storage.access_key:
-        session = boto3.session.Session(
-            aws_access_key_id=storage.access_key,
-            aws_secret_access_key=storage.secret_key,
-            aws_session_token=storage.security_token or None,
-        )
-    else:
-        session = boto3.session.Session()
+    from .credentials import session_for
+
+    session = session_for(storage)
     kwargs = dict(
         connect_timeout=connect_timeout,
         read_timeout=read_timeout,
@@ -82,7 +74,7 @@ def cloudfront_client(
     )
     if storage.proxies:
         kwargs["proxies"] = storage.proxies
-    return session.client(
+    return session.create_client(
         "cloudfront",
         region_name=CLOUDFRONT_REGION,
         endpoint_url=getattr(storage, "cloudfront_endpoint_url", None) or None,

@@ -83,22 +83,22 @@ def credential_source(storage) -> str:
 
 
 def session_for(storage):
-    """A new boto3 session for ``storage``: its profile, its keys, or boto3's chain.
+    """A new botocore session for ``storage``: its profile, its keys, or the chain.
 
     A named profile beats keys found elsewhere (as in django-storages).
-    Raises botocore's ``ProfileNotFound`` for an unknown profile.
+    Raises botocore's ``ProfileNotFound`` for an unknown profile. botocore's
+    own session, not boto3's: boto3 adds resources and the import of
+    s3transfer (a tenth of a second of every command's start-up) that no
+    client of ours needs; s3transfer loads with the first multipart upload.
     """
-    import boto3.session  # loaded with the first client, not at import
+    import botocore.session  # loaded with the first client, not at import
 
-    if storage.session_profile:
-        return boto3.session.Session(profile_name=storage.session_profile)
-    if storage.access_key:
-        return boto3.session.Session(
-            aws_access_key_id=storage.access_key,
-            aws_secret_access_key=storage.secret_key,
-            aws_session_token=storage.security_token or None,
+    session = botocore.session.Session(profile=storage.session_profile or None)
+    if not storage.session_profile and storage.access_key:
+        session.set_credentials(
+            storage.access_key, storage.secret_key, storage.security_token or None
         )
-    return boto3.session.Session()
+    return session
 
 
 def remember(client, session) -> None:

@@ -256,6 +256,8 @@ class SyncRun:
         started = time.monotonic()
         options, report = self.options, self.report
         self.retention = Retention(self.storage, self.files, options.last_names)
+        with self.timings.phase("client"):
+            client = self.dest.client  # built on first use: boto3's import and models
         self.uploader = Uploader(
             self.storage,
             threshold=self.dest.threshold,
@@ -264,8 +266,6 @@ class SyncRun:
             part_workers=self.dest.part_workers,
         )
         self.pool = ThreadPoolExecutor(self.dest.workers, thread_name_prefix="contrib-s3-sync")
-        with self.timings.phase("client"):
-            client = self.dest.client  # built on first use: boto3's import and models
         try:
             with _RequestCounter(client) as counter:
                 reads = self.read_remote()
