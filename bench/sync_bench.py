@@ -449,7 +449,8 @@ def run_once(contender, tree, bucket, location, proxy, env_base) -> dict:
 
 def timings_of(stdout: str) -> dict | None:
     """The ``timings`` object of the JSON report ``s3_migrate_static --json``
-    prints (its last JSON line), or None when that report has none."""
+    prints (its last JSON line), led by ``sync``: the report's ``seconds``,
+    the sync itself after the process start; None when it has no timings."""
     for line in reversed(stdout.splitlines()):
         line = line.strip()
         if line.startswith("{"):
@@ -458,7 +459,9 @@ def timings_of(stdout: str) -> dict | None:
             except ValueError:
                 return None
             timings = report.get("timings") if isinstance(report, dict) else None
-            return timings if isinstance(timings, dict) and timings else None
+            if not (isinstance(timings, dict) and timings):
+                return None
+            return {"sync": report["seconds"], **timings} if "seconds" in report else timings
     return None
 
 

@@ -62,7 +62,9 @@ def test_timings_come_from_the_json_report_when_it_has_them(bench):
         "scan": 0.01234,
         "uploads": {"put": 0.5},
     }
-    assert bench.timings_of('{"uploaded": 2}') is None  # today's report: no timings
+    with_total = '{"seconds": 0.25, "timings": {"scan": 0.01}}'
+    assert bench.timings_of(with_total) == {"sync": 0.25, "scan": 0.01}  # the sync itself first
+    assert bench.timings_of('{"uploaded": 2}') is None  # a report without timings
     assert bench.timings_of("") is None
     assert bench.format_timings({"scan": 0.01234, "uploads": {"put": 0.5}, "mode": "x"}) == (
         "scan 0.012 uploads.put 0.500 mode x"
