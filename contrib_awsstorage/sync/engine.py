@@ -423,7 +423,7 @@ class SyncRun:
                 decision.action, decision.reason = "upload", "changed"
         plan.uploads = [d for d in plan.uploads if d.action != RETAG]
 
-    # -- phase 4 and 5: the uploads -----------------------------------------------
+    # -- phase 4: the uploads (the sync manifest meanwhile) -----------------------
     def upload_all(self, plan: Plan) -> dict:
         """Upload, re-tag, then upload the last names, and return the state the
         writes made; the sync manifest goes up meanwhile (``self.early``) when
@@ -522,7 +522,7 @@ class SyncRun:
         else:
             self.upload(decisions, new_state)
 
-    # -- phase 6: deletes ---------------------------------------------------------
+    # -- phase 5: deletes ---------------------------------------------------------
     def delete(self) -> None:
         """Delete the stale keys, only with ``delete`` and only when nothing failed
         (older hashed generations are already kept out of ``report.stale``)."""
@@ -537,7 +537,7 @@ class SyncRun:
             for key in deleted:
                 self.progress(key, "deleted")
 
-    # -- phase 7: the state -------------------------------------------------------
+    # -- phase 6: the state -------------------------------------------------------
     def record_state(self, plan: Plan, new_state: dict) -> None:
         """Make the sync manifest (source MD5, ETag and size of each key) say what
         the writes did: unless the early write already said exactly that, write it."""
@@ -582,7 +582,7 @@ class SyncRun:
                 return _error_text(exc, "PutObject", self.storage, key)
         return None
 
-    # -- phase 8: the CDN ---------------------------------------------------------
+    # -- phase 7: the CDN ---------------------------------------------------------
     def invalidate(self, plan: Plan, record_future) -> None:
         """Invalidate at CloudFront the plain-named keys that changed or went away,
         with the paths an earlier run left pending (sync/invalidate.py)."""
@@ -601,7 +601,7 @@ class SyncRun:
                 sync_ok=self.report.ok,
             )
 
-    # -- phase 9: housekeeping ----------------------------------------------------
+    # -- phase 8: housekeeping (started with the uploads) ------------------------
     def housekeeping(self, plan: Plan, after_uploads: bool = False) -> None:
         """Abort the multipart uploads a killed run left open under the prefix.
 
@@ -639,7 +639,7 @@ class SyncRun:
         is not the size of its file)."""
         return {d.key for d in plan.uploads if d.local.size >= self.dest.threshold // 2}
 
-    # -- phase 10: the record -----------------------------------------------------
+    # -- phase 9: the record ------------------------------------------------------
     def record_run(self) -> None:
         """Store the last-run record in the bucket (sync/record.py) for s3_check,
         the system checks and @awsstatus, which run in other processes."""
