@@ -298,6 +298,7 @@ def bench_tree(name, tree, args, proxy, s3_client, env_base) -> dict:
             env = {**env_base, "BENCH_TREE": tree, "BENCH_BUCKET": bucket}
             env["BENCH_LOCATION"] = "static"
             cmd = command_cell(kind.split()[1], tree, bucket, proxy.url, env)
+            shutil.rmtree(env["BENCH_HASH_CACHE"], ignore_errors=True)  # cold: nothing hashed yet
             proxy.reset()
             started, cpu = time.monotonic(), children_cpu()
             done = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True)
@@ -340,45 +341,30 @@ def main(argv=None) -> int:
         settings_dir = os.path.join(workdir, "settings")
         os.makedirs(settings_dir)
         write_settings(settings_dir)
-        env_base = {
-            **os.environ,
-            **DEFAULT_CREDENTIALS,
-            "AWS_DEFAULT_REGION": DEFAULT_REGION,
-            "AWS_REGION": DEFAULT_REGION,
-            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-            "AWS_CONFIG_FILE": os.devnull,
-            "AWS_EC2_METADATA_DISABLED": "true",
-            "BENCH_ENDPOINT": proxy.url,
-            "PYTHONPATH": os.pathsep.join([settings_dir, ROOT]),
-        }
-        for key in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "DJANGO_SETTINGS_MODULE"):
-            env_base.pop(key, None)
+        env_base = sb.base_env(
+            proxy.url,
+            settings_dir,
+            AWS_REGION=DEFAULT_REGION,
+            AWS_CONFIG_FILE=os.devnull,
+            BENCH_HASH_CACHE=os.path.join(settings_dir, "hash-cache"),
+        )
         print(
             f"S3 (moto, own process) behind a {args.delay * 1000:.0f} ms proxy; load average "
             f"before: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs"
         )
         tables = []
         for name in [t for t in args.trees.split(",") if t]:
-            tree = os.path.join(workdir, f"tree-{name}")
-            os.makedirs(tree)
-            if name == "generated":
-                sb.generated_tree(tree, args.files)
-            elif name == "evennia":
-                sb.evennia_tree(tree)
-            else:
-                parser.error(f"unknown tree {name!r}; choose from evennia, generated")
+            try:
+                tree = sb.make_tree(name, os.path.join(workdir, f"tree-{name}"), args.files)
+            except ValueError as exc:
+                parser.error(str(exc))
             files = len(sb.all_files(tree))
             tables.append((name, files, bench_tree(name, tree, args, proxy, s3_client, env_base)))
         for table in tables:
             print_table(*table)
         print(f"load average after: {os.getloadavg()[0]:.2f}")
     finally:
-        for proc in (proxy.proc, s3):
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        sb.stop(proxy.proc, s3)
         shutil.rmtree(workdir, ignore_errors=True)
     return 0
 

@@ -37,7 +37,7 @@ ROOT = os.path.dirname(HERE)
 sys.path.insert(0, ROOT)
 sys.path.insert(0, HERE)
 
-from sync_bench import Proxy, evennia_tree, s3_client_for, start_endpoint  # noqa: E402
+from sync_bench import Proxy, evennia_tree, s3_client_for, start_endpoint, stop  # noqa: E402
 
 from contrib_awsstorage.embedded_s3 import DEFAULT_CREDENTIALS, DEFAULT_REGION  # noqa: E402
 
@@ -194,12 +194,7 @@ def main(argv=None) -> int:
             f"(target >= x1.0: {'MET' if ratio >= 1 else 'MISSED'})"
         )
     finally:
-        for proc in (proxy.proc, s3):
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        stop(proxy.proc, s3)
         shutil.rmtree(workdir, ignore_errors=True)
     return 0
 

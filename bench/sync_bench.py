@@ -176,6 +176,45 @@ def start_endpoint(args: list[str]) -> tuple[subprocess.Popen, str]:
     return proc, line.split(" ", 1)[1]
 
 
+def stop(*procs: subprocess.Popen) -> None:
+    """End the bench's server processes (terminate, then kill after 10 s)."""
+    for proc in procs:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def base_env(proxy_url: str, settings_dir: str, **extra) -> dict:
+    """The environment every contender runs in: moto's credentials and region,
+    no AWS profile or metadata service, the proxy as ``BENCH_ENDPOINT``, the
+    bench settings on the path (``extra`` added last)."""
+    env = {
+        **os.environ,
+        **DEFAULT_CREDENTIALS,
+        "AWS_DEFAULT_REGION": DEFAULT_REGION,
+        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "BENCH_ENDPOINT": proxy_url,
+        "PYTHONPATH": os.pathsep.join([settings_dir, ROOT]),
+        **extra,
+    }
+    for key in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "DJANGO_SETTINGS_MODULE"):
+        env.pop(key, None)
+    return env
+
+
+def make_tree(name: str, folder: str, files: int) -> str:
+    """The bench tree ``name`` (``generated`` with ``files`` files, or ``evennia``) in ``folder``."""
+    os.makedirs(folder)
+    if name == "generated":
+        return generated_tree(folder, files)
+    if name == "evennia":
+        return evennia_tree(folder)
+    raise ValueError(f"unknown tree {name!r}; choose from generated, evennia")
+
+
 class Proxy:
     """The delay/count proxy in its own process, driven over its control endpoints."""
 
@@ -752,34 +791,23 @@ def main(argv=None) -> int:
         aws_config = os.path.join(workdir, "aws-config")
         with open(aws_config, "w") as handle:
             handle.write("[default]\ns3 =\n  addressing_style = path\n")
-        env_base = {
-            **os.environ,
-            **DEFAULT_CREDENTIALS,
-            "AWS_DEFAULT_REGION": DEFAULT_REGION,
-            "AWS_CONFIG_FILE": aws_config,
-            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-            "AWS_EC2_METADATA_DISABLED": "true",
-            "BENCH_ENDPOINT": proxy.url,
-            "BENCH_HASH_CACHE": os.path.join(settings_dir, "hash-cache"),
-            "PYTHONPATH": os.pathsep.join([settings_dir, ROOT]),
+        env_base = base_env(
+            proxy.url,
+            settings_dir,
+            AWS_CONFIG_FILE=aws_config,
+            BENCH_HASH_CACHE=os.path.join(settings_dir, "hash-cache"),
             **rclone_env(proxy.url),
-        }
-        for key in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "DJANGO_SETTINGS_MODULE"):
-            env_base.pop(key, None)
+        )
         print(
             f"S3 (moto, own process) behind a {args.delay * 1000:.0f} ms proxy at {proxy.url}; "
             f"load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
         )
         tables = []
         for name in [t for t in args.trees.split(",") if t]:
-            source = os.path.join(workdir, f"source-{name}")
-            os.makedirs(source)
-            if name == "generated":
-                generated_tree(source, args.files)
-            elif name == "evennia":
-                evennia_tree(source)
-            else:
-                parser.error(f"unknown tree {name!r}")
+            try:
+                source = make_tree(name, os.path.join(workdir, f"source-{name}"), args.files)
+            except ValueError as exc:
+                parser.error(str(exc))
             # a checkout from a while ago: older than any upload to come (see touch_all)
             set_mtimes(source, float(int(time.time()) - 60))
             tables.append(
@@ -797,12 +825,7 @@ def main(argv=None) -> int:
             check_peer_targets(name, data, contenders)
             print_timings(name, data, contenders)
     finally:
-        for proc in (proxy.proc, s3):
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        stop(proxy.proc, s3)
         shutil.rmtree(workdir, ignore_errors=True)
     return 0
 
