@@ -7,9 +7,9 @@ JSON object under the storage's location prefix, in the engine's own
 state folder (``.contrib_awsstorage/``), which sync and ``--delete`` never
 touch.
 
-Record keys (all present; ``timings`` in records written since it came):
-``version``, ``command``, ``source``, ``started_at``/``finished_at`` (ISO 8601 UTC), ``duration_seconds``,
-``ok``, ``uploaded``, ``unchanged``, ``deleted``, ``failed``, ``bytes``,
+Record keys (all present, but ``timings``: older records lack it):
+``version``, ``command``, ``source``, ``started_at``/``finished_at`` (ISO
+8601 UTC), ``duration_seconds``, ``ok``, ``uploaded``, ``unchanged``, ``deleted``, ``failed``, ``bytes``,
 ``requests``, ``failures`` (up to 20 ``{"name", "error"}``), ``host``,
 ``invalidation`` (the CloudFront invalidation, ``{"id", "paths", "status"}``
 or ``None``; ``failed``/``pending`` ones are sent again by the next run),
