@@ -82,6 +82,9 @@ EVENNIA_py313-evennia61 := 1
 # (Evennia 6.1 on 3.12), and the demo on the 3.11 venv `make demo` uses; the
 # rest, the in-game command tests included, runs here.
 SKIP_py313-evennia61    := --ignore=tests/reliability --ignore=tests/e2e --ignore=tests/test_demo.py
+# What is left times nothing and starts no game, so it runs on both cores
+# (pytest-xdist): 139 s instead of 265 s on 2 cores.
+PARALLEL_py313-evennia61 := -n 2
 
 # exactly what a plain Django 6.1 site installs; then made editable for the tests
 PYTHON_py312-django61   := $(PYTHON312)
@@ -115,7 +118,7 @@ test-$(1): $(2)/.stamp-base debian-test-deps
 	@printf '== stack $(1): '; $(2)/bin/python tools/stack_report.py --expect $$(EXPECT_$(1))
 	@$(if $(SKIP_$(1)),echo "   left out on this stack: $(SKIP_$(1))")
 	@start=$$$$(date +%s); \
-	$(2)/bin/python -m pytest -p no:cacheprovider --durations=15 $$(SKIP_$(1)) && \
+	$(2)/bin/python -m pytest -p no:cacheprovider --durations=15 $$(PARALLEL_$(1)) $$(SKIP_$(1)) && \
 	$(if $(EVENNIA_$(1)),$(2)/bin/python -m pytest -p no:cacheprovider --ds=tests.ingame.settings tests/ingame &&,echo "tests/ingame needs Evennia: left out on this stack" &&) \
 	echo "== stack $(1): passed in $$$$(( $$$$(date +%s) - start )) s"
 endef
