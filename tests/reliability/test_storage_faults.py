@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+import time
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -34,6 +35,16 @@ def open_uploads(s3_client, bucket) -> set[str]:
     return {
         u["UploadId"] for u in s3_client.list_multipart_uploads(Bucket=bucket).get("Uploads", [])
     }
+
+
+def open_uploads_settled(s3_client, bucket, deadline: float = 20.0) -> set[str]:
+    """The open uploads once the aborts we sent are through: an abort the
+    client stopped waiting for (its 0.4 s read timeout, on a loaded machine)
+    still reaches S3, later. Waits for none to be left, or the deadline."""
+    end = time.monotonic() + deadline
+    while (found := open_uploads(s3_client, bucket)) and time.monotonic() < end:
+        time.sleep(0.1)
+    return found
 
 
 def remote_bytes(s3_client, bucket, key):
@@ -102,7 +113,7 @@ def test_save_without_retries_raises_clearly_and_leaves_nothing(
         assert remote_bytes(s3_client, bucket, "gone.bin") in (None, data)
     else:
         assert remote_bytes(s3_client, bucket, "gone.bin") is None
-    assert open_uploads(s3_client, bucket) == set()
+    assert open_uploads_settled(s3_client, bucket) == set()
 
 
 @pytest.mark.parametrize("kind", ["500", "reset", "truncate"])
@@ -118,7 +129,7 @@ def test_write_reached_s3_but_answer_lost(proxied_settings, fault_proxy, s3_clie
         storage.save("ambiguous.bin", ContentFile(data))
     assert_clear(caught.value)
     assert remote_bytes(s3_client, bucket, "ambiguous.bin") == data
-    assert open_uploads(s3_client, bucket) == set()
+    assert open_uploads_settled(s3_client, bucket) == set()
 
 
 @pytest.mark.parametrize("part_fault", [1, 2, 3])
@@ -137,7 +148,7 @@ def test_streamed_write_fault_on_a_part_aborts(
     assert_clear(caught.value)
     handle.close()  # closing again after the failure must not upload anything
     assert remote_bytes(s3_client, bucket, "stream.bin") is None
-    assert open_uploads(s3_client, bucket) == set()
+    assert open_uploads_settled(s3_client, bucket) == set()
 
 
 def test_streamed_write_continued_after_a_failed_part_never_uploads_a_fragment(
@@ -158,7 +169,7 @@ def test_streamed_write_continued_after_a_failed_part_never_uploads_a_fragment(
     assert remote_bytes(s3_client, bucket, "fragment.bin") is None, (
         "a fragment (the bytes written after a failed part) was uploaded as the whole file"
     )
-    assert open_uploads(s3_client, bucket) == set()
+    assert open_uploads_settled(s3_client, bucket) == set()
 
 
 @pytest.mark.parametrize("kind", ["500", "reset", "stall"])
@@ -171,7 +182,7 @@ def test_streamed_close_fault_on_complete(proxied_settings, fault_proxy, s3_clie
         handle.close()
     assert_clear(caught.value)
     assert remote_bytes(s3_client, bucket, "complete.bin") is None
-    assert open_uploads(s3_client, bucket) == set()
+    assert open_uploads_settled(s3_client, bucket) == set()
 
 
 def test_read_of_truncated_download_raises_clearly(
